@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// Checked before oclif loads: on an older Node the imports below fail with a syntax or engine error
+// that does not tell the user what to do.
+const major = Number(process.versions.node.split('.')[0])
+if (major < 22) {
+  console.error(`devkube needs Node.js 22 or newer, but this is Node.js ${process.versions.node}: install Node.js 22 LTS and run it again.`)
+  process.exit(1)
+}
+
+const {execute} = await import('@oclif/core')
+await execute({dir: import.meta.url})

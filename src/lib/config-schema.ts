@@ -1,0 +1,100 @@
+/**
+ * The schema of devkube.yaml as data: what each key holds and what values it allows. config.ts walks
+ * it to validate a file and to produce error messages that name the key and what is allowed.
+ */
+import {isDns1123Label, KIND_CLUSTER_NAME} from './names.js'
+
+export const LANGUAGES = ['node', 'python', 'go', 'static', 'dockerfile'] as const
+export type Language = (typeof LANGUAGES)[number]
+
+export type FieldSpec =
+  | {kind: 'string'; check?: (value: string) => string | undefined}
+  | {kind: 'int'; min: number; max: number}
+  | {kind: 'enum'; values: readonly string[]}
+  | {kind: 'scalarMap'; keyCheck?: (key: string) => string | undefined}
+  | {kind: 'intOrPercent'}
+  | {kind: 'object'; fields: Record<string, FieldSpec>}
+  | {kind: 'environments'}
+
+const dnsLabel = (value: string) =>
+  isDns1123Label(value)
+    ? undefined
+    : 'lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters (DNS-1123)'
+
+const clusterName = (value: string) =>
+  KIND_CLUSTER_NAME.test(value) ? undefined : 'lowercase letters, digits, "." and "-" (kind cluster names)'
+
+const relativePath = (value: string) => (value.trim() === '' ? 'a path relative to the project folder' : undefined)
+
+const urlPath = (value: string) => (value.startsWith('/') ? undefined : 'an HTTP path starting with "/"')
+
+const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+const envVarName = (key: string) => (ENV_VAR_NAME.test(key) ? undefined : 'environment variable names (letters, digits and "_", not starting with a digit)')
+
+// Kubernetes resource quantities: "250m", "0.5", "128Mi", "1G".
+const QUANTITY = /^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/
+const quantity = (value: string) => (QUANTITY.test(value) ? undefined : 'a Kubernetes quantity such as "250m", "1", "128Mi" or "1Gi"')
+
+const resourceAmounts: FieldSpec = {
+  kind: 'object',
+  fields: {cpu: {kind: 'string', check: quantity}, memory: {kind: 'string', check: quantity}},
+}
+
+/** Keys an environment may override: everything but the app's identity and the environments themselves. */
+export const OVERRIDABLE_FIELDS: Record<string, FieldSpec> = {
+  cluster: {kind: 'string', check: clusterName},
+  namespace: {kind: 'string', check: dnsLabel},
+  port: {kind: 'int', min: 1, max: 65_535},
+  forward: {kind: 'int', min: 1, max: 65_535},
+  replicas: {kind: 'int', min: 0, max: 1000},
+  build: {
+    kind: 'object',
+    fields: {
+      context: {kind: 'string', check: relativePath},
+      dockerfile: {kind: 'string', check: relativePath},
+      args: {kind: 'scalarMap'},
+    },
+  },
+  manifests: {kind: 'string', check: relativePath},
+  env: {kind: 'scalarMap', keyCheck: envVarName},
+  envFile: {kind: 'string', check: relativePath},
+  healthPath: {kind: 'string', check: urlPath},
+  resources: {kind: 'object', fields: {requests: resourceAmounts, limits: resourceAmounts}},
+  strategy: {kind: 'object', fields: {maxSurge: {kind: 'intOrPercent'}, maxUnavailable: {kind: 'intOrPercent'}}},
+}
+
+export const CONFIG_FIELDS: Record<string, FieldSpec> = {
+  name: {kind: 'string', check: dnsLabel},
+  lang: {kind: 'enum', values: LANGUAGES},
+  ...OVERRIDABLE_FIELDS,
+  environments: {kind: 'environments'},
+}
+
+export const ENVIRONMENT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+
+/** What a value of this spec looks like, for "must be …" messages. */
+export function describeSpec(spec: FieldSpec): string {
+  switch (spec.kind) {
+    case 'string': {
+      return 'a string'
+    }
+    case 'int': {
+      return `a whole number from ${spec.min} to ${spec.max}`
+    }
+    case 'enum': {
+      return `one of ${spec.values.join(', ')}`
+    }
+    case 'scalarMap': {
+      return 'a map of names to values (strings, numbers or booleans)'
+    }
+    case 'intOrPercent': {
+      return 'a whole number or a percentage such as "25%"'
+    }
+    case 'object': {
+      return `a map with the keys ${Object.keys(spec.fields).join(', ')}`
+    }
+    case 'environments': {
+      return 'a map of environment names to settings'
+    }
+  }
+}

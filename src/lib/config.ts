@@ -1,0 +1,322 @@
+/**
+ * devkube.yaml: loaded, validated and resolved in this one place. Values come, lowest first, from
+ * defaults, app detection, the file's top level, the chosen environment's overrides, then flags.
+ */
+import {existsSync, readFileSync} from 'node:fs'
+import path from 'node:path'
+import {isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode} from 'yaml'
+import {closest} from './closest.js'
+import {CONFIG_FIELDS, describeSpec, ENVIRONMENT_NAME, OVERRIDABLE_FIELDS, type FieldSpec, type Language} from './config-schema.js'
+import {UserError} from './errors.js'
+import {toDns1123Label} from './names.js'
+
+export const CONFIG_FILE = 'devkube.yaml'
+export const DEFAULT_ENVIRONMENT = 'dev'
+export const DEFAULT_CLUSTER = 'devkube'
+export const DEFAULT_PORT = 8080
+
+export interface Resources {
+  requests: {cpu: string; memory: string}
+  limits: {cpu: string; memory: string}
+}
+
+export interface ConfigFile {
+  name?: string
+  lang?: Language
+  cluster?: string
+  namespace?: string
+  port?: number
+  forward?: number
+  replicas?: number
+  build?: {context?: string; dockerfile?: string; args?: Record<string, string>}
+  manifests?: string
+  env?: Record<string, string>
+  envFile?: string
+  healthPath?: string
+  resources?: {requests?: {cpu?: string; memory?: string}; limits?: {cpu?: string; memory?: string}}
+  strategy?: {maxSurge?: number | string; maxUnavailable?: number | string}
+  environments?: Record<string, Omit<ConfigFile, 'name' | 'lang' | 'environments'>>
+}
+
+export interface AppConfig {
+  projectDir: string
+  /** Absolute path of devkube.yaml, when the project has one. */
+  configPath?: string
+  environment: string
+  environmentNames: string[]
+  name: string
+  lang?: Language
+  cluster: string
+  namespace: string
+  port: number
+  forward: number
+  replicas: number
+  build: {context: string; dockerfile: string; args: Record<string, string>}
+  manifests: string
+  env: Record<string, string>
+  /** Absolute path of the env file to turn into a Secret; undefined when there is none. */
+  envFile?: string
+  healthPath: string
+  resources: Resources
+  strategy: {maxSurge: number | string; maxUnavailable: number | string}
+}
+
+/** Values given on the command line; they win over the file. */
+export interface ConfigOverrides {
+  name?: string
+  lang?: Language
+  cluster?: string
+  namespace?: string
+  port?: number
+  forward?: number
+  replicas?: number
+  environment?: string
+  buildArgs?: Record<string, string>
+}
+
+export const DEFAULT_RESOURCES: Resources = {
+  requests: {cpu: '50m', memory: '64Mi'},
+  limits: {cpu: '500m', memory: '256Mi'},
+}
+
+/** Reads and validates devkube.yaml; returns {} when the project has none (the file is optional). */
+export function readConfigFile(projectDir: string): {file: ConfigFile; configPath?: string} {
+  const configPath = path.join(projectDir, CONFIG_FILE)
+  if (!existsSync(configPath)) return {file: {}}
+  let text: string
+  try {
+    text = readFileSync(configPath, 'utf8')
+  } catch (error) {
+    throw new UserError(`Cannot read ${configPath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, {
+      hint: 'Check the file permissions (devkube only needs to read it).',
+    })
+  }
+  return {file: parseConfig(text, configPath), configPath}
+}
+
+export function parseConfig(text: string, configPath = CONFIG_FILE): ConfigFile {
+  const lineCounter = new LineCounter()
+  const document = parseDocument(text, {lineCounter, prettyErrors: false, uniqueKeys: true})
+  const syntaxError = document.errors[0]
+  if (syntaxError) {
+    const position = syntaxError.linePos?.[0]
+    const where = position ? `${configPath}:${position.line}:${position.col}` : configPath
+    const reason = syntaxError.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')
+    throw new UserError(`${where}: YAML syntax error: ${reason}.`, {
+      hint: 'Fix the YAML at that line and column (indentation and "key: value" pairs are the usual culprits).',
+    })
+  }
+  if (document.contents === null) return {}
+  const validator = new Validator(lineCounter, configPath)
+  const root = document.contents as YamlNode
+  if (!isMap(root)) throw validator.fail(root, 'devkube.yaml', 'must be a map of settings such as "name: hello"')
+  validator.object(root, CONFIG_FIELDS, '')
+  return document.toJS() as ConfigFile
+}
+
+class Validator {
+  constructor(
+    private readonly lineCounter: LineCounter,
+    private readonly configPath: string,
+  ) {}
+
+  fail(node: YamlNode | null | undefined, key: string, allowed: string, actual?: string): UserError {
+    const where = this.where(node)
+    const got = actual === undefined ? '' : `, but it is ${actual}`
+    return new UserError(`${where}: \`${key}\` must be ${allowed}${got}.`, {
+      hint: `Fix \`${key}\` in ${path.basename(this.configPath)}; \`devkube init --help\` shows an example file.`,
+    })
+  }
+
+  object(node: YamlNode, fields: Record<string, FieldSpec>, prefix: string): void {
+    if (!isMap(node)) return
+    for (const pair of node.items) {
+      const keyNode = pair.key as YamlNode
+      const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode)
+      const fullKey = prefix + key
+      const spec = fields[key]
+      if (!spec) {
+        const suggestion = closest(key, Object.keys(fields))
+        throw new UserError(`${this.where(keyNode)}: unknown key \`${fullKey}\`.`, {
+          hint: suggestion
+            ? `Did you mean \`${prefix}${suggestion}\`?`
+            : `Known keys${prefix ? ` under \`${prefix.slice(0, -1)}\`` : ''}: ${Object.keys(fields).join(', ')}.`,
+        })
+      }
+      this.value(pair.value as YamlNode | null, spec, fullKey)
+    }
+  }
+
+  private value(node: YamlNode | null, spec: FieldSpec, key: string): void {
+    const shown = this.show(node)
+    switch (spec.kind) {
+      case 'string': {
+        if (!isScalar(node) || typeof node.value !== 'string') throw this.fail(node, key, 'a string', shown)
+        const problem = spec.check?.(node.value)
+        if (problem) throw this.fail(node, key, problem, shown)
+        return
+      }
+      case 'int': {
+        if (!isScalar(node) || typeof node.value !== 'number' || !Number.isInteger(node.value) || node.value < spec.min || node.value > spec.max) {
+          throw this.fail(node, key, describeSpec(spec), shown)
+        }
+        return
+      }
+      case 'enum': {
+        if (!isScalar(node) || !spec.values.includes(String(node.value))) throw this.fail(node, key, describeSpec(spec), shown)
+        return
+      }
+      case 'intOrPercent': {
+        const ok = isScalar(node) && ((typeof node.value === 'number' && Number.isInteger(node.value) && node.value >= 0) || (typeof node.value === 'string' && /^\d+%$/.test(node.value)))
+        if (!ok) throw this.fail(node, key, describeSpec(spec), shown)
+        return
+      }
+      case 'scalarMap': {
+        if (!isMap(node)) throw this.fail(node, key, describeSpec(spec), shown)
+        for (const pair of node.items) {
+          const entryKey = String((pair.key as YamlNode & {value?: unknown}).value ?? pair.key)
+          const problem = spec.keyCheck?.(entryKey)
+          if (problem) throw this.fail(pair.key as YamlNode, `${key}.${entryKey}`, `named with ${problem}`)
+          const entry = pair.value as YamlNode | null
+          if (!isScalar(entry) || entry.value === null || typeof entry.value === 'object') {
+            throw this.fail(entry, `${key}.${entryKey}`, 'a string, number or boolean', this.show(entry))
+          }
+        }
+        return
+      }
+      case 'object': {
+        if (!isMap(node)) throw this.fail(node, key, describeSpec(spec), shown)
+        this.object(node, spec.fields, `${key}.`)
+        return
+      }
+      case 'environments': {
+        if (!isMap(node)) throw this.fail(node, key, describeSpec(spec), shown)
+        for (const pair of node.items) {
+          const environment = String((pair.key as YamlNode & {value?: unknown}).value ?? pair.key)
+          if (!ENVIRONMENT_NAME.test(environment)) {
+            throw this.fail(pair.key as YamlNode, `${key}.${environment}`, 'named with lowercase letters, digits and "-"')
+          }
+          const settings = pair.value as YamlNode | null
+          if (settings === null) continue
+          if (!isMap(settings)) throw this.fail(settings, `${key}.${environment}`, 'a map of settings to override', this.show(settings))
+          this.object(settings, OVERRIDABLE_FIELDS, `${key}.${environment}.`)
+        }
+      }
+    }
+  }
+
+  private where(node: YamlNode | null | undefined): string {
+    const offset = node?.range?.[0]
+    if (offset === undefined) return this.configPath
+    const {line, col} = this.lineCounter.linePos(offset)
+    return `${this.configPath}:${line}:${col}`
+  }
+
+  private show(node: YamlNode | null): string {
+    if (node === null || (isScalar(node) && node.value === null)) return 'empty'
+    if (isScalar(node)) return JSON.stringify(node.value)
+    if (isSeq(node)) return 'a list'
+    if (isMap(node)) return 'a map'
+    return 'something else'
+  }
+}
+
+function stringifyMap(map: Record<string, unknown> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(map ?? {}).map(([key, value]) => [key, String(value)]))
+}
+
+export function environmentNames(file: ConfigFile): string[] {
+  return [...new Set([DEFAULT_ENVIRONMENT, ...Object.keys(file.environments ?? {})])].sort()
+}
+
+/** The app's name when neither the file nor a flag gives one: the folder name made DNS-1123 safe. */
+export function defaultName(projectDir: string): string {
+  const name = toDns1123Label(path.basename(path.resolve(projectDir)))
+  if (!name) {
+    throw new UserError(`Cannot make an app name from the folder name "${path.basename(path.resolve(projectDir))}".`, {
+      hint: 'Pass --name (lowercase letters, digits and "-") or set `name:` in devkube.yaml.',
+    })
+  }
+  return name
+}
+
+/**
+ * Merges defaults, the file, the environment's overrides and the flags into the values a command
+ * uses. `detected` carries what app detection found (language, port) for keys nobody set.
+ */
+export function resolveConfig(
+  projectDir: string,
+  overrides: ConfigOverrides = {},
+  detected: {lang?: Language; port?: number} = {},
+  loaded = readConfigFile(projectDir),
+): AppConfig {
+  const {file, configPath} = loaded
+  const environment = overrides.environment ?? DEFAULT_ENVIRONMENT
+  const names = environmentNames(file)
+  if (!names.includes(environment)) {
+    const suggestion = closest(environment, names)
+    throw new UserError(`Unknown environment "${environment}".`, {
+      hint: `Known environments: ${names.join(', ')}${suggestion ? ` (did you mean "${suggestion}"?)` : ''}. Add it under \`environments:\` in devkube.yaml.`,
+    })
+  }
+  const layer = file.environments?.[environment] ?? {}
+  const name = overrides.name ?? file.name ?? defaultName(projectDir)
+  const pick = <K extends keyof typeof layer>(key: K) => layer[key] ?? file[key]
+  const port = overrides.port ?? pick('port') ?? detected.port ?? DEFAULT_PORT
+  const build = {...file.build, ...layer.build}
+  const resources = pick('resources')
+  const strategy = pick('strategy')
+  const envFileSetting = pick('envFile')
+  const envFilePath = path.resolve(projectDir, envFileSetting ?? '.env')
+  if (envFileSetting && !existsSync(envFilePath)) {
+    throw new UserError(`The env file ${envFileSetting} named by \`envFile\` does not exist.`, {
+      hint: `Create ${envFileSetting} (KEY=value lines) or remove \`envFile\` from devkube.yaml.`,
+    })
+  }
+  const context = path.resolve(projectDir, build.context ?? '.')
+  return {
+    projectDir: path.resolve(projectDir),
+    configPath,
+    environment,
+    environmentNames: names,
+    name,
+    lang: overrides.lang ?? file.lang ?? detected.lang,
+    cluster: overrides.cluster ?? pick('cluster') ?? DEFAULT_CLUSTER,
+    namespace: overrides.namespace ?? pick('namespace') ?? (environment === DEFAULT_ENVIRONMENT ? name : `${name}-${environment}`),
+    port,
+    forward: overrides.forward ?? pick('forward') ?? port,
+    replicas: overrides.replicas ?? pick('replicas') ?? 1,
+    build: {
+      context,
+      dockerfile: path.resolve(context, build.dockerfile ?? 'Dockerfile'),
+      args: {...stringifyMap(file.build?.args), ...stringifyMap(layer.build?.args), ...overrides.buildArgs},
+    },
+    manifests: path.resolve(projectDir, pick('manifests') ?? 'k8s'),
+    env: {...stringifyMap(file.env), ...stringifyMap(layer.env)},
+    envFile: existsSync(envFilePath) ? envFilePath : undefined,
+    healthPath: pick('healthPath') ?? '/',
+    resources: {
+      requests: {...DEFAULT_RESOURCES.requests, ...resources?.requests},
+      limits: {...DEFAULT_RESOURCES.limits, ...resources?.limits},
+    },
+    strategy: {maxSurge: strategy?.maxSurge ?? 1, maxUnavailable: strategy?.maxUnavailable ?? 0},
+  }
+}
+
+/** The build context and Dockerfile must stay inside the project: devkube hashes and sends that folder. */
+export function checkBuildPaths(config: AppConfig): void {
+  const inside = (target: string) => {
+    const relative = path.relative(config.projectDir, target)
+    return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative))
+  }
+  if (!inside(config.build.context)) {
+    throw new UserError(`The build context ${config.build.context} is outside the project folder ${config.projectDir}.`, {
+      hint: 'Set `build.context` in devkube.yaml to a folder inside the project (usually ".").',
+    })
+  }
+  if (!inside(config.build.dockerfile)) {
+    throw new UserError(`The Dockerfile ${config.build.dockerfile} is outside the project folder.`, {
+      hint: 'Set `build.dockerfile` to a path inside the project.',
+    })
+  }
+}
