@@ -3,6 +3,7 @@
  * that --verbose can echo each command (with secrets masked), a failed call always becomes the same
  * typed error, and tests can swap the implementation with setRunner().
  */
+import {spawn} from 'node:child_process'
 import {execa} from 'execa'
 import {UserError} from './errors.js'
 import {redact} from './secrets.js'
@@ -213,4 +214,16 @@ export async function run(argv: string[], options: RunOptions = {}): Promise<Run
 export function start(argv: string[], options: StartOptions = {}): BackgroundProcess {
   if (echo) echo(`$ ${redact(quoteCommand(argv))} &`)
   return currentRunner.start(argv, options)
+}
+
+/**
+ * Starts a process that outlives devkube (the background port forwarder): its own process group,
+ * output to a log file, not waited for. Returns its pid.
+ */
+export function spawnDetached(argv: string[], options: {cwd?: string; logFd: number}): number {
+  if (echo) echo(`$ ${redact(quoteCommand(argv))} (background)`)
+  const child = spawn(argv[0], argv.slice(1), {cwd: options.cwd, detached: true, stdio: ['ignore', options.logFd, options.logFd]})
+  child.unref()
+  if (child.pid === undefined) throw new UserError(`Could not start ${argv[0]}.`, {hint: 'Check that it exists and is executable.'})
+  return child.pid
 }

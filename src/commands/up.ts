@@ -1,0 +1,59 @@
+import {Flags} from '@oclif/core'
+import {DevkubeCommand} from '../lib/base-command.js'
+import {portFlag, projectFlags, projectOverrides} from '../lib/flags.js'
+import {runUp, type UpResult} from '../lib/up-command.js'
+import {parseKeyValues} from '../lib/project.js'
+
+export default class Up extends DevkubeCommand {
+  static summary = 'Build the app, deploy it to a local kind cluster and forward a local port to it.'
+
+  static description = `Detects the app, scaffolds a Dockerfile and manifests where there are none, creates (or reuses) the kind cluster and the app's namespace, builds the image, loads it into kind, applies the manifests, waits for the rollout and forwards http://localhost:<forward> to the app.
+
+Run it again and it changes only what changed: with nothing changed it builds, loads and applies nothing.
+
+By default devkube stays in the foreground forwarding the port; Ctrl-C stops forwarding (the app keeps running). --detach forwards in the background instead (\`devkube down\` stops it).`
+
+  static examples = [
+    {description: 'Run the app in this folder and forward http://localhost:8080', command: '<%= config.bin %> up'},
+    {description: 'Deploy and return, forwarding in the background', command: '<%= config.bin %> up --detach'},
+    {description: 'Deploy the staging environment on another local port', command: '<%= config.bin %> up --env staging --forward 9090 --detach'},
+    {description: 'In CI: deploy, print a JSON result, no port forward', command: '<%= config.bin %> up --no-forward --json'},
+  ]
+
+  static enableJsonFlag = true
+
+  static flags = {
+    ...projectFlags,
+    port: portFlag('Port the app listens on in its container (default: detected, else 8080).'),
+    forward: portFlag('Local port to forward: http://localhost:<forward> (default: the port).'),
+    replicas: Flags.integer({description: 'Number of pods to run.', min: 0}),
+    timeout: Flags.integer({description: 'Seconds to wait for the rollout.', default: 120, min: 1}),
+    detach: Flags.boolean({char: 'd', description: 'Forward the port in the background and return (`devkube down` stops it).'}),
+    'no-forward': Flags.boolean({description: 'Do not forward a local port.'}),
+    rebuild: Flags.boolean({description: 'Build and load the image even when an up-to-date one exists.'}),
+    'build-arg': Flags.string({description: 'Docker build argument, e.g. NODE_IMAGE=mirror.local/node:22-slim (repeatable).', multiple: true, helpValue: 'KEY=VALUE'}),
+  }
+
+  async run(): Promise<UpResult | undefined> {
+    const {flags} = await this.parse(Up)
+    return runUp(
+      {
+        ...projectOverrides(flags),
+        port: flags.port,
+        forward: flags.forward,
+        replicas: flags.replicas,
+        buildArgs: parseKeyValues(flags['build-arg'], '--build-arg'),
+      },
+      {
+        timeoutSeconds: flags.timeout,
+        rebuild: flags.rebuild,
+        detach: flags.detach,
+        forward: !flags['no-forward'],
+        json: this.jsonEnabled(),
+        verbose: this.verbose,
+        log: (line) => this.log(line),
+        logJson: (value) => this.logJson(value),
+      },
+    )
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Forwarding as `up` and `forward` run it: in the foreground (until Ctrl-C) or as a detached
+ * background process that `devkube down` stops. Either way the running forwarder is recorded in
+ * .devkube/forward.json, so a re-run finds it and does not start a second one.
+ */
+import {openSync, readFileSync} from 'node:fs'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import type {AppConfig} from './config.js'
+import {UserError} from './errors.js'
+import {checkUrl, ensurePortFree, ForwardSupervisor, forwardUrl, readForwardRecord, type ForwardEvent, type ForwardRecord, type ForwardTarget} from './forward.js'
+import {Kube} from './kube.js'
+import {processAlive, readJson, removeFile, statePath, writeJsonAtomic} from './project-state.js'
+import {spawnDetached} from './runner.js'
+
+export interface ForwardOutcome {
+  url: string
+  pid: number
+  reused: boolean
+  detached: boolean
+  status?: number
+}
+
+const DETACHED_READY_TIMEOUT_MS = 40_000
+
+function sameTarget(record: ForwardRecord, config: AppConfig, target: ForwardTarget): boolean {
+  return record.cluster === config.cluster && record.namespace === target.namespace && record.service === target.service && record.localPort === target.localPort
+}
+
+/** A forwarder of this project that is already running for the same target, if any. */
+export function runningForwarder(config: AppConfig, target: ForwardTarget): ForwardRecord | undefined {
+  const record = readForwardRecord(config.projectDir)
+  return record && sameTarget(record, config, target) ? record : undefined
+}
+
+/** Starts forwarding in this process; the caller keeps it running and stops it on Ctrl-C. */
+export async function startForegroundForward(config: AppConfig, target: ForwardTarget, onEvent?: (event: ForwardEvent) => void): Promise<{supervisor: ForwardSupervisor; outcome: ForwardOutcome}> {
+  await stopStaleForwarder(config, target)
+  await ensurePortFree(target.localPort)
+  const supervisor = new ForwardSupervisor(new Kube(config.cluster), target, onEvent)
+  try {
+    await supervisor.waitUntilReady()
+    supervisor.startProbing()
+    const url = forwardUrl(target.localPort)
+    const {status} = await checkUrl(url)
+    writeRecord(config, target, process.pid, false)
+    return {supervisor, outcome: {url, pid: process.pid, reused: false, detached: false, status}}
+  } catch (error) {
+    await supervisor.stop()
+    throw error
+  }
+}
+
+/** Starts `devkube forward --background-child` detached, and waits until it reports that it forwards. */
+export async function startDetachedForward(config: AppConfig, target: ForwardTarget, extraArgs: string[]): Promise<ForwardOutcome> {
+  await stopStaleForwarder(config, target)
+  await ensurePortFree(target.localPort)
+  const recordFile = statePath(config.projectDir, 'forward.json')
+  removeFile(recordFile)
+  const logFile = statePath(config.projectDir, 'forward.log')
+  const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/run.js')
+  const pid = spawnDetached([process.execPath, bin, 'forward', '--background-child', ...extraArgs], {cwd: config.projectDir, logFd: openSync(logFile, 'a')})
+  const deadline = Date.now() + DETACHED_READY_TIMEOUT_MS
+  while (Date.now() < deadline) {
+    const record = readJson<ForwardRecord>(recordFile)
+    if (record?.pid === pid) {
+      const url = forwardUrl(target.localPort)
+      const {status} = await checkUrl(url)
+      return {url, pid, reused: false, detached: true, status}
+    }
+    if (!processAlive(pid)) break
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  if (processAlive(pid)) process.kill(pid, 'SIGTERM')
+  const log = readLogTail(logFile)
+  throw new UserError('The background port forwarder did not start.', {hint: log ? `Its log (.devkube/forward.log) ends with:\n${log}` : 'Run `devkube forward` in the foreground to see why.'})
+}
+
+/** The detached child's side: record itself once forwarding, and remove the record when stopped. */
+export function writeRecord(config: AppConfig, target: ForwardTarget, pid: number, detached: boolean): void {
+  const record: ForwardRecord = {...target, pid, url: forwardUrl(target.localPort), cluster: config.cluster, detached, since: new Date().toISOString()}
+  writeJsonAtomic(statePath(config.projectDir, 'forward.json'), record)
+}
+
+export function clearRecord(config: AppConfig, pid: number): void {
+  const file = statePath(config.projectDir, 'forward.json')
+  if (readJson<ForwardRecord>(file)?.pid === pid) removeFile(file)
+}
+
+/** A forwarder of this project for another target (another port, namespace) is stopped first. */
+async function stopStaleForwarder(config: AppConfig, target: ForwardTarget): Promise<void> {
+  const record = readForwardRecord(config.projectDir)
+  if (!record || sameTarget(record, config, target) || record.pid === process.pid) return
+  await stopForwarder(config)
+}
+
+/** Stops the recorded forwarder (detached or another terminal's foreground one); returns its record. */
+export async function stopForwarder(config: AppConfig): Promise<ForwardRecord | undefined> {
+  const record = readForwardRecord(config.projectDir)
+  if (!record) {
+    removeFile(statePath(config.projectDir, 'forward.json'))
+    return undefined
+  }
+  process.kill(record.pid, 'SIGTERM')
+  const deadline = Date.now() + 5000
+  while (processAlive(record.pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+  if (processAlive(record.pid)) process.kill(record.pid, 'SIGKILL')
+  removeFile(statePath(config.projectDir, 'forward.json'))
+  return record
+}
+
+function readLogTail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-10).join('\n')
+  } catch {
+    return ''
+  }
+}

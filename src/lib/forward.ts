@@ -1,0 +1,186 @@
+/**
+ * The port-forward supervisor. `kubectl port-forward` serves ONE pod and exits when that pod dies or
+ * is replaced by a redeploy; the supervisor starts it again (with backoff) so the URL keeps answering.
+ * A periodic connection to the local port makes a stale kubectl notice a dead pod promptly instead of
+ * on the user's next request.
+ */
+import net from 'node:net'
+import {UserError} from './errors.js'
+import type {Kube} from './kube.js'
+import {run, type BackgroundProcess} from './runner.js'
+import {processAlive, readJson, statePath} from './project-state.js'
+
+export interface ForwardTarget {
+  namespace: string
+  service: string
+  localPort: number
+  remotePort: number
+}
+
+export interface ForwardRecord extends ForwardTarget {
+  pid: number
+  url: string
+  cluster: string
+  detached: boolean
+  since: string
+}
+
+export type ForwardEvent =
+  | {type: 'ready'; attempt: number}
+  | {type: 'restarting'; reason: string; delayMs: number}
+
+const FIRST_BACKOFF_MS = 200
+const MAX_BACKOFF_MS = 5000
+const STABLE_AFTER_MS = 10_000
+const PROBE_INTERVAL_MS = 2000
+const READY_TIMEOUT_MS = 30_000
+
+export function forwardUrl(localPort: number): string {
+  return `http://localhost:${localPort}`
+}
+
+export function readForwardRecord(projectDir: string): ForwardRecord | undefined {
+  const record = readJson<ForwardRecord>(statePath(projectDir, 'forward.json'))
+  return record && processAlive(record.pid) ? record : undefined
+}
+
+/** A taken local port, named with the process holding it where the system can tell. */
+export async function ensurePortFree(port: number): Promise<void> {
+  const free = await new Promise<boolean>((resolve) => {
+    const server = net.createServer()
+    server.once('error', () => resolve(false))
+    server.listen({port, host: '127.0.0.1', exclusive: true}, () => server.close(() => resolve(true)))
+  })
+  if (free) return
+  const owner = await portOwner(port)
+  throw new UserError(`The local port ${port} is already in use${owner ? ` by ${owner}` : ''}.`, {
+    hint: `Stop that process, or forward another port with \`--forward <port>\` (or \`forward:\` in devkube.yaml).`,
+  })
+}
+
+async function portOwner(port: number): Promise<string | undefined> {
+  try {
+    const result = await run(['ss', '-H', '-ltnp', `sport = :${port}`], {allowFailure: true, quiet: true, timeoutMs: 3000})
+    const match = /users:\(\("([^"]+)",pid=(\d+)/.exec(result.stdout)
+    return match ? `${match[1]} (pid ${match[2]})` : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export class ForwardSupervisor {
+  private child?: BackgroundProcess
+  private stopped = false
+  private probeTimer?: NodeJS.Timeout
+  private readonly ready: Promise<void>
+  private resolveReady!: () => void
+  private rejectReady!: (error: Error) => void
+  readonly finished: Promise<void>
+
+  constructor(
+    private readonly kube: Kube,
+    private readonly target: ForwardTarget,
+    private readonly onEvent: (event: ForwardEvent) => void = () => {},
+  ) {
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve
+      this.rejectReady = reject
+    })
+    this.ready.catch(() => {})
+    this.finished = this.loop()
+  }
+
+  /** Resolves once kubectl says it is forwarding; rejects with a user error when it cannot. */
+  async waitUntilReady(): Promise<void> {
+    const timeout = new Promise<never>((_, reject) => {
+      setTimeout(() => reject(new UserError(`Port forwarding to ${this.target.service} did not start within ${READY_TIMEOUT_MS / 1000} s.`, {hint: 'Run `devkube status` to see the pods, or `devkube up --verbose` to see kubectl\'s output.'})), READY_TIMEOUT_MS).unref()
+    })
+    await Promise.race([this.ready, timeout])
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    clearInterval(this.probeTimer)
+    await this.child?.stop()
+    await this.finished.catch(() => {})
+  }
+
+  private async loop(): Promise<void> {
+    let backoff = FIRST_BACKOFF_MS
+    let attempt = 0
+    let everReady = false
+    while (!this.stopped) {
+      attempt++
+      const stderr: string[] = []
+      let readyAt: number | undefined
+      const child = this.kube.startKubectl(['port-forward', `service/${this.target.service}`, `${this.target.localPort}:${this.target.remotePort}`], {
+        namespace: this.target.namespace,
+        onLine: (line, stream) => {
+          if (stream === 'stderr') stderr.push(line)
+          if (stream === 'stdout' && line.startsWith('Forwarding from') && readyAt === undefined) {
+            readyAt = Date.now()
+            everReady = true
+            this.onEvent({type: 'ready', attempt})
+            this.resolveReady()
+          }
+        },
+      })
+      this.child = child
+      const result = await child.exited
+      if (this.stopped) return
+      const reason = stderr.filter(Boolean).at(-1) ?? `kubectl port-forward exited with code ${result.exitCode}`
+      if (result.notFound) {
+        this.rejectReady(new UserError('kubectl is not installed (it is not on PATH).', {hint: 'Install kubectl and run the command again.'}))
+        return
+      }
+      if (!everReady && /unable to listen on any of the requested ports/.test(reason)) {
+        this.stopped = true
+        this.rejectReady(
+          new UserError(`The local port ${this.target.localPort} is already in use.`, {
+            hint: 'Stop the process using it, or forward another port with `--forward <port>`.',
+          }),
+        )
+        return
+      }
+      if (readyAt !== undefined && Date.now() - readyAt > STABLE_AFTER_MS) backoff = FIRST_BACKOFF_MS
+      this.onEvent({type: 'restarting', reason, delayMs: backoff})
+      await sleep(backoff)
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)
+    }
+  }
+
+  /** Touches the local port so kubectl finds out about a dead pod now, not on the user's next request. */
+  startProbing(): void {
+    this.probeTimer = setInterval(() => {
+      const socket = net.connect({port: this.target.localPort, host: '127.0.0.1'})
+      socket.setTimeout(1000)
+      socket.on('connect', () => socket.end())
+      socket.on('error', () => socket.destroy())
+      socket.on('timeout', () => socket.destroy())
+    }, PROBE_INTERVAL_MS)
+    this.probeTimer.unref()
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** GET / through the forward: proof the URL answers, with the status for the user. */
+export async function checkUrl(url: string, timeoutMs = 10_000): Promise<{status: number}> {
+  const deadline = Date.now() + timeoutMs
+  let lastError: unknown
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url, {signal: AbortSignal.timeout(3000)})
+      await response.arrayBuffer()
+      return {status: response.status}
+    } catch (error) {
+      lastError = error
+      await sleep(300)
+    }
+  }
+  throw new UserError(`${url} does not answer (${(lastError as Error)?.cause ?? (lastError as Error)?.message ?? 'no response'}).`, {
+    hint: 'The pods are ready but the forwarded port gives no HTTP answer: check `port` in devkube.yaml matches what the app listens on.',
+  })
+}

@@ -1,0 +1,131 @@
+/**
+ * Image tags from content: a hash of the build context (what `docker build` would send, so
+ * .dockerignore is respected), the Dockerfile and the build args. Same inputs, same tag: a re-run
+ * with nothing changed finds the image already built and loaded, and never needs `:latest`.
+ */
+import {createHash} from 'node:crypto'
+import {existsSync, mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
+import {lstat, readdir, readFile, readlink} from 'node:fs/promises'
+import path from 'node:path'
+import {createRequire} from 'node:module'
+import type {Ignore} from '@balena/dockerignore'
+import {UserError} from './errors.js'
+import {STATE_DIR} from './project-state.js'
+
+// A CommonJS module whose typings declare an ES default export that does not exist at run time.
+const dockerignore = createRequire(import.meta.url)('@balena/dockerignore') as () => Ignore
+
+export const IMAGE_REPOSITORY_PREFIX = 'devkube.local'
+const TAG_LENGTH = 12
+
+interface CachedFile {
+  size: number
+  mtimeMs: number
+  hash: string
+}
+
+export interface ContextHashInput {
+  context: string
+  dockerfile: string
+  buildArgs: Record<string, string>
+  /** Where per-file hashes are cached between runs (keyed by size and mtime). */
+  cacheFile?: string
+}
+
+export function imageRepository(appName: string): string {
+  return `${IMAGE_REPOSITORY_PREFIX}/${appName}`
+}
+
+export async function computeImageTag(appName: string, input: ContextHashInput): Promise<string> {
+  const digest = await hashBuildInputs(input)
+  return `${imageRepository(appName)}:${digest.slice(0, TAG_LENGTH)}`
+}
+
+export async function hashBuildInputs(input: ContextHashInput): Promise<string> {
+  if (!existsSync(input.dockerfile)) {
+    throw new UserError(`The Dockerfile ${input.dockerfile} does not exist.`, {
+      hint: 'Run `devkube init` to scaffold one, or fix `build.dockerfile` in devkube.yaml.',
+    })
+  }
+  const cache = loadCache(input.cacheFile)
+  const nextCache: Record<string, CachedFile> = {}
+  const hash = createHash('sha256')
+  hash.update('devkube-image-v1\n')
+  hash.update(`dockerfile:${path.relative(input.context, input.dockerfile)}\n`)
+  hash.update(await readFile(input.dockerfile))
+  for (const key of Object.keys(input.buildArgs).sort()) hash.update(`\narg:${key}=${input.buildArgs[key]}`)
+  hash.update('\ncontext:\n')
+
+  const ignore = loadDockerignore(input.context)
+  const files = await listContextFiles(input.context, ignore)
+  for (const relative of files) {
+    const absolute = path.join(input.context, relative)
+    const stats = await lstat(absolute)
+    let fileHash: string
+    const cached = cache[relative]
+    if (stats.isSymbolicLink()) {
+      fileHash = `link:${await readlink(absolute)}`
+    } else if (cached && cached.size === stats.size && cached.mtimeMs === stats.mtimeMs) {
+      fileHash = cached.hash
+    } else {
+      fileHash = createHash('sha256').update(await readFile(absolute)).digest('hex')
+    }
+    if (!stats.isSymbolicLink()) nextCache[relative] = {size: stats.size, mtimeMs: stats.mtimeMs, hash: fileHash}
+    // The executable bit changes what the image runs, so it is part of the content.
+    hash.update(`${relative}\0${stats.mode & 0o111 ? 'x' : '-'}\0${fileHash}\n`)
+  }
+  saveCache(input.cacheFile, nextCache)
+  return hash.digest('hex')
+}
+
+function loadDockerignore(context: string) {
+  const ignore = dockerignore()
+  const file = path.join(context, '.dockerignore')
+  if (existsSync(file)) ignore.add(readFileSync(file, 'utf8').split(/\r?\n/))
+  return ignore
+}
+
+async function listContextFiles(context: string, ignore: Ignore): Promise<string[]> {
+  const files: string[] = []
+  async function walk(relativeDir: string): Promise<void> {
+    const entries = await readdir(path.join(context, relativeDir), {withFileTypes: true})
+    for (const entry of entries) {
+      const relative = relativeDir ? `${relativeDir}/${entry.name}` : entry.name
+      // devkube's own state (this hash cache, the forwarder's log) changes every run; hashing it would
+      // make every tag new. Scaffolded .dockerignore files exclude it from the image too.
+      if (relative === STATE_DIR) continue
+      if (entry.isDirectory()) {
+        // A directory is descended into even when ignored, because a later "!pattern" may re-include
+        // files below it; .git and node_modules are the common big ones, skipped when ignored outright.
+        if (ignore.ignores(relative) && ignore.ignores(`${relative}/`) && (entry.name === '.git' || entry.name === 'node_modules')) continue
+        await walk(relative)
+      } else if (!ignore.ignores(relative)) {
+        files.push(relative)
+      }
+    }
+  }
+  await walk('')
+  return files.sort()
+}
+
+function loadCache(cacheFile: string | undefined): Record<string, CachedFile> {
+  if (!cacheFile || !existsSync(cacheFile)) return {}
+  try {
+    return JSON.parse(readFileSync(cacheFile, 'utf8')) as Record<string, CachedFile>
+  } catch {
+    return {}
+  }
+}
+
+function saveCache(cacheFile: string | undefined, cache: Record<string, CachedFile>): void {
+  if (!cacheFile) return
+  try {
+    mkdirSync(path.dirname(cacheFile), {recursive: true})
+    const temporary = `${cacheFile}.${process.pid}.tmp`
+    writeFileSync(temporary, JSON.stringify(cache))
+    // rename is atomic: an interrupted run never leaves a half-written cache.
+    renameSync(temporary, cacheFile)
+  } catch {
+    // The cache only saves time; failing to write it must not fail `up`.
+  }
+}

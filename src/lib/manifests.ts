@@ -1,0 +1,197 @@
+/**
+ * What `up` applies: the project's manifests (a kustomize overlay for the environment when there is
+ * one, else the folder), with devkube's values laid over them — namespace, labels, the built image,
+ * replicas/resources/strategy from devkube.yaml, and the env ConfigMap and .env Secret wired in with a
+ * content hash in the pod template so a changed value rolls the pods. Every object carries a hash of
+ * itself, so a re-run can tell from the cluster alone that nothing needs applying.
+ */
+import {createHash} from 'node:crypto'
+import {existsSync, readdirSync, readFileSync} from 'node:fs'
+import path from 'node:path'
+import {parseAllDocuments, stringify} from 'yaml'
+import type {AppConfig} from './config.js'
+import {UserError} from './errors.js'
+import {imageRepository} from './image-tag.js'
+import {INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, type KubeObject} from './kube.js'
+import {run} from './runner.js'
+
+export const APPLIED_HASH_ANNOTATION = 'devkube.dev/applied-hash'
+export const CONFIG_HASH_ANNOTATION = 'devkube.dev/config-hash'
+export const ENVIRONMENT_LABEL = 'devkube.dev/environment'
+
+/** Kinds that live outside namespaces: devkube must not give them one. */
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'PersistentVolume', 'StorageClass', 'PriorityClass', 'IngressClass'])
+
+export interface DesiredState {
+  /** Everything to apply, Namespace first. */
+  objects: KubeObject[]
+  yaml: string
+}
+
+export function configMapName(config: AppConfig): string {
+  return `${config.name}-env`
+}
+
+export function secretName(config: AppConfig): string {
+  return `${config.name}-secret`
+}
+
+/** Which folder holds the environment's manifests: an overlay for it, else the folder itself. */
+export function manifestSource(config: AppConfig): {dir: string; kustomize: boolean} {
+  const overlay = path.join(config.manifests, 'overlays', config.environment)
+  if (existsSync(path.join(overlay, 'kustomization.yaml'))) return {dir: overlay, kustomize: true}
+  if (existsSync(path.join(config.manifests, 'kustomization.yaml'))) return {dir: config.manifests, kustomize: true}
+  const base = path.join(config.manifests, 'base')
+  if (existsSync(path.join(base, 'kustomization.yaml'))) return {dir: base, kustomize: true}
+  return {dir: config.manifests, kustomize: false}
+}
+
+export async function readManifests(config: AppConfig): Promise<KubeObject[]> {
+  if (!existsSync(config.manifests)) {
+    throw new UserError(`The manifests folder ${path.relative(config.projectDir, config.manifests) || config.manifests} does not exist.`, {
+      hint: 'Run `devkube init` to scaffold it, or set `manifests:` in devkube.yaml to the folder that holds your Kubernetes YAML.',
+    })
+  }
+  const source = manifestSource(config)
+  let text: string
+  if (source.kustomize) {
+    const result = await run(['kubectl', 'kustomize', source.dir], {allowFailure: true, quiet: true})
+    if (result.exitCode !== 0) {
+      throw new UserError(`kustomize could not build ${path.relative(config.projectDir, source.dir)}: ${result.stderr.trim().split('\n').at(-1)}`, {
+        hint: 'Fix the kustomization.yaml there (`kubectl kustomize <dir>` shows the same error).',
+      })
+    }
+    text = result.stdout
+  } else {
+    const files = readdirSync(source.dir).filter((file) => /\.ya?ml$/.test(file)).sort()
+    text = files.map((file) => readFileSync(path.join(source.dir, file), 'utf8')).join('\n---\n')
+  }
+  return parseObjects(text, source.dir)
+}
+
+export function parseObjects(text: string, where: string): KubeObject[] {
+  const objects: KubeObject[] = []
+  for (const document of parseAllDocuments(text)) {
+    if (document.errors.length > 0) {
+      throw new UserError(`The manifests in ${where} are not valid YAML: ${document.errors[0].message.split('\n')[0]}`, {
+        hint: 'Fix the YAML (`kubectl kustomize` or a YAML linter shows where).',
+      })
+    }
+    const value = document.toJS() as KubeObject | null
+    if (value === null) continue
+    if (typeof value !== 'object' || !value.kind || !value.metadata?.name) {
+      throw new UserError(`A document in ${where} is not a Kubernetes object (it needs kind and metadata.name).`, {
+        hint: 'Every YAML document in the manifests folder must be a Kubernetes object.',
+      })
+    }
+    objects.push(value)
+  }
+  return objects
+}
+
+export interface DesiredInput {
+  config: AppConfig
+  imageTag: string
+  manifests: KubeObject[]
+  /** Values of the .env file; become a Secret. */
+  secretEnv?: Record<string, string>
+  /** False when the namespace exists and devkube did not create it: then it is left as it is. */
+  manageNamespace: boolean
+}
+
+export function desiredState(input: DesiredInput): DesiredState {
+  const {config} = input
+  const labels = {[NAME_LABEL]: config.name, [INSTANCE_LABEL]: config.name, [MANAGED_BY_LABEL]: MANAGED_BY, [ENVIRONMENT_LABEL]: config.environment}
+  const objects: KubeObject[] = []
+  if (input.manageNamespace) {
+    objects.push({apiVersion: 'v1', kind: 'Namespace', metadata: {name: config.namespace, labels: {[MANAGED_BY_LABEL]: MANAGED_BY}}})
+  }
+  const configMap: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {name: configMapName(config)},
+    data: sortedRecord(config.env),
+  }
+  objects.push(configMap)
+  const secret: KubeObject | undefined = input.secretEnv
+    ? {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: {name: secretName(config)},
+        type: 'Opaque',
+        data: Object.fromEntries(Object.entries(sortedRecord(input.secretEnv)).map(([key, value]) => [key, Buffer.from(value).toString('base64')])),
+      }
+    : undefined
+  if (secret) objects.push(secret)
+  const settingsHash = shortHash(JSON.stringify([configMap.data, secret?.data ?? {}]))
+
+  for (const manifest of input.manifests) {
+    const object = structuredClone(manifest)
+    if (object.kind === 'Namespace') continue
+    if (object.kind === 'Deployment') applyDeploymentSettings(object, input, settingsHash)
+    objects.push(object)
+  }
+
+  for (const object of objects) {
+    object.metadata.labels = {...object.metadata.labels, ...(object.kind === 'Namespace' ? {} : labels)}
+    if (!CLUSTER_SCOPED.has(object.kind)) object.metadata.namespace = config.namespace
+    const annotations = {...object.metadata.annotations}
+    delete annotations[APPLIED_HASH_ANNOTATION]
+    object.metadata.annotations = annotations
+    object.metadata.annotations[APPLIED_HASH_ANNOTATION] = shortHash(JSON.stringify(object))
+  }
+  return {objects, yaml: objects.map((object) => stringify(object)).join('---\n')}
+}
+
+function applyDeploymentSettings(deployment: KubeObject, input: DesiredInput, settingsHash: string): void {
+  const {config} = input
+  const spec = deployment.spec as {
+    replicas?: number
+    strategy?: {type?: string; rollingUpdate?: Record<string, unknown>}
+    template: {metadata?: {annotations?: Record<string, string>; labels?: Record<string, string>}; spec: {containers: Array<Record<string, unknown>>}}
+  }
+  spec.replicas = config.replicas
+  spec.strategy = {type: 'RollingUpdate', rollingUpdate: {maxSurge: config.strategy.maxSurge, maxUnavailable: config.strategy.maxUnavailable}}
+  spec.template.metadata = {...spec.template.metadata}
+  spec.template.metadata.annotations = {...spec.template.metadata.annotations, [CONFIG_HASH_ANNOTATION]: settingsHash}
+  for (const container of spec.template.spec.containers) {
+    const image = String(container.image ?? '')
+    const repository = image.replace(/:[^/:]+$/, '')
+    if (image !== config.name && repository !== imageRepository(config.name)) continue
+    container.image = input.imageTag
+    container.imagePullPolicy = 'IfNotPresent'
+    container.resources = {requests: {...config.resources.requests}, limits: {...config.resources.limits}}
+    const envFrom = ((container.envFrom as Array<Record<string, unknown>> | undefined) ?? []).filter(
+      (source) => !isOwnSource(source, configMapName(config), secretName(config)),
+    )
+    envFrom.push({configMapRef: {name: configMapName(config)}})
+    if (input.secretEnv) envFrom.push({secretRef: {name: secretName(config)}})
+    container.envFrom = envFrom
+  }
+}
+
+function isOwnSource(source: Record<string, unknown>, configMap: string, secret: string): boolean {
+  const configMapRef = source.configMapRef as {name?: string} | undefined
+  const secretRef = source.secretRef as {name?: string} | undefined
+  return configMapRef?.name === configMap || secretRef?.name === secret
+}
+
+function sortedRecord(record: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)))
+}
+
+export function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16)
+}
+
+/** kubectl resource names for `get`: what a kind is called on the command line. */
+export function resourceName(kind: string): string {
+  const known: Record<string, string> = {Deployment: 'deployments.apps', Service: 'services', ConfigMap: 'configmaps', Secret: 'secrets', Ingress: 'ingresses.networking.k8s.io'}
+  return known[kind] ?? `${kind.toLowerCase()}s`
+}
+
+/** True when every desired object exists in the cluster with the same applied hash. */
+export function inSync(desired: KubeObject[], live: KubeObject[]): boolean {
+  const liveHashes = new Map(live.map((object) => [`${object.kind}/${object.metadata.name}`, object.metadata.annotations?.[APPLIED_HASH_ANNOTATION]]))
+  return desired.every((object) => liveHashes.get(`${object.kind}/${object.metadata.name}`) === object.metadata.annotations?.[APPLIED_HASH_ANNOTATION])
+}

@@ -1,0 +1,106 @@
+/**
+ * Runs a plan of steps (data: title + run) and shows it: listr2's live view on a TTY, one plain line
+ * per step without one (CI, scripts), nothing with --json. Every step's outcome and duration is
+ * recorded for the JSON result and the benchmarks.
+ */
+import {Listr, PRESET_TIMER, type ListrTask} from 'listr2'
+import {InterruptedError} from './errors.js'
+
+export interface StepHandle {
+  readonly signal: AbortSignal
+  /** Marks the step as skipped, with why (shown in place of the title). */
+  skip(reason: string): void
+  /** A short outcome shown after the title, e.g. the image tag. */
+  detail(text: string): void
+  /** A line of progress shown under the step in the live view. */
+  progress(line: string): void
+}
+
+export interface Step<C> {
+  id: string
+  title: string
+  run(context: C, handle: StepHandle): Promise<void>
+}
+
+export type PlanItem<C> = Step<C> | {id: string; title: string; concurrent: Step<C>[]}
+
+export type StepStatus = 'pending' | 'done' | 'skipped' | 'failed' | 'interrupted'
+
+export interface StepResult {
+  id: string
+  title: string
+  status: StepStatus
+  skipped: boolean
+  ms: number
+  detail?: string
+}
+
+export type ProgressMode = 'live' | 'plain' | 'silent'
+
+export async function runPlan<C>(plan: PlanItem<C>[], context: C, options: {mode: ProgressMode; signal: AbortSignal}): Promise<StepResult[]> {
+  const results = new Map<string, StepResult>()
+  const steps = plan.flatMap((item) => ('concurrent' in item ? item.concurrent : [item]))
+  for (const step of steps) results.set(step.id, {id: step.id, title: step.title, status: 'pending', skipped: false, ms: 0})
+
+  const toTask = (step: Step<C>): ListrTask => ({
+    title: step.title,
+    task: async (_, task) => {
+      const result = results.get(step.id)!
+      const started = performance.now()
+      let skipReason: string | undefined
+      const handle: StepHandle = {
+        signal: options.signal,
+        skip(reason) {
+          skipReason = reason
+        },
+        detail(text) {
+          result.detail = text
+        },
+        progress(line) {
+          task.output = line
+        },
+      }
+      try {
+        if (options.signal.aborted) throw new InterruptedError()
+        await step.run(context, handle)
+        if (options.signal.aborted) throw new InterruptedError()
+        result.status = skipReason === undefined ? 'done' : 'skipped'
+        result.skipped = skipReason !== undefined
+      } catch (error) {
+        result.status = options.signal.aborted ? 'interrupted' : 'failed'
+        throw error
+      } finally {
+        result.ms = Math.round(performance.now() - started)
+      }
+      if (skipReason !== undefined) {
+        task.skip(`${step.title}: ${skipReason}`)
+      } else if (result.detail) {
+        task.title = `${step.title}: ${result.detail}`
+      }
+    },
+  })
+
+  const tasks: ListrTask[] = plan.map((item) =>
+    'concurrent' in item
+      ? {title: item.title, task: (_, task) => task.newListr(item.concurrent.map(toTask), {concurrent: true, exitOnError: true})}
+      : toTask(item),
+  )
+  const list = new Listr(tasks, {
+    concurrent: false,
+    exitOnError: true,
+    registerSignalListeners: false,
+    renderer: options.mode === 'live' ? 'default' : options.mode === 'plain' ? 'simple' : 'silent',
+    rendererOptions: {collapseSubtasks: false, timer: PRESET_TIMER, showErrorMessage: false},
+    fallbackRenderer: 'simple',
+    fallbackRendererOptions: {timer: PRESET_TIMER},
+  } as never)
+  try {
+    await list.run()
+  } catch (error) {
+    if (options.signal.aborted) throw new InterruptedError()
+    throw error
+  } finally {
+    for (const result of results.values()) if (result.status === 'pending' && options.signal.aborted) result.status = 'interrupted'
+  }
+  return [...results.values()]
+}

@@ -1,0 +1,148 @@
+/**
+ * `devkube up` from flags to result: load the project, take the lock, run the plan with progress,
+ * then forward the port (foreground, detached or not at all) and report the URL.
+ */
+import type {ConfigOverrides, AppConfig} from './config.js'
+import {InterruptedError} from './errors.js'
+import {forwardUrl, type ForwardTarget} from './forward.js'
+import {runningForwarder, startDetachedForward, startForegroundForward, clearRecord, type ForwardOutcome} from './forward-session.js'
+import {acquireLock} from './lock.js'
+import {chalk, isInteractive} from './output.js'
+import {runPlan, type ProgressMode, type StepResult} from './pipeline.js'
+import {loadProject} from './project.js'
+import {scaffold} from './scaffold.js'
+import {newUpContext, upPlan, type UpContext} from './up.js'
+
+export interface UpRunOptions {
+  timeoutSeconds: number
+  rebuild: boolean
+  detach: boolean
+  forward: boolean
+  json: boolean
+  verbose: boolean
+  log: (line: string) => void
+  logJson: (value: unknown) => void
+}
+
+export interface UpResult {
+  url?: string
+  cluster: string
+  context: string
+  namespace: string
+  environment: string
+  image?: string
+  forward?: {url: string; pid: number; detached: boolean; reused: boolean}
+  changed: UpContext['actions']
+  steps: StepResult[]
+}
+
+export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): Promise<UpResult | undefined> {
+  const projectDir = process.cwd()
+  const {config, detection} = loadProject(projectDir, overrides, {requireApp: true})
+  const interrupt = new AbortController()
+  const onSignal = () => {
+    if (interrupt.signal.aborted) process.exit(130)
+    interrupt.abort()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  const mode: ProgressMode = options.json ? 'silent' : isInteractive() && !options.verbose ? 'live' : 'plain'
+  const context = newUpContext(config, {
+    rebuild: options.rebuild,
+    timeoutSeconds: options.timeoutSeconds,
+    async scaffold() {
+      const files = scaffold(projectDir, {...config, lang: detection!.lang, detection})
+      return files.filter((file) => file.action === 'created').map((file) => file.path)
+    },
+  })
+
+  const lock = acquireLock(projectDir, 'up')
+  let steps: StepResult[]
+  try {
+    steps = await runPlan(upPlan(), context, {mode, signal: interrupt.signal})
+  } catch (error) {
+    if (interrupt.signal.aborted) throw new InterruptedError('Interrupted: nothing was left half-done; run `devkube up` again to continue')
+    throw error
+  } finally {
+    lock.release()
+  }
+
+  const result: UpResult = {
+    cluster: config.cluster,
+    context: context.kube.context,
+    namespace: config.namespace,
+    environment: config.environment,
+    image: context.imageTag,
+    changed: context.actions,
+    steps,
+  }
+  if (!options.forward || !context.service) {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    if (!options.json) {
+      options.log(`${chalk.green('✓')} ${config.name} is running in ${context.kube.context}, namespace ${config.namespace}.`)
+      if (!context.service) options.log('The manifests have no Service, so there is no port to forward.')
+      else options.log(`Forward it with \`devkube forward\`, or run \`devkube up\` without --no-forward.`)
+    }
+    return result
+  }
+
+  const target: ForwardTarget = {namespace: config.namespace, service: context.service.name, localPort: config.forward, remotePort: context.service.port}
+  const started = performance.now()
+  const existing = runningForwarder(config, target)
+  let outcome: ForwardOutcome
+  let stopForeground: (() => Promise<void>) | undefined
+  if (existing) {
+    outcome = {url: existing.url, pid: existing.pid, reused: true, detached: existing.detached}
+  } else if (options.detach) {
+    outcome = await startDetachedForward(config, target, forwardArgs(config))
+  } else {
+    const session = await startForegroundForward(config, target, (event) => {
+      if (event.type === 'restarting' && !options.json) options.log(chalk.dim(`Port forward lost (${event.reason}); reconnecting…`))
+      if (event.type === 'ready' && event.attempt > 1 && !options.json) options.log(chalk.dim(`Forwarding again: ${forwardUrl(target.localPort)}`))
+    })
+    outcome = session.outcome
+    stopForeground = async () => {
+      await session.supervisor.stop()
+      clearRecord(config, process.pid)
+    }
+  }
+  steps.push({id: 'forward', title: 'Forward port', status: existing ? 'skipped' : 'done', skipped: Boolean(existing), ms: Math.round(performance.now() - started), detail: outcome.url})
+  result.url = outcome.url
+  result.forward = {url: outcome.url, pid: outcome.pid, detached: outcome.detached, reused: outcome.reused}
+
+  if (options.json) options.logJson(result)
+  else printReady(config, outcome, target, options.log)
+
+  if (!stopForeground) {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    return options.json ? undefined : result
+  }
+  // Foreground: stay until Ctrl-C; the supervisor keeps the URL answering across pod restarts.
+  if (!interrupt.signal.aborted) await new Promise((resolve) => interrupt.signal.addEventListener('abort', resolve, {once: true}))
+  await stopForeground()
+  process.off('SIGINT', onSignal)
+  process.off('SIGTERM', onSignal)
+  if (!options.json) {
+    options.log(`\nStopped forwarding. ${config.name} is still running in ${context.kube.context}, namespace ${config.namespace}.`)
+    options.log('`devkube up --detach` forwards it in the background; `devkube down` removes it.')
+  }
+  return undefined
+}
+
+function printReady(config: AppConfig, outcome: ForwardOutcome, target: ForwardTarget, log: (line: string) => void): void {
+  log(`\n${chalk.green('✓')} ${config.name} is running: ${chalk.bold(outcome.url)}`)
+  if (outcome.reused) {
+    log(`Already forwarding (pid ${outcome.pid}${outcome.detached ? ', in the background' : ''}); \`devkube down\` stops the app and the forward.`)
+  } else if (outcome.detached) {
+    log(`Forwarding in the background (pid ${outcome.pid}, log .devkube/forward.log); \`devkube down\` stops it and removes the app.`)
+  } else {
+    log(`Forwarding ${outcome.url} → service/${target.service}:${target.remotePort} in namespace ${target.namespace}. Press Ctrl-C to stop forwarding (the app keeps running).`)
+  }
+}
+
+/** The flags that make the background forwarder resolve the same app, namespace and port. */
+export function forwardArgs(config: AppConfig): string[] {
+  return ['--env', config.environment, '--cluster', config.cluster, '--namespace', config.namespace, '--forward', String(config.forward), '--port', String(config.port)]
+}
