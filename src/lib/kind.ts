@@ -48,7 +48,7 @@ export async function clusterExists(cluster: string): Promise<boolean> {
 }
 
 export function renderClusterConfig(cluster: string): string {
-  return renderTemplate('kind/cluster.yaml', {cluster})
+  return renderTemplate('kind/cluster.yaml', {clusterName: cluster})
 }
 
 export async function createCluster(cluster: string, options: {signal?: AbortSignal; onLine?: (line: string) => void} = {}): Promise<void> {

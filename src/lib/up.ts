@@ -15,7 +15,7 @@ import {desiredState, inSync, readManifests, resourceName} from './manifests.js'
 import {verifyKindContext} from './context-guard.js'
 import type {PlanItem, Step} from './pipeline.js'
 import {statePath} from './project-state.js'
-import {run} from './runner.js'
+import {run, type RunResult} from './runner.js'
 import {versionAtLeast} from './versions.js'
 
 export interface UpOptions {
@@ -202,6 +202,8 @@ function summarizeApply(lines: string[]): string {
   return [...counts].map(([verb, count]) => `${count} ${verb}`).join(', ')
 }
 
+type RolloutOutcome = {kind: 'rollout'; result: RunResult} | {kind: 'fatal'; pods: Pod[]}
+
 /** How often the rollout wait looks at the pods for a failure that waiting will not cure. */
 const POD_CHECK_INTERVAL_MS = 2000
 /** Restarts after which a crashing container is reported instead of waited on. */
@@ -233,7 +235,10 @@ const rollout: Step<UpContext> = {
     })
     const watchdog = watchForFatalPods(context, controller.signal)
     try {
-      const outcome = await Promise.race([waiting.then((result) => ({kind: 'rollout' as const, result})), watchdog.then((pods) => ({kind: 'fatal' as const, pods}))])
+      // The watchdog settles early only with fatal pods; otherwise the rollout's own result decides.
+      const rolloutOutcome: Promise<RolloutOutcome> = waiting.then((result) => ({kind: 'rollout', result}))
+      const fatalOutcome: Promise<RolloutOutcome> = watchdog.then((pods) => (pods ? {kind: 'fatal', pods} : rolloutOutcome))
+      const outcome = await Promise.race([rolloutOutcome, fatalOutcome])
       if (outcome.kind === 'rollout' && outcome.result.exitCode === 0) {
         context.actions.rolledOut = true
         handle.detail(`${name} ready`)
@@ -255,11 +260,14 @@ const rollout: Step<UpContext> = {
   },
 }
 
-/** Resolves with the pods once one is in a state that waiting will not fix (a crash loop, a missing image). */
-async function watchForFatalPods(context: UpContext, signal: AbortSignal): Promise<Pod[]> {
+/**
+ * Resolves with the pods once one is in a state that waiting will not fix (a crash loop, a missing
+ * image); with undefined once the wait is over for another reason.
+ */
+async function watchForFatalPods(context: UpContext, signal: AbortSignal): Promise<Pod[] | undefined> {
   const {config, kube} = context
   while (!signal.aborted) {
-    await new Promise((resolve) => setTimeout(resolve, POD_CHECK_INTERVAL_MS))
+    await abortableSleep(POD_CHECK_INTERVAL_MS, signal)
     if (signal.aborted) break
     const pods = await kube.list<Pod>('pods', config.namespace, appSelector(config.name), true).catch(() => [])
     const current = pods.filter((pod) => pod.spec.containers.some((container) => container.image === context.imageTag))
@@ -271,7 +279,19 @@ async function watchForFatalPods(context: UpContext, signal: AbortSignal): Promi
       return pods
     }
   }
-  return new Promise(() => {})
+  return undefined
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, {once: true})
+    function done() {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+  })
 }
 
 export function upPlan(): PlanItem<UpContext>[] {
