@@ -99,7 +99,8 @@ export function parseConfig(text: string, configPath = CONFIG_FILE): ConfigFile 
   const document = parseDocument(text, {lineCounter, prettyErrors: false, uniqueKeys: true})
   const syntaxError = document.errors[0]
   if (syntaxError) {
-    const position = syntaxError.linePos?.[0]
+    // linePos is only filled in with prettyErrors; the offset is always there.
+    const position = syntaxError.linePos?.[0] ?? lineCounter.linePos(syntaxError.pos[0])
     const where = position ? `${configPath}:${position.line}:${position.col}` : configPath
     const reason = syntaxError.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')
     throw new UserError(`${where}: YAML syntax error: ${reason}.`, {
@@ -109,7 +110,7 @@ export function parseConfig(text: string, configPath = CONFIG_FILE): ConfigFile 
   if (document.contents === null) return {}
   const validator = new Validator(lineCounter, configPath)
   const root = document.contents as YamlNode
-  if (!isMap(root)) throw validator.fail(root, 'devkube.yaml', 'must be a map of settings such as "name: hello"')
+  if (!isMap(root)) throw validator.fail(root, 'devkube.yaml', 'a map of settings such as "name: hello"')
   validator.object(root, CONFIG_FIELDS, '')
   return document.toJS() as ConfigFile
 }
@@ -197,7 +198,8 @@ class Validator {
             throw this.fail(pair.key as YamlNode, `${key}.${environment}`, 'named with lowercase letters, digits and "-"')
           }
           const settings = pair.value as YamlNode | null
-          if (settings === null) continue
+          // `staging:` with nothing under it declares an environment that overrides nothing.
+          if (settings === null || (isScalar(settings) && settings.value === null)) continue
           if (!isMap(settings)) throw this.fail(settings, `${key}.${environment}`, 'a map of settings to override', this.show(settings))
           this.object(settings, OVERRIDABLE_FIELDS, `${key}.${environment}.`)
         }

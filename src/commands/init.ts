@@ -1,0 +1,223 @@
+import {input, number, select} from '@inquirer/prompts'
+import {Flags} from '@oclif/core'
+import {DevkubeCommand} from '../lib/base-command.js'
+import {defaultName, readConfigFile, resolveConfig} from '../lib/config.js'
+import {CONFIG_FIELDS, describeSpec, type Language} from '../lib/config-schema.js'
+import {type Detection, detectApp, hasOwnDockerfile, SCAFFOLD_LANGUAGES} from '../lib/detect.js'
+import {InterruptedError, isUserError, UserError} from '../lib/errors.js'
+import {chalk, isInteractive} from '../lib/output.js'
+import {type FileAction, scaffold, type ScaffoldedFile} from '../lib/scaffold.js'
+
+export interface InitResult {
+  projectDir: string
+  lang: Language
+  name: string
+  port: number
+  files: ScaffoldedFile[]
+}
+
+const LANGUAGE_CHOICES: {value: Language; name: string}[] = [
+  {value: 'node', name: 'Node.js'},
+  {value: 'python', name: 'Python (Flask, FastAPI or plain)'},
+  {value: 'go', name: 'Go'},
+  {value: 'static', name: 'Static site (nginx)'},
+  {value: 'dockerfile', name: 'My own Dockerfile'},
+]
+
+export default class Init extends DevkubeCommand {
+  static summary = 'Write a Dockerfile, Kubernetes manifests and devkube.yaml for the app in this folder.'
+
+  static description = `Detects what the app is (Node, Python, Go, a static site, or a project with its own Dockerfile) and
+the port it listens on, then writes what \`devkube up\` needs: Dockerfile, .dockerignore, k8s/base and
+k8s/overlays/dev, and devkube.yaml, and adds .env and .devkube/ to .gitignore.
+
+Existing files are left alone unless --force; a Dockerfile the project brought is never replaced.
+On a terminal it asks for the name, language and port, showing what it detected; with --yes, in CI or
+without a terminal it asks nothing and uses the detected values.
+
+devkube.yaml holds every setting; all keys are optional (flags win over the file, defaults fill the rest):
+
+  name: hello              # DNS-1123 name; default: the folder name
+  lang: node               # node | python | go | static | dockerfile
+  cluster: devkube         # kind cluster, shared by projects
+  port: 8080               # the port the app listens on
+  forward: 8080            # http://localhost:8080
+  replicas: 1
+  build: {context: ., dockerfile: Dockerfile, args: {}}
+  manifests: k8s
+  env: {GREETING: hi}
+  healthPath: /
+  resources: {requests: {cpu: 50m, memory: 64Mi}, limits: {cpu: 500m, memory: 256Mi}}
+  strategy: {maxSurge: 1, maxUnavailable: 0}
+  environments: {staging: {replicas: 2}}`
+
+  static examples = [
+    {description: 'Detect the app and answer the questions:', command: '<%= config.bin %> <%= command.id %>'},
+    {description: 'Accept every detected value (what CI and scripts want):', command: '<%= config.bin %> <%= command.id %> --yes'},
+    {description: 'Say what the app is when detection cannot tell:', command: '<%= config.bin %> <%= command.id %> --yes --lang python --port 5000 --name api'},
+    {description: 'Rewrite the files devkube wrote before, and print the result as JSON:', command: '<%= config.bin %> <%= command.id %> --yes --force --json'},
+  ]
+
+  static enableJsonFlag = true
+
+  static flags = {
+    lang: Flags.string({description: 'What the app is written in (skips detection).', options: [...SCAFFOLD_LANGUAGES]}),
+    name: Flags.string({description: 'App name (default: devkube.yaml, else the folder name made DNS-1123 safe).'}),
+    port: Flags.integer({description: 'Port the app listens on (default: detected, else 8080).'}),
+    yes: Flags.boolean({char: 'y', description: 'Ask nothing; use the detected values.'}),
+    force: Flags.boolean({char: 'f', description: 'Overwrite files that exist (never a Dockerfile the project brought).'}),
+  }
+
+  async run(): Promise<InitResult> {
+    const {flags} = await this.parse(Init)
+    const projectDir = process.cwd()
+    const nameFlag = flags.name === undefined ? undefined : checkName(flags.name)
+    const portFlag = flags.port === undefined ? undefined : checkPort(flags.port)
+    const interactive = !flags.yes && !this.jsonEnabled() && isInteractive()
+    const loaded = readConfigFile(projectDir)
+
+    let lang = (flags.lang as Language | undefined) ?? loaded.file.lang
+    let detection: Detection
+    try {
+      detection = detectApp(projectDir, {lang})
+    } catch (error) {
+      // On a terminal, a folder detection cannot place is a question, not an error.
+      if (!interactive || lang || !isUserError(error)) throw error
+      this.log(chalk.yellow(error.message))
+      lang = await ask(() => select({message: 'What is the app written in?', choices: LANGUAGE_CHOICES}))
+      detection = detectApp(projectDir, {lang})
+    }
+
+    let name = nameFlag
+    let port = portFlag
+    if (interactive) {
+      if (name === undefined) {
+        name = await ask(() =>
+          input({
+            message: 'App name',
+            default: loaded.file.name ?? safeDefaultName(projectDir),
+            validate: (value) => nameProblem(value) ?? true,
+          }),
+        )
+      }
+      if (flags.lang === undefined && lang === undefined) {
+        const chosen = await ask(() => select({message: `Language (detected ${detection.lang}: ${detection.reason})`, choices: LANGUAGE_CHOICES, default: detection.lang}))
+        if (chosen !== detection.lang) detection = detectApp(projectDir, {lang: chosen})
+      }
+      if (port === undefined) {
+        const detectedPort = loaded.file.port ?? detection.port
+        port = await ask(() =>
+          number({
+            message: `Port the app listens on${detection.portSource ? ` (found in ${detection.portSource})` : ''}`,
+            default: detectedPort,
+            min: portSpec.min,
+            max: portSpec.max,
+            required: true,
+          }),
+        )
+      }
+    }
+
+    const config = resolveConfig(projectDir, {name, port, lang: detection.lang}, {lang: detection.lang, port: detection.port}, loaded)
+    const appLang = config.lang ?? detection.lang
+    const files = scaffold(
+      projectDir,
+      {
+        name: config.name,
+        lang: appLang,
+        port: config.port,
+        forward: config.forward,
+        cluster: config.cluster,
+        replicas: config.replicas,
+        healthPath: config.healthPath,
+        resources: config.resources,
+        strategy: config.strategy,
+        detection,
+      },
+      {force: flags.force},
+    )
+
+    const ownDockerfile = hasOwnDockerfile(projectDir)
+    const fixed = (file: ScaffoldedFile) => file.path === '.gitignore' || (file.path === 'Dockerfile' && ownDockerfile)
+    this.log(`${chalk.bold(config.name)}: ${describeApp(appLang, detection)}, listening on port ${config.port}${portNote(config.port, detection)}.`)
+    this.log('')
+    for (const file of files) {
+      const note = file.action !== 'kept' ? '' : file.path === 'Dockerfile' && ownDockerfile ? ' (your own; devkube never replaces it)' : ' (already there)'
+      this.log(`  ${ACTION_STYLE[file.action](file.action.padEnd(11))} ${file.path}${chalk.dim(note)}`)
+    }
+    this.log('')
+    const rewritable = files.filter((file) => file.action === 'kept' && !fixed(file)).length
+    if (rewritable > 0 && !flags.force) this.log(chalk.dim(`${rewritable} existing file${rewritable === 1 ? ' was' : 's were'} left alone; --force rewrites ${rewritable === 1 ? 'it' : 'them'}.`))
+    this.log(`Next: ${chalk.bold('devkube up')} builds the image and runs it on the local kind cluster.`)
+    return {projectDir, lang: appLang, name: config.name, port: config.port, files}
+  }
+}
+
+const portSpec = (() => {
+  const spec = CONFIG_FIELDS.port
+  if (spec.kind !== 'int') throw new Error('config-schema: port must be an int field')
+  return spec
+})()
+
+/** The same rule devkube.yaml's `name` follows, worded for the flag. */
+function nameProblem(value: string): string | undefined {
+  const spec = CONFIG_FIELDS.name
+  const problem = spec.kind === 'string' ? spec.check?.(value) : undefined
+  return problem && `The name must be ${problem}.`
+}
+
+function checkName(value: string): string {
+  const problem = nameProblem(value)
+  if (problem) throw new UserError(`--name "${value}" is not a valid app name. ${problem}`, {hint: 'Pass a name such as --name my-app.'})
+  return value
+}
+
+function checkPort(value: number): number {
+  if (value < portSpec.min || value > portSpec.max) {
+    throw new UserError(`--port must be ${describeSpec(portSpec)}, but it is ${value}.`, {hint: 'Pass the port your app listens on, e.g. --port 8080.'})
+  }
+  return value
+}
+
+function safeDefaultName(projectDir: string): string | undefined {
+  try {
+    return defaultName(projectDir)
+  } catch {
+    return undefined
+  }
+}
+
+/** Ctrl-C at a prompt ends the command like Ctrl-C anywhere else: exit 130, nothing written. */
+async function ask<T>(prompt: () => Promise<T>): Promise<T> {
+  try {
+    return await prompt()
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ExitPromptError') throw new InterruptedError()
+    throw error
+  }
+}
+
+const APP_KIND: Record<Language, string> = {
+  node: 'a Node.js app',
+  python: 'a Python app',
+  go: 'a Go app',
+  static: 'a static site',
+  dockerfile: 'an app with its own Dockerfile',
+}
+
+function describeApp(lang: Language, detection: Detection): string {
+  const what = APP_KIND[lang]
+  return `${what} (${detection.lang === lang ? detection.reason : 'as chosen'})`
+}
+
+function portNote(port: number, detection: Detection): string {
+  if (port !== detection.port) return ''
+  return detection.portSource ? ` (from ${detection.portSource})` : ' (the default)'
+}
+
+const ACTION_STYLE: Record<FileAction, (text: string) => string> = {
+  created: chalk.green,
+  overwritten: chalk.yellow,
+  updated: chalk.cyan,
+  kept: chalk.dim,
+}

@@ -1,0 +1,204 @@
+/**
+ * What `devkube init` writes into a project: Dockerfile, .dockerignore, k8s/, devkube.yaml, and the
+ * .gitignore lines that keep secrets and local state out of git. `up` calls scaffold() too, as
+ * `init --yes` would. No prompts and no printing here: callers decide what to ask and say.
+ */
+import {randomBytes} from 'node:crypto'
+import {existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+import {CONFIG_FILE, DEFAULT_CLUSTER, DEFAULT_RESOURCES, type Resources} from './config.js'
+import {type Language} from './config-schema.js'
+import {type Detection, detectApp, GENERATED_MARKER, hasOwnDockerfile, pythonStartCommand} from './detect.js'
+import {UserError} from './errors.js'
+import {quoteArg} from './shell-quote.js'
+import {renderTemplate, type TemplateValues} from './templates.js'
+
+export type FileAction = 'created' | 'overwritten' | 'kept' | 'updated'
+
+export interface ScaffoldedFile {
+  /** Relative to the project folder, with "/" separators. */
+  path: string
+  action: FileAction
+}
+
+/** What the files are made from: init's answers, or the resolved config when `up` scaffolds. */
+export interface ScaffoldAnswers {
+  name: string
+  lang: Language
+  port: number
+  forward?: number
+  cluster?: string
+  replicas?: number
+  healthPath?: string
+  resources?: Resources
+  strategy?: {maxSurge: number | string; maxUnavailable: number | string}
+  /** Detection done already (for this lang); detected again when absent. */
+  detection?: Detection
+}
+
+export interface ScaffoldOptions {
+  /** Overwrite files that exist. A Dockerfile the project brought is still never replaced. */
+  force?: boolean
+}
+
+/** Lines every project's .gitignore needs: the env file holds secrets, .devkube/ holds local state. */
+export const GITIGNORE_LINES = ['.env', '.devkube/']
+export const NGINX_CONF = 'nginx.conf'
+
+type PlannedFile =
+  | {path: string; kind: 'whole'; content: string; replaceable: boolean}
+  /** Lines that must be in the file: appended when missing; `content` is written when the file does not exist. */
+  | {path: string; kind: 'lines'; lines: string[]; content: string; replaceable: boolean}
+
+/** The files scaffold() would write, with their content: pure apart from reading the project. */
+export function planScaffold(projectDir: string, answers: ScaffoldAnswers): PlannedFile[] {
+  const dir = path.resolve(projectDir)
+  const ownDockerfile = hasOwnDockerfile(dir)
+  if (answers.lang === 'dockerfile' && !ownDockerfile) {
+    throw new UserError(`lang is "dockerfile" but ${dir} has no Dockerfile of its own.`, {
+      hint: 'Add your Dockerfile, or choose node, python, go or static to have devkube write one.',
+    })
+  }
+  const values = manifestValues(answers)
+  const files: PlannedFile[] = []
+  if (!ownDockerfile && answers.lang !== 'dockerfile') {
+    const detection = answers.detection?.lang === answers.lang ? answers.detection : detectApp(dir, {lang: answers.lang})
+    files.push({path: 'Dockerfile', kind: 'whole', content: dockerfile(answers.lang, answers.port, detection), replaceable: true})
+    if (answers.lang === 'static') {
+      files.push({path: NGINX_CONF, kind: 'whole', content: renderTemplate('docker/nginx.conf', {port: answers.port, nginxConf: NGINX_CONF}), replaceable: true})
+    }
+  } else {
+    files.push({path: 'Dockerfile', kind: 'whole', content: '', replaceable: false})
+  }
+  files.push(
+    {path: '.dockerignore', kind: 'lines', lines: ['.env'], content: renderTemplate('docker/dockerignore', {}), replaceable: true},
+    {path: 'k8s/base/deployment.yaml', kind: 'whole', content: renderTemplate('k8s/base/deployment.yaml', values), replaceable: true},
+    {path: 'k8s/base/service.yaml', kind: 'whole', content: renderTemplate('k8s/base/service.yaml', values), replaceable: true},
+    {path: 'k8s/base/kustomization.yaml', kind: 'whole', content: renderTemplate('k8s/base/kustomization.yaml', values), replaceable: true},
+    {path: 'k8s/overlays/dev/kustomization.yaml', kind: 'whole', content: renderTemplate('k8s/overlays/dev/kustomization.yaml', values), replaceable: true},
+    {path: CONFIG_FILE, kind: 'whole', content: renderTemplate('devkube.yaml', values), replaceable: true},
+    {path: '.gitignore', kind: 'lines', lines: GITIGNORE_LINES, content: `${GITIGNORE_LINES.join('\n')}\n`, replaceable: false},
+  )
+  return files
+}
+
+/**
+ * Writes what the project is missing and reports what happened to each file. Existing files are
+ * kept unless options.force; .gitignore and .dockerignore only ever gain the lines they lack.
+ */
+export function scaffold(projectDir: string, answers: ScaffoldAnswers, options: ScaffoldOptions = {}): ScaffoldedFile[] {
+  const dir = path.resolve(projectDir)
+  return planScaffold(dir, answers).map((planned) => ({path: planned.path, action: apply(dir, planned, Boolean(options.force))}))
+}
+
+function apply(dir: string, planned: PlannedFile, force: boolean): FileAction {
+  const file = path.join(dir, ...planned.path.split('/'))
+  if (!planned.replaceable && planned.kind === 'whole') return 'kept'
+  if (!existsSync(file)) {
+    writeFileAtomic(file, planned.content)
+    return 'created'
+  }
+  const existing = readFileSync(file, 'utf8')
+  if (planned.kind === 'whole' || (force && planned.replaceable)) {
+    if (existing === planned.content || !force) return 'kept'
+    writeFileAtomic(file, planned.content)
+    return 'overwritten'
+  }
+  const missing = missingLines(existing, planned.lines)
+  if (missing.length === 0) return 'kept'
+  const separator = existing === '' || existing.endsWith('\n') ? '' : '\n'
+  writeFileAtomic(file, `${existing}${separator}# Added by devkube: local secrets and state stay out of git and images.\n${missing.join('\n')}\n`)
+  return 'updated'
+}
+
+/** The wanted ignore lines a file lacks; "/.env" or ".devkube" count as present. */
+export function missingLines(text: string, wanted: string[]): string[] {
+  const normalize = (line: string) => line.trim().replace(/^\//, '').replace(/\/$/, '')
+  const present = new Set(text.split(/\r?\n/).map((line) => normalize(line)))
+  return wanted.filter((line) => !present.has(normalize(line)))
+}
+
+/** Write to a temporary file beside the target, then rename: Ctrl-C never leaves half a file. */
+export function writeFileAtomic(file: string, content: string): void {
+  mkdirSync(path.dirname(file), {recursive: true})
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`)
+  const mode = existsSync(file) ? statSync(file).mode & 0o777 : 0o644
+  try {
+    writeFileSync(temporary, content, {mode})
+    renameSync(temporary, file)
+  } catch (error) {
+    rmSync(temporary, {force: true})
+    throw new UserError(`Cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, {
+      hint: 'Check that the project folder is writable.',
+      cause: error,
+    })
+  }
+}
+
+/** Values for the k8s and devkube.yaml templates. Strings are JSON-quoted: JSON strings are valid YAML. */
+function manifestValues(answers: ScaffoldAnswers): TemplateValues {
+  const resources = answers.resources ?? DEFAULT_RESOURCES
+  const strategy = answers.strategy ?? {maxSurge: 1, maxUnavailable: 0}
+  return {
+    name: answers.name,
+    lang: answers.lang,
+    cluster: answers.cluster ?? DEFAULT_CLUSTER,
+    port: answers.port,
+    forward: answers.forward ?? answers.port,
+    replicas: answers.replicas ?? 1,
+    healthPath: JSON.stringify(answers.healthPath ?? '/'),
+    requestsCpu: JSON.stringify(resources.requests.cpu),
+    requestsMemory: JSON.stringify(resources.requests.memory),
+    limitsCpu: JSON.stringify(resources.limits.cpu),
+    limitsMemory: JSON.stringify(resources.limits.memory),
+    maxSurge: JSON.stringify(strategy.maxSurge),
+    maxUnavailable: JSON.stringify(strategy.maxUnavailable),
+  }
+}
+
+function dockerfile(lang: Exclude<Language, 'dockerfile'>, port: number, detection: Detection): string {
+  let content: string
+  switch (lang) {
+    case 'node': {
+      content = renderTemplate('docker/node.Dockerfile', {port, startCommand: execForm(detection.startCommand ?? ['npm', 'start'])})
+      break
+    }
+    case 'python': {
+      content = renderTemplate('docker/python.Dockerfile', {
+        port,
+        framework: detection.framework ?? 'plain',
+        installSteps: pythonInstallSteps(detection),
+        startCommand: execForm(pythonStartCommand(detection, port)),
+      })
+      break
+    }
+    case 'go': {
+      content = renderTemplate('docker/go.Dockerfile', {port, goPackage: detection.goPackage ?? '.'})
+      break
+    }
+    case 'static': {
+      content = renderTemplate('docker/static.Dockerfile', {port, nginxConf: NGINX_CONF})
+      break
+    }
+  }
+  // Detection tells devkube's Dockerfile from the user's by this first line.
+  if (!content.startsWith(GENERATED_MARKER)) throw new Error(`Dockerfile template for ${lang} must start with "${GENERATED_MARKER}".`)
+  return content
+}
+
+/** Exec form (a JSON array), so the app is PID 1 and gets SIGTERM directly. */
+function execForm(argv: string[]): string {
+  return `[${argv.map((arg) => JSON.stringify(arg)).join(', ')}]`
+}
+
+function pythonInstallSteps(detection: Detection): string {
+  const server = detection.missingServer ? [detection.missingServer] : []
+  const pip = (args: string[]) => `RUN pip install --no-cache-dir ${args.join(' ')}`
+  const files = detection.dependencyFiles ?? []
+  if (files.includes('requirements.txt')) return `COPY requirements.txt ./\n${pip(['-r', 'requirements.txt', ...server])}`
+  const packages = [...(detection.pyprojectDependencies ?? []), ...server].map((name) => quoteArg(name))
+  if (files.includes('pyproject.toml')) {
+    return packages.length > 0 ? `COPY pyproject.toml ./\n${pip(packages)}` : '# pyproject.toml lists no dependencies.'
+  }
+  return packages.length > 0 ? pip(packages) : '# No requirements.txt or pyproject.toml: nothing to install.'
+}
