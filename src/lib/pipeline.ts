@@ -37,7 +37,24 @@ export interface StepResult {
 
 export type ProgressMode = 'live' | 'plain' | 'silent'
 
-export async function runPlan<C>(plan: PlanItem<C>[], context: C, options: {mode: ProgressMode; signal: AbortSignal}): Promise<StepResult[]> {
+export interface RunPlanOptions {
+  mode: ProgressMode
+  signal: AbortSignal
+  /** Where plain mode writes its lines (default: stdout). */
+  write?: (line: string) => void
+}
+
+const SYMBOLS: Record<StepStatus, string> = {pending: ' ', done: '✓', skipped: '-', failed: '✗', interrupted: '✗'}
+
+export function plainLine(result: StepResult, skipReason?: string): string {
+  const seconds = `${(result.ms / 1000).toFixed(1)}s`
+  const outcome = skipReason === undefined ? (result.detail ? `: ${result.detail}` : '') : `: ${skipReason} (skipped)`
+  const failed = result.status === 'failed' ? ' (failed)' : result.status === 'interrupted' ? ' (interrupted)' : ''
+  return `${SYMBOLS[result.status]} ${result.title}${outcome}${failed} [${seconds}]`
+}
+
+export async function runPlan<C>(plan: PlanItem<C>[], context: C, runOptions: RunPlanOptions): Promise<StepResult[]> {
+  const options = {write: (line: string) => process.stdout.write(`${line}\n`), ...runOptions}
   const results = new Map<string, StepResult>()
   const steps = plan.flatMap((item) => ('concurrent' in item ? item.concurrent : [item]))
   for (const step of steps) results.set(step.id, {id: step.id, title: step.title, status: 'pending', skipped: false, ms: 0})
@@ -57,7 +74,8 @@ export async function runPlan<C>(plan: PlanItem<C>[], context: C, options: {mode
           result.detail = text
         },
         progress(line) {
-          task.output = line
+          // Only the live view has room for progress; plain output is one line per step.
+          if (options.mode === 'live') task.output = line
         },
       }
       try {
@@ -68,10 +86,13 @@ export async function runPlan<C>(plan: PlanItem<C>[], context: C, options: {mode
         result.skipped = skipReason !== undefined
       } catch (error) {
         result.status = options.signal.aborted ? 'interrupted' : 'failed'
+        result.ms = Math.round(performance.now() - started)
+        if (options.mode === 'plain') options.write?.(plainLine(result))
         throw error
       } finally {
         result.ms = Math.round(performance.now() - started)
       }
+      if (options.mode === 'plain') options.write?.(plainLine(result, skipReason))
       if (skipReason !== undefined) {
         task.skip(`${step.title}: ${skipReason}`)
       } else if (result.detail) {
@@ -89,7 +110,9 @@ export async function runPlan<C>(plan: PlanItem<C>[], context: C, options: {mode
     concurrent: false,
     exitOnError: true,
     registerSignalListeners: false,
-    renderer: options.mode === 'live' ? 'default' : options.mode === 'plain' ? 'simple' : 'silent',
+    // Plain mode prints its own single line per step (below): listr2's simple renderer adds a line
+    // when a step starts and one per progress update.
+    renderer: options.mode === 'live' ? 'default' : 'silent',
     rendererOptions: {collapseSubtasks: false, timer: PRESET_TIMER, showErrorMessage: false},
     fallbackRenderer: 'simple',
     fallbackRendererOptions: {timer: PRESET_TIMER},
