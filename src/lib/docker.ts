@@ -43,6 +43,8 @@ export interface BuildRequest {
   onLine?: (line: string) => void
 }
 
+const PULL_FAILED = /pull access denied|registry-1\.docker\.io|no such host|manifest unknown|manifest for .* not found|failed to resolve source metadata|TLS handshake timeout|i\/o timeout/i
+
 /** Build output kept for the error message: the failing step is near the end. */
 const BUILD_ERROR_LINES = 25
 
@@ -63,11 +65,26 @@ export async function buildImage(request: BuildRequest): Promise<void> {
   if (result.exitCode === 0 || request.signal?.aborted) return
   const text = output.join('\n') || `${result.stdout}\n${result.stderr}`
   if (DOCKER_NOT_RUNNING.test(text)) throw dockerNotRunningError()
-  // The classic builder prints "Step 3/8 : RUN …"; BuildKit prints "#9 [3/8] RUN …".
-  const step = [...text.matchAll(/^(Step \d+\/\d+ : .*|#\d+ \[[^\]]*\d+\/\d+\] .*)$/gm)].at(-1)?.[0]
-  throw new UserError(`The image build failed${step ? ` at "${step}"` : ''}.`, {
+  const failedStep = step(text)
+  if (failedStep && /\bFROM\b/.test(failedStep) && PULL_FAILED.test(text)) {
+    // The base image could not be pulled: say so, and how to point the build at an image the user can get.
+    const imageArg = /ARG (\w+_IMAGE)=(\S+)/.exec(text)
+    const fromImage = failedStep.replace(/^.*FROM\s+/, '').split(/\s+/)[0]
+    const image = imageArg && fromImage.includes(imageArg[1]) ? (request.buildArgs[imageArg[1]] ?? imageArg[2]) : fromImage
+    throw new UserError(`The image build could not pull its base image ${image}: the registry is unreachable or the image does not exist.`, {
+      hint: imageArg
+        ? `Check the network, or build from an image you have or a mirror: \`devkube up --build-arg ${imageArg[1]}=<image>\` (or \`build.args\` in devkube.yaml).`
+        : 'Check the network and the FROM line of the Dockerfile, then run `devkube up` again.',
+    })
+  }
+  throw new UserError(`The image build failed${failedStep ? ` at "${failedStep}"` : ''}.`, {
     hint: `${text.trimEnd().split('\n').slice(-BUILD_ERROR_LINES).join('\n')}\nFix the Dockerfile or the code it builds, then run \`devkube up\` again.`,
   })
+}
+
+/** The last build step started: the classic builder prints "Step 3/8 : RUN …", BuildKit "#9 [3/8] RUN …". */
+function step(text: string): string | undefined {
+  return [...text.matchAll(/^(Step \d+\/\d+ : .*|#\d+ \[[^\]]*\d+\/\d+\] .*)$/gm)].at(-1)?.[0]
 }
 
 export async function saveImage(tag: string, tarPath: string, signal?: AbortSignal): Promise<void> {

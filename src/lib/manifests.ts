@@ -190,8 +190,21 @@ export function resourceName(kind: string): string {
   return known[kind] ?? `${kind.toLowerCase()}s`
 }
 
-/** True when every desired object exists in the cluster with the same applied hash. */
+/**
+ * True when every desired object exists in the cluster with the same applied hash — and, for
+ * Deployments, when what `kubectl scale`, `rollout undo` or a hand edit can change (replicas, images,
+ * the settings hash) still matches, because those leave the annotation as it was.
+ */
 export function inSync(desired: KubeObject[], live: KubeObject[]): boolean {
-  const liveHashes = new Map(live.map((object) => [`${object.kind}/${object.metadata.name}`, object.metadata.annotations?.[APPLIED_HASH_ANNOTATION]]))
-  return desired.every((object) => liveHashes.get(`${object.kind}/${object.metadata.name}`) === object.metadata.annotations?.[APPLIED_HASH_ANNOTATION])
+  const liveByKey = new Map(live.map((object) => [`${object.kind}/${object.metadata.name}`, object]))
+  return desired.every((object) => {
+    const current = liveByKey.get(`${object.kind}/${object.metadata.name}`)
+    if (current?.metadata.annotations?.[APPLIED_HASH_ANNOTATION] !== object.metadata.annotations?.[APPLIED_HASH_ANNOTATION]) return false
+    return object.kind !== 'Deployment' || JSON.stringify(driftProne(current)) === JSON.stringify(driftProne(object))
+  })
+}
+
+function driftProne(deployment: KubeObject): unknown {
+  const spec = deployment.spec as {replicas?: number; template?: {metadata?: {annotations?: Record<string, string>}; spec?: {containers?: Array<{image?: string}>}}} | undefined
+  return [spec?.replicas ?? 1, spec?.template?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION], spec?.template?.spec?.containers?.map((container) => container.image)]
 }

@@ -97,9 +97,19 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
   } else if (options.detach) {
     outcome = await startDetachedForward(config, target, forwardArgs(config))
   } else {
+    // Say once that the forward was lost and once that it is back: the retries in between (a pod
+    // still starting) are noise.
+    let lost = false
     const session = await startForegroundForward(config, target, (event) => {
-      if (event.type === 'restarting' && !options.json) options.log(chalk.dim(`Port forward lost (${event.reason}); reconnecting…`))
-      if (event.type === 'ready' && event.attempt > 1 && !options.json) options.log(chalk.dim(`Forwarding again: ${forwardUrl(target.localPort)}`))
+      if (options.json) return
+      if (event.type === 'restarting' && !lost) {
+        lost = true
+        options.log(chalk.dim(`Port forward lost (${event.reason}); reconnecting…`))
+      }
+      if (event.type === 'ready' && lost) {
+        lost = false
+        options.log(chalk.dim(`Forwarding again: ${forwardUrl(target.localPort)}`))
+      }
     })
     outcome = session.outcome
     stopForeground = async () => {

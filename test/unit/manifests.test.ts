@@ -80,4 +80,14 @@ describe('desired state', () => {
     const changed = desiredState({config: appConfig(), imageTag: 'other', manifests: [deployment(), service()], manageNamespace: false})
     expect(inSync(changed.objects, state.objects)).toBe(false)
   })
+
+  it('is out of sync after a scale or rollback behind devkube\'s back, though the annotation is unchanged', () => {
+    const state = desiredState({config: appConfig(), imageTag: 'devkube.local/hello:new', manifests: [deployment(), service()], manageNamespace: false})
+    const scaled = structuredClone(state.objects)
+    ;(scaled.find((object) => object.kind === 'Deployment')!.spec as {replicas: number}).replicas = 5
+    expect(inSync(state.objects, scaled)).toBe(false)
+    const rolledBack = structuredClone(state.objects)
+    ;(rolledBack.find((object) => object.kind === 'Deployment')!.spec as {template: {spec: {containers: Array<{image: string}>}}}).template.spec.containers[0].image = 'devkube.local/hello:old'
+    expect(inSync(state.objects, rolledBack)).toBe(false)
+  })
 })
