@@ -200,7 +200,7 @@ export function inSync(desired: KubeObject[], live: KubeObject[]): boolean {
   return desired.every((object) => {
     const current = liveByKey.get(`${object.kind}/${object.metadata.name}`)
     if (current?.metadata.annotations?.[APPLIED_HASH_ANNOTATION] !== object.metadata.annotations?.[APPLIED_HASH_ANNOTATION]) return false
-    return object.kind !== 'Deployment' || JSON.stringify(driftProne(current)) === JSON.stringify(driftProne(object))
+    return object.kind !== 'Deployment' || current !== undefined && JSON.stringify(driftProne(current)) === JSON.stringify(driftProne(object))
   })
 }
 
