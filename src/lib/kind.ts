@@ -51,7 +51,31 @@ export function renderClusterConfig(cluster: string): string {
   return renderTemplate('kind/cluster.yaml', {clusterName: cluster})
 }
 
+/**
+ * kind makes the new cluster the kubeconfig's current context. devkube never changes which cluster
+ * the user's own kubectl talks to, so the previous current-context (or its absence) is put back.
+ */
+async function currentContext(): Promise<string | undefined> {
+  const result = await run(['kubectl', 'config', 'view', '-o', 'json'], {allowFailure: true, quiet: true})
+  if (result.exitCode !== 0) return undefined
+  return (JSON.parse(result.stdout || '{}') as {'current-context'?: string})['current-context'] || undefined
+}
+
+async function restoreCurrentContext(previous: string | undefined): Promise<void> {
+  if ((await currentContext()) === previous) return
+  await run(previous ? ['kubectl', 'config', 'use-context', previous] : ['kubectl', 'config', 'unset', 'current-context'], {allowFailure: true, quiet: true})
+}
+
 export async function createCluster(cluster: string, options: {signal?: AbortSignal; onLine?: (line: string) => void} = {}): Promise<void> {
+  const previousContext = await currentContext()
+  try {
+    await createClusterAsKindDoes(cluster, options)
+  } finally {
+    await restoreCurrentContext(previousContext)
+  }
+}
+
+async function createClusterAsKindDoes(cluster: string, options: {signal?: AbortSignal; onLine?: (line: string) => void}): Promise<void> {
   const result = await run(['kind', 'create', 'cluster', '--name', cluster, '--config', '-', '--wait', '60s'], {
     input: renderClusterConfig(cluster),
     allowFailure: true,
