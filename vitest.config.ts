@@ -6,5 +6,6 @@ export default defineConfig({
     exclude: ['test/e2e/**', 'node_modules/**'],
     testTimeout: 60_000,
     hookTimeout: 600_000,
+    globalSetup: ['test/support/global-setup.ts'],
   },
 })
