@@ -1,0 +1,298 @@
+/**
+ * `devkube status`: what a developer asks first — is the cluster there, is the app running, where
+ * is it. Read from the world (cluster, pods, the forwarder's process), never from a state file alone,
+ * and reduced to one verdict (healthy or not) that scripts can wait on.
+ */
+import {existsSync} from 'node:fs'
+import type {AppConfig} from './config.js'
+import {verifyKindContext} from './context-guard.js'
+import {diagnosePod} from './diagnose.js'
+import {checkUrl} from './forward.js'
+import {computeImageTag} from './image-tag.js'
+import {clusterExists} from './kind.js'
+import {MANAGED_BY, MANAGED_BY_LABEL, type Kube, type KubeObject, type Pod} from './kube.js'
+import {chalk} from './output.js'
+import {statePath} from './project-state.js'
+import {run} from './runner.js'
+import {redact} from './secrets.js'
+import {creationTime, existingForwardRecord, findDeployment, listAppPods, podSelector, shortPodName} from './app-pods.js'
+
+/** How long status waits for the forwarded URL to answer: a quick look, not a wait. */
+export const URL_CHECK_TIMEOUT_MS = 1500
+
+export interface NodeStatus {
+  name: string
+  ready: boolean
+  kubernetesVersion?: string
+  /** The kind node image, e.g. kindest/node:v1.32.2, when Docker can tell. */
+  image?: string
+}
+
+export interface PodStatus {
+  name: string
+  shortName: string
+  phase: string
+  /** What kubectl's STATUS column would say: Running, CrashLoopBackOff, Terminating … */
+  status: string
+  ready: string
+  restarts: number
+  ageSeconds?: number
+  image?: string
+  problem?: {reason: string; message: string; hint: string}
+}
+
+export interface StatusReport {
+  app: string
+  environment: string
+  healthy: boolean
+  /** Why it is not healthy, one sentence each; empty when healthy. */
+  problems: string[]
+  /** What to do about the first problem. */
+  hint?: string
+  cluster: {name: string; context: string; exists: boolean; nodes: NodeStatus[]}
+  namespace: {name: string; exists: boolean; createdByDevkube: boolean}
+  deployment?: {name: string; desired: number; ready: number; updated: number; available: number}
+  pods: PodStatus[]
+  image?: {running: string; source?: string; matchesSource?: boolean; sourceError?: string}
+  forward: {running: boolean; pid?: number; url?: string; answers?: boolean; httpStatus?: number; error?: string}
+}
+
+interface NodeObject extends KubeObject {
+  status?: {conditions?: Array<{type: string; status: string}>; nodeInfo?: {kubeletVersion?: string}}
+}
+
+export async function collectStatus(config: AppConfig, kube: Kube, options: {buildArgs?: Record<string, string>} = {}): Promise<StatusReport> {
+  const report: StatusReport = {
+    app: config.name,
+    environment: config.environment,
+    healthy: false,
+    problems: [],
+    cluster: {name: config.cluster, context: kube.context, exists: false, nodes: []},
+    namespace: {name: config.namespace, exists: false, createdByDevkube: false},
+    // Present from the start so --json always lists the keys in the same order.
+    deployment: undefined,
+    pods: [],
+    image: undefined,
+    forward: {running: false},
+  }
+  const forwardCheck = checkForward(config, report)
+  // The context check runs alongside; its verdict only counts when the cluster exists.
+  const [exists, contextProblem] = await Promise.all([clusterExists(config.cluster), verifyKindContext(config.cluster).then(() => undefined, (error: unknown) => error)])
+  if (!exists) {
+    await forwardCheck
+    report.problems.push(`The kind cluster "${config.cluster}" does not exist, so ${config.name} is not running.`)
+    report.hint = '`devkube up` creates the cluster and starts the app.'
+    return report
+  }
+  report.cluster.exists = true
+  if (contextProblem) throw contextProblem
+
+  const [nodes, nodeImage, namespace, deployment] = await Promise.all([
+    kube.getJson<{items: NodeObject[]}>(['nodes'], undefined, true),
+    kindNodeImage(config.cluster),
+    kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true),
+    findDeployment(kube, config),
+  ])
+  const [pods, sourceTag] = await Promise.all([namespace ? listAppPods(kube, config, podSelector(config, deployment)) : Promise.resolve([]), sourceImageTag(config, options.buildArgs)])
+  await forwardCheck
+
+  report.cluster.nodes = (nodes?.items ?? []).map((node) => ({
+    name: node.metadata.name,
+    ready: node.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True') ?? false,
+    kubernetesVersion: node.status?.nodeInfo?.kubeletVersion,
+    image: nodeImage,
+  }))
+  for (const node of report.cluster.nodes) {
+    if (!node.ready) report.problems.push(`The cluster's node ${node.name} is not ready.`)
+  }
+  report.namespace = {name: config.namespace, exists: Boolean(namespace), createdByDevkube: namespace?.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY}
+
+  if (!deployment) {
+    report.problems.push(`${config.name} is not deployed: there is no Deployment of it in namespace ${config.namespace} of ${kube.context}.`)
+    report.hint = '`devkube up` deploys it.'
+  } else {
+    const desired = deployment.spec.replicas ?? 1
+    const status = deployment.status ?? {}
+    report.deployment = {name: deployment.metadata.name, desired, ready: status.readyReplicas ?? 0, updated: status.updatedReplicas ?? 0, available: status.availableReplicas ?? 0}
+    const container = deployment.spec.template.spec.containers.find((entry) => entry.name === config.name) ?? deployment.spec.template.spec.containers[0]
+    if (container) {
+      report.image = {running: container.image}
+      if (sourceTag.tag) {
+        report.image.source = sourceTag.tag
+        report.image.matchesSource = sourceTag.tag === container.image
+      } else if (sourceTag.error) {
+        report.image.sourceError = sourceTag.error
+      }
+    }
+  }
+
+  const now = Date.now()
+  report.pods = pods.map((pod) => podStatus(pod, config, now))
+  if (report.deployment) {
+    const {desired, ready, updated} = report.deployment
+    if (desired === 0) {
+      report.problems.push(`${config.name} is scaled to 0 replicas, so no pod runs.`)
+      report.hint = '`devkube up` sets the replicas from devkube.yaml again.'
+    } else if (ready < desired) {
+      const diagnosed = report.pods.find((pod) => pod.problem)?.problem
+      report.problems.push(`Only ${ready} of ${desired} pod${desired === 1 ? ' is' : 's are'} ready.`)
+      if (diagnosed) {
+        report.problems.push(diagnosed.message)
+        // diagnose's crash hint speaks of log lines printed below it, as `up` does; status shows none.
+        report.hint ??= diagnosed.reason === 'CrashLoopBackOff' ? '`devkube logs --previous` shows why it crashed; fix that and run `devkube up` again.' : diagnosed.hint
+      } else {
+        report.hint ??= 'The pods may still be starting; `devkube logs -f` shows what they do.'
+      }
+    } else if (updated < desired) {
+      report.problems.push(`A rollout is in progress: ${updated} of ${desired} pods run the new version.`)
+      report.hint ??= 'Run `devkube status` again in a moment.'
+    }
+  }
+  if (report.forward.running && !report.forward.answers) {
+    report.problems.push(`${report.forward.url} does not answer${report.forward.error ? ` (${report.forward.error})` : ''}.`)
+    report.hint ??= '`devkube logs` shows what the app says; `devkube forward` restarts the forward.'
+  }
+  report.healthy = report.problems.length === 0
+  return report
+}
+
+/** The detached (or another terminal's) forwarder of this app, and whether its URL answers. */
+async function checkForward(config: AppConfig, report: StatusReport): Promise<void> {
+  const record = existingForwardRecord(config.projectDir)
+  if (!record || record.cluster !== config.cluster || record.namespace !== config.namespace) return
+  report.forward = {running: true, pid: record.pid, url: record.url}
+  try {
+    const {status} = await checkUrl(record.url, URL_CHECK_TIMEOUT_MS)
+    report.forward.httpStatus = status
+    report.forward.answers = status < 500
+    if (status >= 500) report.forward.error = `HTTP ${status}`
+  } catch (error) {
+    report.forward.answers = false
+    report.forward.error = /\((.*)\)\.$/.exec((error as Error).message)?.[1] ?? 'no answer'
+  }
+}
+
+/** The tag `devkube up` would build from the source as it is now; only when there is a Dockerfile. */
+async function sourceImageTag(config: AppConfig, buildArgs: Record<string, string> = {}): Promise<{tag?: string; error?: string}> {
+  if (!existsSync(config.build.dockerfile)) return {}
+  try {
+    const tag = await computeImageTag(config.name, {
+      context: config.build.context,
+      dockerfile: config.build.dockerfile,
+      buildArgs: {...config.build.args, ...buildArgs},
+      cacheFile: statePath(config.projectDir, 'context-hashes.json'),
+    })
+    return {tag}
+  } catch (error) {
+    return {error: (error as Error).message}
+  }
+}
+
+/** kind names its node containers by the cluster label; their image is the kind node image. */
+async function kindNodeImage(cluster: string): Promise<string | undefined> {
+  try {
+    const result = await run(['docker', 'ps', '--filter', `label=io.x-k8s.kind.cluster=${cluster}`, '--format', '{{.Image}}'], {allowFailure: true, quiet: true, timeoutMs: 5000})
+    return result.exitCode === 0 ? result.stdout.split('\n').map((line) => line.trim()).find(Boolean) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export function podStatus(pod: Pod, config: AppConfig, now = Date.now()): PodStatus {
+  const statuses = pod.status.containerStatuses ?? []
+  const created = creationTime(pod)
+  const diagnosis = diagnosePod(pod, {port: config.port, healthPath: config.healthPath})
+  return {
+    name: pod.metadata.name,
+    shortName: shortPodName(pod),
+    phase: pod.status.phase ?? 'Unknown',
+    status: podStatusWord(pod),
+    ready: `${statuses.filter((status) => status.ready).length}/${pod.spec.containers.length}`,
+    restarts: statuses.reduce((sum, status) => sum + status.restartCount, 0),
+    ageSeconds: created ? Math.max(0, Math.round((now - created) / 1000)) : undefined,
+    image: pod.spec.containers[0]?.image,
+    problem: diagnosis ? {reason: diagnosis.reason, message: diagnosis.message, hint: diagnosis.hint} : undefined,
+  }
+}
+
+/** Like kubectl's STATUS column: a waiting or terminated reason wins over the phase. */
+function podStatusWord(pod: Pod): string {
+  if (pod.metadata.deletionTimestamp) return 'Terminating'
+  for (const status of pod.status.containerStatuses ?? []) {
+    const reason = status.state?.waiting?.reason ?? status.state?.terminated?.reason
+    if (reason) return reason
+  }
+  return pod.status.phase ?? 'Unknown'
+}
+
+/** 45s, 12m, 5h, 3d: as kubectl's AGE column. */
+export function formatAge(seconds: number | undefined): string {
+  if (seconds === undefined) return '?'
+  if (seconds < 120) return `${seconds}s`
+  const minutes = Math.floor(seconds / 60)
+  if (minutes < 120) return `${minutes}m`
+  const hours = Math.floor(minutes / 60)
+  if (hours < 48) return `${hours}h`
+  return `${Math.floor(hours / 24)}d`
+}
+
+/** Compact, aligned text for people. */
+export function renderStatus(report: StatusReport): string[] {
+  const lines: string[] = []
+  const row = (label: string, value: string) => lines.push(`${chalk.bold(label.padEnd(11))} ${value}`)
+  const {cluster} = report
+  if (!cluster.exists) {
+    row('Cluster', `${cluster.name} ${chalk.red('does not exist')}`)
+  } else {
+    const node = cluster.nodes[0]
+    const nodeText = cluster.nodes.length === 0 ? chalk.red('no nodes') : cluster.nodes.every((entry) => entry.ready) ? chalk.green(cluster.nodes.length === 1 ? 'node ready' : `${cluster.nodes.length} nodes ready`) : chalk.red('node not ready')
+    const version = node?.image ?? (node?.kubernetesVersion ? `Kubernetes ${node.kubernetesVersion}` : undefined)
+    row('Cluster', [`${cluster.name} (context ${cluster.context})`, nodeText, version].filter(Boolean).join(' · '))
+    const namespace = report.namespace
+    row('Namespace', namespace.exists ? `${namespace.name}${namespace.createdByDevkube ? ' (created by devkube)' : ''}` : `${namespace.name} ${chalk.yellow('does not exist')}`)
+    if (report.deployment) {
+      const {name, desired, ready, updated} = report.deployment
+      const readyText = `${ready}/${desired} ready`
+      row('Deployment', `${name} · ${ready >= desired && desired > 0 ? chalk.green(readyText) : chalk.red(readyText)} · ${updated}/${desired} updated`)
+    } else {
+      row('Deployment', chalk.yellow('none'))
+    }
+  }
+  if (report.pods.length > 0) {
+    const header = ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE']
+    const cells = report.pods.map((pod) => [pod.shortName, pod.ready, pod.status, String(pod.restarts), formatAge(pod.ageSeconds)])
+    const widths = header.map((title, index) => Math.max(title.length, ...cells.map((cell) => cell[index].length)))
+    const format = (cell: string[]) => cell.map((value, index) => value.padEnd(widths[index])).join('  ').trimEnd()
+    row('Pods', chalk.dim(format(header)))
+    report.pods.forEach((pod, index) => {
+      const text = format(cells[index])
+      lines.push(`${' '.repeat(12)}${pod.problem ? chalk.red(text) : text}`)
+      if (pod.problem) lines.push(`${' '.repeat(14)}${redact(pod.problem.message)}`)
+    })
+  } else if (cluster.exists && report.deployment) {
+    row('Pods', chalk.yellow('none'))
+  }
+  if (report.image) {
+    const {running, source, matchesSource, sourceError} = report.image
+    let note = ''
+    if (matchesSource === true) note = chalk.green('matches the source')
+    else if (matchesSource === false) note = chalk.yellow(`the source has changed since (it would build ${source?.split(':').at(-1)}; \`devkube up\` redeploys)`)
+    else if (sourceError) note = chalk.dim(`cannot compare with the source: ${sourceError}`)
+    row('Image', [running, note].filter(Boolean).join(' · '))
+  }
+  const {forward} = report
+  if (forward.running) {
+    const answer = forward.answers ? chalk.green(`answers (HTTP ${forward.httpStatus})`) : chalk.red(`does not answer${forward.error ? ` (${forward.error})` : ''}`)
+    row('Forward', `${forward.url} · pid ${forward.pid} · ${answer}`)
+  } else if (cluster.exists && report.deployment) {
+    row('Forward', chalk.dim('not forwarding (`devkube forward` forwards a local port)'))
+  }
+  lines.push('')
+  if (report.healthy) {
+    lines.push(`${chalk.green('✓')} ${report.app} is running and healthy${forward.running ? `: ${forward.url}` : ''}.`)
+  } else {
+    lines.push(`${chalk.red('✗')} ${redact(report.problems.join(' '))}`)
+    if (report.hint) lines.push(`  ${redact(report.hint)}`)
+  }
+  return lines
+}

@@ -1,0 +1,129 @@
+import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {shortPodName} from '../../src/lib/app-pods.js'
+import {resolveConfig, type AppConfig} from '../../src/lib/config.js'
+import {computeImageTag} from '../../src/lib/image-tag.js'
+import {Kube} from '../../src/lib/kube.js'
+import {chalk} from '../../src/lib/output.js'
+import {setRunner} from '../../src/lib/runner.js'
+import {collectStatus, formatAge, renderStatus} from '../../src/lib/status.js'
+import {deployment, namespaceObject, pod, worldRunner, type World} from './status-fixtures.js'
+
+describe('devkube status', () => {
+  let config: AppConfig
+  let restore: () => void
+  let world: World
+  const previousLevel = chalk.level
+
+  beforeEach(() => {
+    chalk.level = 0
+    const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'devkube-status-')), 'hello')
+    mkdirSync(dir)
+    config = resolveConfig(dir, {})
+    world = {clusters: ['devkube'], objects: [namespaceObject('hello'), deployment(), pod({name: 'hello-7d9f8b6c4-x2k4z', hash: '7d9f8b6c4', ageSeconds: 330})]}
+    restore = setRunner(worldRunner(world))
+  })
+  afterEach(() => {
+    restore()
+    chalk.level = previousLevel
+  })
+
+  it('reports a running app as healthy, with its pods in a short table', async () => {
+    const report = await collectStatus(config, new Kube(config.cluster))
+    expect(report.healthy).toBe(true)
+    expect(report.problems).toEqual([])
+    expect(report.cluster).toMatchObject({name: 'devkube', context: 'kind-devkube', exists: true, nodes: [{name: 'devkube-control-plane', ready: true, kubernetesVersion: 'v1.32.2', image: 'kindest/node:v1.32.2'}]})
+    expect(report.namespace).toEqual({name: 'hello', exists: true, createdByDevkube: true})
+    expect(report.deployment).toEqual({name: 'hello', desired: 1, ready: 1, updated: 1, available: 1})
+    expect(report.pods).toMatchObject([{name: 'hello-7d9f8b6c4-x2k4z', shortName: '7d9f-x2k4z', status: 'Running', ready: '1/1', restarts: 0, ageSeconds: 330}])
+    expect(report.forward).toEqual({running: false})
+    const text = renderStatus(report).join('\n')
+    expect(text).toContain('Cluster     devkube (context kind-devkube) · node ready · kindest/node:v1.32.2')
+    expect(text).toContain('Namespace   hello (created by devkube)')
+    expect(text).toContain('Deployment  hello · 1/1 ready · 1/1 updated')
+    expect(text).toContain('Pods        NAME        READY  STATUS   RESTARTS  AGE')
+    expect(text).toContain('            7d9f-x2k4z  1/1    Running  0         5m')
+    expect(text).toContain('✓ hello is running and healthy.')
+  })
+
+  it('says in plain words why a crash-looping app is not healthy', async () => {
+    world.objects = [
+      namespaceObject('hello'),
+      deployment({ready: 0}),
+      pod({name: 'hello-7d9f8b6c4-x2k4z', hash: '7d9f8b6c4', ready: false, restarts: 4, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: {terminated: {reason: 'Error', exitCode: 1}}}),
+    ]
+    const report = await collectStatus(config, new Kube(config.cluster))
+    expect(report.healthy).toBe(false)
+    expect(report.pods[0]).toMatchObject({status: 'CrashLoopBackOff', ready: '0/1', restarts: 4, problem: {reason: 'CrashLoopBackOff'}})
+    expect(report.problems).toEqual([
+      'Only 0 of 1 pod is ready.',
+      'The app keeps crashing: container hello in pod hello-7d9f8b6c4-x2k4z exited with code 1 and has restarted 4 times (CrashLoopBackOff).',
+    ])
+    expect(report.hint).toBe('`devkube logs --previous` shows why it crashed; fix that and run `devkube up` again.')
+    const text = renderStatus(report).join('\n')
+    expect(text).toContain('7d9f-x2k4z  0/1    CrashLoopBackOff  4')
+    expect(text).toContain('✗ Only 0 of 1 pod is ready. The app keeps crashing: container hello in pod hello-7d9f8b6c4-x2k4z exited with code 1 and has restarted 4 times (CrashLoopBackOff).')
+  })
+
+  it('says the cluster does not exist, without asking any cluster anything', async () => {
+    world.clusters = []
+    const runner = worldRunner(world)
+    restore()
+    restore = setRunner(runner)
+    const report = await collectStatus(config, new Kube(config.cluster))
+    expect(report.healthy).toBe(false)
+    expect(report.cluster.exists).toBe(false)
+    expect(report.problems).toEqual(['The kind cluster "devkube" does not exist, so hello is not running.'])
+    expect(report.hint).toBe('`devkube up` creates the cluster and starts the app.')
+    expect(runner.calls.filter((call) => call.argv.includes('--context'))).toEqual([])
+    expect(renderStatus(report)).toEqual(['Cluster     devkube does not exist', '', '✗ The kind cluster "devkube" does not exist, so hello is not running.', '  `devkube up` creates the cluster and starts the app.'])
+  })
+
+  it('says the app is not deployed when its namespace or Deployment is missing', async () => {
+    world.objects = []
+    const report = await collectStatus(config, new Kube(config.cluster))
+    expect(report.healthy).toBe(false)
+    expect(report.namespace.exists).toBe(false)
+    expect(report.problems).toEqual(['hello is not deployed: there is no Deployment of it in namespace hello of kind-devkube.'])
+    expect(report.hint).toBe('`devkube up` deploys it.')
+    expect(renderStatus(report).join('\n')).toContain('Namespace   hello does not exist')
+  })
+
+  it('tells whether the running image was built from the current source', async () => {
+    writeFileSync(path.join(config.projectDir, 'Dockerfile'), 'FROM scratch\n')
+    writeFileSync(path.join(config.projectDir, 'server.js'), 'console.log(1)\n')
+    const current = await computeImageTag('hello', {context: config.build.context, dockerfile: config.build.dockerfile, buildArgs: {}})
+    world.objects = [namespaceObject('hello'), deployment({image: current}), pod({name: 'hello-7d9f8b6c4-x2k4z', hash: '7d9f8b6c4', image: current})]
+    const fresh = await collectStatus(config, new Kube(config.cluster))
+    expect(fresh.image).toEqual({running: current, source: current, matchesSource: true})
+    expect(renderStatus(fresh).join('\n')).toContain(`Image       ${current} · matches the source`)
+
+    writeFileSync(path.join(config.projectDir, 'server.js'), 'console.log(2)\n')
+    const stale = await collectStatus(config, new Kube(config.cluster))
+    expect(stale.image?.matchesSource).toBe(false)
+    expect(stale.healthy).toBe(true)
+    expect(renderStatus(stale).join('\n')).toContain(`the source has changed since (it would build ${stale.image?.source?.split(':')[1]}; \`devkube up\` redeploys)`)
+  })
+
+  it('counts a rollout in progress and a node that is not ready as not healthy', async () => {
+    world.objects = [namespaceObject('hello'), deployment({replicas: 2, ready: 2, updated: 1}), pod({name: 'hello-aaaa-1'}), pod({name: 'hello-bbbb-2'})]
+    world.nodeReady = false
+    const report = await collectStatus(config, new Kube(config.cluster))
+    expect(report.problems).toEqual(["The cluster's node devkube-control-plane is not ready.", 'A rollout is in progress: 1 of 2 pods run the new version.'])
+  })
+})
+
+describe('short pod names and ages', () => {
+  it('keeps what tells pods apart: the start of the ReplicaSet hash and the pod suffix', () => {
+    expect(shortPodName(pod({name: 'hello-7d9f8b6c4-x2k4z', hash: '7d9f8b6c4'}))).toBe('7d9f-x2k4z')
+    expect(shortPodName(pod({name: 'my-app-5b7c9d-abcde', hash: '5b7c9d'}))).toBe('5b7c-abcde')
+    expect(shortPodName(pod({name: 'hello-web-xyz12'}))).toBe('web-xyz12')
+    expect(shortPodName(pod({name: 'solo'}))).toBe('solo')
+  })
+
+  it('formats ages as kubectl does', () => {
+    expect([formatAge(45), formatAge(330), formatAge(3 * 3600), formatAge(5 * 86_400), formatAge(undefined)]).toEqual(['45s', '5m', '3h', '5d', '?'])
+  })
+})
