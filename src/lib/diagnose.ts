@@ -52,6 +52,19 @@ export function diagnosePod(pod: Pod, context: {port?: number; healthPath?: stri
         hint: 'Raise `resources.limits.memory` in devkube.yaml, or make the app use less memory.',
       }
     }
+    const liveness = spec?.livenessProbe?.httpGet
+    if (liveness && terminated?.exitCode === 137 && status.restartCount > 0 && !status.ready) {
+      // Killed (SIGKILL) without running out of memory while never ready: the kubelet restarts it
+      // because its liveness probe fails, and the real problem is the app not answering.
+      const port = probePort(liveness.port, spec)
+      return {
+        reason: 'LivenessProbeFailing',
+        pod: podName,
+        container: status.name,
+        message: `The app never answers its health checks (GET ${liveness.path ?? '/'} on port ${port}), so Kubernetes keeps restarting it (${status.restartCount} restart${status.restartCount === 1 ? '' : 's'}).`,
+        hint: `Make the app listen on 0.0.0.0:${context.port ?? port} and answer ${liveness.path ?? '/'} with a 2xx status, or set \`port\`/\`healthPath\` in devkube.yaml to what it serves; its log lines below may say why it does not.`,
+      }
+    }
     if (waiting?.reason === 'CrashLoopBackOff' || (terminated && status.restartCount > 0 && !status.ready)) {
       const exitCode = terminated?.exitCode
       return {
@@ -73,7 +86,8 @@ export function diagnosePod(pod: Pod, context: {port?: number; healthPath?: stri
     }
     if (status.state?.running && !status.ready) {
       const probe = spec?.readinessProbe?.httpGet
-      const where = probe ? `GET ${probe.path ?? '/'} on port ${probe.port}` : `port ${context.port ?? '?'}`
+      const port = probePort(probe?.port, spec)
+      const where = probe ? `GET ${probe.path ?? '/'} on port ${port}` : `port ${context.port ?? '?'}`
       return {
         reason: 'ReadinessProbeFailing',
         pod: podName,
@@ -86,13 +100,18 @@ export function diagnosePod(pod: Pod, context: {port?: number; healthPath?: stri
   return undefined
 }
 
+/** A probe names its port ("http") or numbers it; the number is what the app must listen on. */
+function probePort(port: number | string | undefined, container: Pod['spec']['containers'][number] | undefined): number | string | undefined {
+  return typeof port === 'string' ? (container?.ports?.find((entry) => entry.name === port)?.containerPort ?? port) : port
+}
+
 /** The most telling problem among the pods, with the crashed container's last log lines when it crashed. */
 export async function explainRolloutFailure(kube: Kube, namespace: string, pods: Pod[], context: {port?: number; healthPath?: string}): Promise<Diagnosis | undefined> {
   const diagnoses = pods.map((pod) => diagnosePod(pod, context)).filter((diagnosis): diagnosis is Diagnosis => diagnosis !== undefined)
-  const ranked = ['OOMKilled', 'CrashLoopBackOff', 'ErrImageNeverPull', 'ImagePullBackOff', 'ErrImagePull', 'CreateContainerConfigError', 'Unschedulable', 'ReadinessProbeFailing']
+  const ranked = ['OOMKilled', 'LivenessProbeFailing', 'CrashLoopBackOff', 'ErrImageNeverPull', 'ImagePullBackOff', 'ErrImagePull', 'CreateContainerConfigError', 'Unschedulable', 'ReadinessProbeFailing']
   diagnoses.sort((a, b) => rank(ranked, a.reason) - rank(ranked, b.reason))
   const diagnosis = diagnoses[0]
-  if (diagnosis?.reason === 'CrashLoopBackOff' && diagnosis.pod) {
+  if ((diagnosis?.reason === 'CrashLoopBackOff' || diagnosis?.reason === 'LivenessProbeFailing') && diagnosis.pod) {
     const logs = await kube.kubectl(['logs', diagnosis.pod, '-c', diagnosis.container ?? '', '--previous', `--tail=${CRASH_LOG_LINES}`], {namespace, allowFailure: true, quiet: true})
     const text = logs.exitCode === 0 ? logs.stdout.trimEnd() : ''
     if (text) diagnosis.hint = `${diagnosis.hint}\nLast ${CRASH_LOG_LINES} log lines of ${diagnosis.pod}:\n${redact(text)}`

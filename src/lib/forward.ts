@@ -6,7 +6,7 @@
  */
 import net from 'node:net'
 import {UserError} from './errors.js'
-import type {Kube} from './kube.js'
+import type {Kube, Pod} from './kube.js'
 import {run, type BackgroundProcess} from './runner.js'
 import {processAlive, readJson, statePath} from './project-state.js'
 
@@ -34,6 +34,8 @@ const MAX_BACKOFF_MS = 5000
 const STABLE_AFTER_MS = 10_000
 const PROBE_INTERVAL_MS = 2000
 const READY_TIMEOUT_MS = 30_000
+const READY_POLL_MS = 300
+const READY_POLL_LIMIT_MS = 60_000
 
 export function forwardUrl(localPort: number): string {
   return `http://localhost:${localPort}`
@@ -72,6 +74,7 @@ export class ForwardSupervisor {
   private child?: BackgroundProcess
   private stopped = false
   private probeTimer?: NodeJS.Timeout
+  private selector?: string
   private readonly ready: Promise<void>
   private resolveReady!: () => void
   private rejectReady!: (error: Error) => void
@@ -144,9 +147,34 @@ export class ForwardSupervisor {
       }
       if (readyAt !== undefined && Date.now() - readyAt > STABLE_AFTER_MS) backoff = FIRST_BACKOFF_MS
       this.onEvent({type: 'restarting', reason, delayMs: backoff})
-      await sleep(backoff)
+      // kubectl picks one pod when it starts: starting it again before a replacement is ready only
+      // attaches it to a pod that is about to go, so wait for a ready one (the back-off still bounds
+      // how often it restarts when pods are ready but forwarding keeps failing).
+      const started = Date.now()
+      await this.waitForReadyPod()
+      const waited = Date.now() - started
+      if (waited < backoff) await sleep(backoff - waited)
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)
     }
+  }
+
+  /** Polls until the Service has a ready, not terminating pod, or READY_POLL_LIMIT_MS passes. */
+  private async waitForReadyPod(): Promise<void> {
+    const deadline = Date.now() + READY_POLL_LIMIT_MS
+    this.selector ??= await this.serviceSelector()
+    if (!this.selector) return
+    while (!this.stopped && Date.now() < deadline) {
+      const pods = await this.kube.list<Pod>('pods', this.target.namespace, this.selector, true).catch(() => [])
+      const ready = pods.some((pod) => !pod.metadata.deletionTimestamp && pod.status.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True'))
+      if (ready) return
+      await sleep(READY_POLL_MS)
+    }
+  }
+
+  private async serviceSelector(): Promise<string | undefined> {
+    const service = await this.kube.getJson<{spec?: {selector?: Record<string, string>}}>(['service', this.target.service], this.target.namespace, true).catch(() => undefined)
+    const selector = service?.spec?.selector
+    return selector ? Object.entries(selector).map(([key, value]) => `${key}=${value}`).join(',') : undefined
   }
 
   /** Touches the local port so kubectl finds out about a dead pod now, not on the user's next request. */

@@ -28,7 +28,17 @@ export interface ContainerState {
 }
 
 export interface Pod extends KubeObject {
-  spec: {containers: Array<{name: string; image: string; resources?: {limits?: {memory?: string; cpu?: string}}; readinessProbe?: {httpGet?: {path?: string; port?: number | string}}}>; nodeName?: string}
+  spec: {
+    containers: Array<{
+      name: string
+      image: string
+      ports?: Array<{name?: string; containerPort: number}>
+      resources?: {limits?: {memory?: string; cpu?: string}}
+      readinessProbe?: {httpGet?: {path?: string; port?: number | string}}
+      livenessProbe?: {httpGet?: {path?: string; port?: number | string}}
+    }>
+    nodeName?: string
+  }
   status: {
     phase?: string
     conditions?: Array<{type: string; status: string; reason?: string; message?: string}>

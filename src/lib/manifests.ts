@@ -167,6 +167,19 @@ function applyDeploymentSettings(deployment: KubeObject, input: DesiredInput, se
     envFrom.push({configMapRef: {name: configMapName(config)}})
     if (input.secretEnv) envFrom.push({secretRef: {name: secretName(config)}})
     container.envFrom = envFrom
+    // The port and health path live in devkube.yaml; the probes and container port follow them, so a
+    // changed `port` or `healthPath` needs no hand edit of the manifests.
+    for (const probeName of ['readinessProbe', 'livenessProbe']) {
+      const httpGet = (container[probeName] as {httpGet?: {path?: string; port?: number | string}} | undefined)?.httpGet
+      if (!httpGet) continue
+      httpGet.path = config.healthPath
+      if (typeof httpGet.port === 'number') httpGet.port = config.port
+    }
+    const ports = container.ports as Array<{containerPort?: number}> | undefined
+    if (ports?.[0]) ports[0].containerPort = config.port
+    for (const variable of (container.env as Array<{name: string; value?: string}> | undefined) ?? []) {
+      if (variable.name === 'PORT' && variable.value !== undefined) variable.value = String(config.port)
+    }
   }
 }
 

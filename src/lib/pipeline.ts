@@ -44,6 +44,10 @@ export interface RunPlanOptions {
   write?: (line: string) => void
 }
 
+// Taken before listr2 runs: while it renders it may swap process.stdout.write for a buffer (it does
+// for nested concurrent lists), and plain lines written into that buffer were lost.
+const writeStdout = process.stdout.write.bind(process.stdout)
+
 const SYMBOLS: Record<StepStatus, string> = {pending: ' ', done: '✓', skipped: '-', failed: '✗', interrupted: '✗'}
 
 export function plainLine(result: StepResult, skipReason?: string): string {
@@ -54,52 +58,64 @@ export function plainLine(result: StepResult, skipReason?: string): string {
 }
 
 export async function runPlan<C>(plan: PlanItem<C>[], context: C, runOptions: RunPlanOptions): Promise<StepResult[]> {
-  const options = {write: (line: string) => process.stdout.write(`${line}\n`), ...runOptions}
+  const options = {write: (line: string) => writeStdout(`${line}\n`), ...runOptions}
   const results = new Map<string, StepResult>()
   const steps = plan.flatMap((item) => ('concurrent' in item ? item.concurrent : [item]))
   for (const step of steps) results.set(step.id, {id: step.id, title: step.title, status: 'pending', skipped: false, ms: 0})
 
+  // When one concurrent step fails, listr2 stops waiting for its siblings, but they are still running
+  // (a cluster create cleaning up after Ctrl-C) and must finish before devkube exits.
+  const running = new Set<Promise<void>>()
   const toTask = (step: Step<C>): ListrTask => ({
     title: step.title,
-    task: async (_, task) => {
-      const result = results.get(step.id)!
-      const started = performance.now()
-      let skipReason: string | undefined
-      const handle: StepHandle = {
-        signal: options.signal,
-        skip(reason) {
-          skipReason = reason
-        },
-        detail(text) {
-          result.detail = text
-        },
-        progress(line) {
-          // Only the live view has room for progress; plain output is one line per step.
-          if (options.mode === 'live') task.output = line
-        },
-      }
-      try {
-        if (options.signal.aborted) throw new InterruptedError()
-        await step.run(context, handle)
-        if (options.signal.aborted) throw new InterruptedError()
-        result.status = skipReason === undefined ? 'done' : 'skipped'
-        result.skipped = skipReason !== undefined
-      } catch (error) {
-        result.status = options.signal.aborted ? 'interrupted' : 'failed'
-        result.ms = Math.round(performance.now() - started)
-        if (options.mode === 'plain') options.write?.(plainLine(result))
-        throw error
-      } finally {
-        result.ms = Math.round(performance.now() - started)
-      }
-      if (options.mode === 'plain') options.write?.(plainLine(result, skipReason))
-      if (skipReason !== undefined) {
-        task.skip(`${step.title}: ${skipReason}`)
-      } else if (result.detail) {
-        task.title = `${step.title}: ${result.detail}`
-      }
+    task: (_, task) => {
+      const execution = runStep(step, task)
+      running.add(execution)
+      execution.then(
+        () => running.delete(execution),
+        () => running.delete(execution),
+      )
+      return execution
     },
   })
+  const runStep = async (step: Step<C>, task: {output?: unknown; title?: unknown; skip(message?: string): void}): Promise<void> => {
+    const result = results.get(step.id)!
+    const started = performance.now()
+    let skipReason: string | undefined
+    const handle: StepHandle = {
+      signal: options.signal,
+      skip(reason) {
+        skipReason = reason
+      },
+      detail(text) {
+        result.detail = text
+      },
+      progress(line) {
+        // Only the live view has room for progress; plain output is one line per step.
+        if (options.mode === 'live') task.output = line
+      },
+    }
+    try {
+      if (options.signal.aborted) throw new InterruptedError()
+      await step.run(context, handle)
+      if (options.signal.aborted) throw new InterruptedError()
+      result.status = skipReason === undefined ? 'done' : 'skipped'
+      result.skipped = skipReason !== undefined
+    } catch (error) {
+      result.status = options.signal.aborted ? 'interrupted' : 'failed'
+      result.ms = Math.round(performance.now() - started)
+      if (options.mode === 'plain') options.write?.(plainLine(result))
+      throw error
+    } finally {
+      result.ms = Math.round(performance.now() - started)
+    }
+    if (options.mode === 'plain') options.write?.(plainLine(result, skipReason))
+    if (skipReason !== undefined) {
+      task.skip(`${step.title}: ${skipReason}`)
+    } else if (result.detail) {
+      task.title = `${step.title}: ${result.detail}`
+    }
+  }
 
   const tasks: ListrTask[] = plan.map((item) =>
     'concurrent' in item
@@ -120,6 +136,7 @@ export async function runPlan<C>(plan: PlanItem<C>[], context: C, runOptions: Ru
   try {
     await list.run()
   } catch (error) {
+    await Promise.allSettled(running)
     if (options.signal.aborted) throw new InterruptedError()
     throw error
   } finally {

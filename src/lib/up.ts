@@ -95,6 +95,7 @@ const cluster: Step<UpContext> = {
       // A create cut short leaves a half-made cluster that a later `up` would wrongly reuse.
       if (handle.signal.aborted) await deleteCluster(name).catch(() => {})
     }
+    if (handle.signal.aborted) return
     context.actions.clusterCreated = true
     handle.detail(`created "${name}"`)
   },
@@ -275,7 +276,7 @@ async function watchForFatalPods(context: UpContext, signal: AbortSignal): Promi
       const diagnosis = diagnosePod(pod, {port: config.port, healthPath: config.healthPath})
       const restarts = Math.max(0, ...(pod.status.containerStatuses ?? []).map((status) => status.restartCount))
       if (!diagnosis || diagnosis.reason === 'ReadinessProbeFailing') continue
-      if (diagnosis.reason === 'CrashLoopBackOff' && restarts < CRASH_RESTARTS) continue
+      if ((diagnosis.reason === 'CrashLoopBackOff' || diagnosis.reason === 'LivenessProbeFailing') && restarts < CRASH_RESTARTS) continue
       return pods
     }
   }

@@ -67,3 +67,20 @@ export async function httpBody(url: string, timeoutMs = 20_000): Promise<string>
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms: ${last}`)
 }
+
+/** Resolves once the running devkube has printed a line matching the pattern (stdout or stderr). */
+export function waitForOutput(subprocess: ResultPromise, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = ''
+    const timer = setTimeout(() => reject(new Error(`no output matching ${pattern} within ${timeoutMs} ms; got:\n${seen}`)), timeoutMs)
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString()
+      if (pattern.test(seen)) {
+        clearTimeout(timer)
+        resolve()
+      }
+    }
+    subprocess.stdout?.on('data', onData)
+    subprocess.stderr?.on('data', onData)
+  })
+}
