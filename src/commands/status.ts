@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {DevkubeCommand} from '../lib/base-command.js'
 import {projectFlags, projectOverrides} from '../lib/flags.js'
 import {Kube} from '../lib/kube.js'
+import {recordedBuildArgs} from '../lib/last-up.js'
 import {loadProject, parseKeyValues} from '../lib/project.js'
 import {collectStatus, renderStatus, type StatusReport} from '../lib/status.js'
 
@@ -22,13 +23,13 @@ Exits with code 0 when the app is healthy and 1 when it is not (no cluster, not 
 
   static flags = {
     ...projectFlags,
-    'build-arg': Flags.string({description: 'The --build-arg values `up` was given, so the image can be compared with the source (repeatable).', multiple: true, helpValue: 'KEY=VALUE'}),
+    'build-arg': Flags.string({description: 'Build args to compare the image with the source (default: those of the last `devkube up` here).', multiple: true, helpValue: 'KEY=VALUE'}),
   }
 
   async run(): Promise<StatusReport> {
     const {flags} = await this.parse(Status)
     const {config} = loadProject(process.cwd(), projectOverrides(flags), {requireApp: false})
-    const report = await collectStatus(config, new Kube(config.cluster), {buildArgs: parseKeyValues(flags['build-arg'], '--build-arg')})
+    const report = await collectStatus(config, new Kube(config.cluster), {buildArgs: flags['build-arg'] ? parseKeyValues(flags['build-arg'], '--build-arg') : recordedBuildArgs(config)})
     if (!report.healthy) process.exitCode = 1
     if (!this.jsonEnabled()) for (const line of renderStatus(report)) this.log(line)
     return report

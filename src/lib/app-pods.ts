@@ -2,15 +2,11 @@
  * Finding a deployed app from the day-2 commands (logs, status, down): its cluster must exist and its
  * context must really be that kind cluster; its pods are the ones its Deployment selects.
  */
-import {existsSync} from 'node:fs'
-import path from 'node:path'
 import type {AppConfig} from './config.js'
 import {verifyKindContext} from './context-guard.js'
 import {UserError} from './errors.js'
-import {readForwardRecord, type ForwardRecord} from './forward.js'
 import {clusterExists} from './kind.js'
 import {appSelector, NAME_LABEL, type Deployment, type Kube, type Pod} from './kube.js'
-import {STATE_DIR} from './project-state.js'
 
 export function noClusterError(config: AppConfig): UserError {
   return new UserError(`${config.name} is not running: the kind cluster "${config.cluster}" does not exist.`, {
@@ -75,12 +71,4 @@ export function shortPodName(pod: Pod): string {
   }
   const parts = name.split('-')
   return parts.length >= 3 ? parts.slice(-2).join('-') : name
-}
-
-/**
- * The project's running forwarder, read without creating .devkube/ (statePath creates it): status,
- * down and doctor may run in any folder, and must not leave files behind there.
- */
-export function existingForwardRecord(projectDir: string): ForwardRecord | undefined {
-  return existsSync(path.join(projectDir, STATE_DIR, 'forward.json')) ? readForwardRecord(projectDir) : undefined
 }

@@ -5,13 +5,12 @@
  */
 import {statfs} from 'node:fs/promises'
 import os from 'node:os'
-import type {AppConfig} from './config.js'
+import {DEFAULT_ENVIRONMENT, type AppConfig} from './config.js'
 import {verifyKindContext} from './context-guard.js'
 import {dockerVersion} from './docker.js'
 import {isUserError} from './errors.js'
-import {ensurePortFree} from './forward.js'
+import {ensurePortFree, readForwardRecord} from './forward.js'
 import {clusterExists, kindVersion, MIN_KIND_VERSION} from './kind.js'
-import {existingForwardRecord} from './app-pods.js'
 import {Kube} from './kube.js'
 import {chalk} from './output.js'
 import {installHint, run, ToolNotFoundError} from './runner.js'
@@ -204,7 +203,7 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
 }
 
 async function checkPort(input: DoctorInput): Promise<Outcome> {
-  const record = existingForwardRecord(input.projectDir)
+  const record = readForwardRecord(input.projectDir, input.config?.environment ?? DEFAULT_ENVIRONMENT)
   if (record && record.localPort === input.forwardPort) return ok(`used by devkube's own forwarder (pid ${record.pid}, ${record.url})`)
   try {
     await ensurePortFree(input.forwardPort)

@@ -5,12 +5,13 @@
  * safe and the second run says there is nothing to remove.
  */
 import type {AppConfig} from './config.js'
+import {readForwardRecord} from './forward.js'
 import {verifyKindContext} from './context-guard.js'
 import {UserError} from './errors.js'
 import {stopForwarder} from './forward-session.js'
 import {clusterExists, deleteCluster} from './kind.js'
 import {kubectlError, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, type Kube, type KubeObject} from './kube.js'
-import {existingForwardRecord, findDeployment, podSelector} from './app-pods.js'
+import {findDeployment, podSelector} from './app-pods.js'
 
 /** The label kind/cluster.yaml puts on the nodes of clusters devkube creates. */
 export const CLUSTER_NODE_LABEL = 'devkube.dev/managed-by'
@@ -104,7 +105,7 @@ export async function runDown(config: AppConfig, kube: Kube, options: DownOption
 
 /** Only the forwarder of this app's cluster and namespace: another environment's keeps running. */
 async function stopOwnForwarder(config: AppConfig): Promise<{pid: number; url: string} | undefined> {
-  const record = existingForwardRecord(config.projectDir)
+  const record = readForwardRecord(config.projectDir, config.environment)
   if (!record || record.cluster !== config.cluster || record.namespace !== config.namespace) return undefined
   const stopped = await stopForwarder(config)
   return stopped ? {pid: stopped.pid, url: stopped.url} : undefined

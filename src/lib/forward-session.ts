@@ -1,16 +1,16 @@
 /**
  * Forwarding as `up` and `forward` run it: in the foreground (until Ctrl-C) or as a detached
  * background process that `devkube down` stops. Either way the running forwarder is recorded in
- * .devkube/forward.json, so a re-run finds it and does not start a second one.
+ * .devkube/forward-<env>.json, so a re-run finds it and does not start a second one.
  */
 import {openSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import type {AppConfig} from './config.js'
 import {UserError} from './errors.js'
-import {checkUrl, ensurePortFree, ForwardSupervisor, forwardUrl, readForwardRecord, type ForwardEvent, type ForwardRecord, type ForwardTarget} from './forward.js'
+import {checkUrl, ensurePortFree, ForwardSupervisor, forwardLogFile, forwardRecordFile, forwardUrl, readForwardRecord, type ForwardEvent, type ForwardRecord, type ForwardTarget} from './forward.js'
 import {Kube} from './kube.js'
-import {processAlive, readJson, removeFile, statePath, writeJsonAtomic} from './project-state.js'
+import {ensureStateDir, processAlive, readJson, removeFile, writeJsonAtomic} from './project-state.js'
 import {spawnDetached} from './runner.js'
 
 export interface ForwardOutcome {
@@ -29,7 +29,7 @@ function sameTarget(record: ForwardRecord, config: AppConfig, target: ForwardTar
 
 /** A forwarder of this project that is already running for the same target, if any. */
 export function runningForwarder(config: AppConfig, target: ForwardTarget): ForwardRecord | undefined {
-  const record = readForwardRecord(config.projectDir)
+  const record = readForwardRecord(config.projectDir, config.environment)
   return record && sameTarget(record, config, target) ? record : undefined
 }
 
@@ -55,9 +55,10 @@ export async function startForegroundForward(config: AppConfig, target: ForwardT
 export async function startDetachedForward(config: AppConfig, target: ForwardTarget, extraArgs: string[]): Promise<ForwardOutcome> {
   await stopStaleForwarder(config, target)
   await ensurePortFree(target.localPort)
-  const recordFile = statePath(config.projectDir, 'forward.json')
+  ensureStateDir(config.projectDir)
+  const recordFile = forwardRecordFile(config.projectDir, config.environment)
   removeFile(recordFile)
-  const logFile = statePath(config.projectDir, 'forward.log')
+  const logFile = forwardLogFile(config.projectDir, config.environment)
   const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/run.js')
   const pid = spawnDetached([process.execPath, bin, 'forward', '--background-child', ...extraArgs], {cwd: config.projectDir, logFd: openSync(logFile, 'a')})
   const deadline = Date.now() + DETACHED_READY_TIMEOUT_MS
@@ -73,39 +74,62 @@ export async function startDetachedForward(config: AppConfig, target: ForwardTar
   }
   if (processAlive(pid)) process.kill(pid, 'SIGTERM')
   const log = readLogTail(logFile)
-  throw new UserError('The background port forwarder did not start.', {hint: log ? `Its log (.devkube/forward.log) ends with:\n${log}` : 'Run `devkube forward` in the foreground to see why.'})
+  throw new UserError('The background port forwarder did not start.', {hint: log ? `Its log (${path.relative(config.projectDir, logFile)}) ends with:\n${log}` : 'Run `devkube forward` in the foreground to see why.'})
 }
 
 /** The detached child's side: record itself once forwarding, and remove the record when stopped. */
 export function writeRecord(config: AppConfig, target: ForwardTarget, pid: number, detached: boolean): void {
   const record: ForwardRecord = {...target, pid, url: forwardUrl(target.localPort), cluster: config.cluster, detached, since: new Date().toISOString()}
-  writeJsonAtomic(statePath(config.projectDir, 'forward.json'), record)
+  writeJsonAtomic(forwardRecordFile(config.projectDir, config.environment), record)
 }
 
 export function clearRecord(config: AppConfig, pid: number): void {
-  const file = statePath(config.projectDir, 'forward.json')
+  const file = forwardRecordFile(config.projectDir, config.environment)
   if (readJson<ForwardRecord>(file)?.pid === pid) removeFile(file)
 }
 
 /** A forwarder of this project for another target (another port, namespace) is stopped first. */
 async function stopStaleForwarder(config: AppConfig, target: ForwardTarget): Promise<void> {
-  const record = readForwardRecord(config.projectDir)
+  reapDeadForwarder(config)
+  const record = readForwardRecord(config.projectDir, config.environment)
   if (!record || sameTarget(record, config, target) || record.pid === process.pid) return
   await stopForwarder(config)
 }
 
+/**
+ * A background forwarder that was killed outright (SIGKILL, OOM) leaves its kubectl port-forward
+ * running and holding the port. It led its own process group, so what is left of that group goes.
+ */
+function reapDeadForwarder(config: AppConfig): void {
+  const file = forwardRecordFile(config.projectDir, config.environment)
+  const record = readJson<ForwardRecord>(file)
+  if (!record || processAlive(record.pid)) return
+  if (record.detached) signalGroup(record.pid, 'SIGTERM')
+  removeFile(file)
+}
+
+function signalGroup(leader: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-leader, signal)
+  } catch {
+    // The group is already gone.
+  }
+}
+
 /** Stops the recorded forwarder (detached or another terminal's foreground one); returns its record. */
 export async function stopForwarder(config: AppConfig): Promise<ForwardRecord | undefined> {
-  const record = readForwardRecord(config.projectDir)
+  reapDeadForwarder(config)
+  const record = readForwardRecord(config.projectDir, config.environment)
   if (!record) {
-    removeFile(statePath(config.projectDir, 'forward.json'))
+    removeFile(forwardRecordFile(config.projectDir, config.environment))
     return undefined
   }
-  process.kill(record.pid, 'SIGTERM')
+  const stop = (signal: NodeJS.Signals) => (record.detached ? signalGroup(record.pid, signal) : process.kill(record.pid, signal))
+  stop('SIGTERM')
   const deadline = Date.now() + 5000
   while (processAlive(record.pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
-  if (processAlive(record.pid)) process.kill(record.pid, 'SIGKILL')
-  removeFile(statePath(config.projectDir, 'forward.json'))
+  if (processAlive(record.pid)) stop('SIGKILL')
+  removeFile(forwardRecordFile(config.projectDir, config.environment))
   return record
 }
 

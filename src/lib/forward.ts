@@ -31,7 +31,7 @@ export type ForwardEvent =
 
 const FIRST_BACKOFF_MS = 200
 const MAX_BACKOFF_MS = 5000
-const STABLE_AFTER_MS = 10_000
+const STABLE_AFTER_MS = 1000
 const PROBE_INTERVAL_MS = 2000
 const READY_TIMEOUT_MS = 30_000
 const READY_POLL_MS = 300
@@ -41,8 +41,17 @@ export function forwardUrl(localPort: number): string {
   return `http://localhost:${localPort}`
 }
 
-export function readForwardRecord(projectDir: string): ForwardRecord | undefined {
-  const record = readJson<ForwardRecord>(statePath(projectDir, 'forward.json'))
+/** One forwarder per environment, so dev and staging of one project can both be forwarded at once. */
+export function forwardRecordFile(projectDir: string, environment: string): string {
+  return statePath(projectDir, `forward-${environment}.json`)
+}
+
+export function forwardLogFile(projectDir: string, environment: string): string {
+  return statePath(projectDir, `forward-${environment}.log`)
+}
+
+export function readForwardRecord(projectDir: string, environment: string): ForwardRecord | undefined {
+  const record = readJson<ForwardRecord>(forwardRecordFile(projectDir, environment))
   return record && processAlive(record.pid) ? record : undefined
 }
 
@@ -145,6 +154,8 @@ export class ForwardSupervisor {
         )
         return
       }
+      // Forwarding that worked for a while lost its pod (a redeploy, a restart): reconnect promptly.
+      // Only attempts that fail at once (a pod that dies as soon as it is reached) back off further.
       if (readyAt !== undefined && Date.now() - readyAt > STABLE_AFTER_MS) backoff = FIRST_BACKOFF_MS
       this.onEvent({type: 'restarting', reason, delayMs: backoff})
       // kubectl picks one pod when it starts: starting it again before a replacement is ready only

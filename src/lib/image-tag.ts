@@ -4,7 +4,7 @@
  * with nothing changed finds the image already built and loaded, and never needs `:latest`.
  */
 import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import {lstat, readdir, readFile, readlink} from 'node:fs/promises'
 import path from 'node:path'
 import {createRequire} from 'node:module'
@@ -118,9 +118,9 @@ function loadCache(cacheFile: string | undefined): Record<string, CachedFile> {
 }
 
 function saveCache(cacheFile: string | undefined, cache: Record<string, CachedFile>): void {
-  if (!cacheFile) return
+  // Only where the folder exists: `up` makes .devkube/, while `status` must leave no files behind.
+  if (!cacheFile || !existsSync(path.dirname(cacheFile))) return
   try {
-    mkdirSync(path.dirname(cacheFile), {recursive: true})
     const temporary = `${cacheFile}.${process.pid}.tmp`
     writeFileSync(temporary, JSON.stringify(cache))
     // rename is atomic: an interrupted run never leaves a half-written cache.

@@ -4,7 +4,7 @@
  */
 import {openSync, writeSync, closeSync} from 'node:fs'
 import {UserError} from './errors.js'
-import {processAlive, readJson, removeFile, statePath} from './project-state.js'
+import {ensureStateDir, processAlive, readJson, removeFile, statePath} from './project-state.js'
 
 interface LockRecord {
   pid: number
@@ -17,6 +17,7 @@ export interface ProjectLock {
 }
 
 export function acquireLock(projectDir: string, command: string): ProjectLock {
+  ensureStateDir(projectDir)
   const file = statePath(projectDir, 'lock')
   for (let attempt = 0; attempt < 2; attempt++) {
     try {

@@ -7,7 +7,7 @@ import {existsSync} from 'node:fs'
 import type {AppConfig} from './config.js'
 import {verifyKindContext} from './context-guard.js'
 import {diagnosePod} from './diagnose.js'
-import {checkUrl} from './forward.js'
+import {checkUrl, readForwardRecord} from './forward.js'
 import {computeImageTag} from './image-tag.js'
 import {clusterExists} from './kind.js'
 import {MANAGED_BY, MANAGED_BY_LABEL, type Kube, type KubeObject, type Pod} from './kube.js'
@@ -15,7 +15,7 @@ import {chalk} from './output.js'
 import {statePath} from './project-state.js'
 import {run} from './runner.js'
 import {redact} from './secrets.js'
-import {creationTime, existingForwardRecord, findDeployment, listAppPods, podSelector, shortPodName} from './app-pods.js'
+import {creationTime, findDeployment, listAppPods, podSelector, shortPodName} from './app-pods.js'
 
 /** How long status waits for the forwarded URL to answer: a quick look, not a wait. */
 export const URL_CHECK_TIMEOUT_MS = 1500
@@ -158,7 +158,7 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
 
 /** The detached (or another terminal's) forwarder of this app, and whether its URL answers. */
 async function checkForward(config: AppConfig, report: StatusReport): Promise<void> {
-  const record = existingForwardRecord(config.projectDir)
+  const record = readForwardRecord(config.projectDir, config.environment)
   if (!record || record.cluster !== config.cluster || record.namespace !== config.namespace) return
   report.forward = {running: true, pid: record.pid, url: record.url}
   try {

@@ -10,8 +10,9 @@ import {acquireLock} from './lock.js'
 import {chalk, isInteractive} from './output.js'
 import {runPlan, type ProgressMode, type StepResult} from './pipeline.js'
 import {loadProject} from './project.js'
+import {recordBuildArgs} from './last-up.js'
 import {scaffold} from './scaffold.js'
-import {newUpContext, upPlan, type UpContext} from './up.js'
+import {checkInputsBeforeChanges, newUpContext, upPlan, type UpContext} from './up.js'
 
 export interface UpRunOptions {
   timeoutSeconds: number
@@ -39,6 +40,7 @@ export interface UpResult {
 export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): Promise<UpResult | undefined> {
   const projectDir = process.cwd()
   const {config, detection} = loadProject(projectDir, overrides, {requireApp: true})
+  checkInputsBeforeChanges(config)
   const interrupt = new AbortController()
   const onSignal = () => {
     if (interrupt.signal.aborted) process.exit(130)
@@ -67,6 +69,7 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
     lock.release()
   }
 
+  recordBuildArgs(config, overrides.buildArgs ?? {})
   const result: UpResult = {
     cluster: config.cluster,
     context: context.kube.context,
@@ -146,7 +149,7 @@ function printReady(config: AppConfig, outcome: ForwardOutcome, target: ForwardT
   if (outcome.reused) {
     log(`Already forwarding (pid ${outcome.pid}${outcome.detached ? ', in the background' : ''}); \`devkube down\` stops the app and the forward.`)
   } else if (outcome.detached) {
-    log(`Forwarding in the background (pid ${outcome.pid}, log .devkube/forward.log); \`devkube down\` stops it and removes the app.`)
+    log(`Forwarding in the background (pid ${outcome.pid}, log .devkube/forward-${config.environment}.log); \`devkube down\` stops it and removes the app.`)
   } else {
     log(`Forwarding ${outcome.url} → service/${target.service}:${target.remotePort} in namespace ${target.namespace}. Press Ctrl-C to stop forwarding (the app keeps running).`)
   }
@@ -156,3 +159,4 @@ function printReady(config: AppConfig, outcome: ForwardOutcome, target: ForwardT
 export function forwardArgs(config: AppConfig): string[] {
   return ['--env', config.environment, '--cluster', config.cluster, '--namespace', config.namespace, '--forward', String(config.forward), '--port', String(config.port)]
 }
+

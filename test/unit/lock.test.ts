@@ -4,7 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {acquireLock} from '../../src/lib/lock.js'
-import {statePath} from '../../src/lib/project-state.js'
+import {ensureStateDir, statePath} from '../../src/lib/project-state.js'
 
 describe('project lock', () => {
   it('refuses a second holder with a message naming the running command', () => {
@@ -18,6 +18,7 @@ describe('project lock', () => {
 
   it('takes over a lock whose process is gone', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'devkube-lock-'))
+    ensureStateDir(dir)
     const finished = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'])
     writeFileSync(statePath(dir, 'lock'), JSON.stringify({pid: Number(finished.stdout.toString()), command: 'up', since: 'then'}))
     const lock = acquireLock(dir, 'up')
