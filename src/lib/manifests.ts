@@ -28,12 +28,17 @@ export interface DesiredState {
   yaml: string
 }
 
-export function configMapName(config: AppConfig): string {
-  return `${config.name}-env`
+/**
+ * Settings and secrets get a name with a hash of their content (as kustomize's generators do): each
+ * revision of the Deployment refers to its own copy, so `devkube rollback` brings the old values
+ * back with the old pods, and a changed value rolls the pods by changing the name they refer to.
+ */
+export function configMapName(config: AppConfig, data: Record<string, string>): string {
+  return `${config.name}-env-${shortHash(JSON.stringify(data)).slice(0, 8)}`
 }
 
-export function secretName(config: AppConfig): string {
-  return `${config.name}-secret`
+export function secretName(config: AppConfig, data: Record<string, string>): string {
+  return `${config.name}-secret-${shortHash(JSON.stringify(data)).slice(0, 8)}`
 }
 
 /** Which folder holds the environment's manifests: an overlay for it, else the folder itself. */
@@ -106,21 +111,17 @@ export function desiredState(input: DesiredInput): DesiredState {
   if (input.manageNamespace) {
     objects.push({apiVersion: 'v1', kind: 'Namespace', metadata: {name: config.namespace, labels: {[MANAGED_BY_LABEL]: MANAGED_BY}}})
   }
+  const configMapData = sortedRecord(config.env)
   const configMap: KubeObject = {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: {name: configMapName(config)},
-    data: sortedRecord(config.env),
+    metadata: {name: configMapName(config, configMapData)},
+    data: configMapData,
   }
   objects.push(configMap)
-  const secret: KubeObject | undefined = input.secretEnv
-    ? {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: {name: secretName(config)},
-        type: 'Opaque',
-        data: Object.fromEntries(Object.entries(sortedRecord(input.secretEnv)).map(([key, value]) => [key, Buffer.from(value).toString('base64')])),
-      }
+  const secretData = input.secretEnv ? Object.fromEntries(Object.entries(sortedRecord(input.secretEnv)).map(([key, value]) => [key, Buffer.from(value).toString('base64')])) : undefined
+  const secret: KubeObject | undefined = secretData
+    ? {apiVersion: 'v1', kind: 'Secret', metadata: {name: secretName(config, secretData)}, type: 'Opaque', data: secretData}
     : undefined
   if (secret) objects.push(secret)
   const settingsHash = shortHash(JSON.stringify([configMap.data, secret?.data ?? {}]))
@@ -128,7 +129,7 @@ export function desiredState(input: DesiredInput): DesiredState {
   for (const manifest of input.manifests) {
     const object = structuredClone(manifest)
     if (object.kind === 'Namespace') continue
-    if (object.kind === 'Deployment') applyDeploymentSettings(object, input, settingsHash)
+    if (object.kind === 'Deployment') applyDeploymentSettings(object, input, settingsHash, {configMap: configMap.metadata.name, secret: secret?.metadata.name})
     objects.push(object)
   }
 
@@ -143,7 +144,7 @@ export function desiredState(input: DesiredInput): DesiredState {
   return {objects, yaml: objects.map((object) => stringify(object)).join('---\n')}
 }
 
-function applyDeploymentSettings(deployment: KubeObject, input: DesiredInput, settingsHash: string): void {
+function applyDeploymentSettings(deployment: KubeObject, input: DesiredInput, settingsHash: string, sources: {configMap: string; secret?: string}): void {
   const {config} = input
   const spec = deployment.spec as {
     replicas?: number
@@ -162,10 +163,10 @@ function applyDeploymentSettings(deployment: KubeObject, input: DesiredInput, se
     container.imagePullPolicy = 'IfNotPresent'
     container.resources = {requests: {...config.resources.requests}, limits: {...config.resources.limits}}
     const envFrom = ((container.envFrom as Array<Record<string, unknown>> | undefined) ?? []).filter(
-      (source) => !isOwnSource(source, configMapName(config), secretName(config)),
+      (source) => !isOwnSource(source, config.name),
     )
-    envFrom.push({configMapRef: {name: configMapName(config)}})
-    if (input.secretEnv) envFrom.push({secretRef: {name: secretName(config)}})
+    envFrom.push({configMapRef: {name: sources.configMap}})
+    if (sources.secret) envFrom.push({secretRef: {name: sources.secret}})
     container.envFrom = envFrom
     // The port and health path live in devkube.yaml; the probes and container port follow them, so a
     // changed `port` or `healthPath` needs no hand edit of the manifests.
@@ -183,10 +184,11 @@ function applyDeploymentSettings(deployment: KubeObject, input: DesiredInput, se
   }
 }
 
-function isOwnSource(source: Record<string, unknown>, configMap: string, secret: string): boolean {
+/** devkube's own settings and secret references (any revision's), replaced on every up. */
+function isOwnSource(source: Record<string, unknown>, appName: string): boolean {
   const configMapRef = source.configMapRef as {name?: string} | undefined
   const secretRef = source.secretRef as {name?: string} | undefined
-  return configMapRef?.name === configMap || secretRef?.name === secret
+  return Boolean(configMapRef?.name?.startsWith(`${appName}-env-`) || secretRef?.name?.startsWith(`${appName}-secret-`))
 }
 
 function sortedRecord(record: Record<string, string>): Record<string, string> {

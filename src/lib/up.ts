@@ -2,6 +2,7 @@
  * The steps of `devkube up` as data. Each step observes the world first and acts only on the
  * difference, so a re-run with nothing changed builds, loads and applies nothing.
  */
+import {existsSync} from 'node:fs'
 import path from 'node:path'
 import {checkBuildPaths, type AppConfig} from './config.js'
 import {explainRolloutFailure, diagnosePod, diagnosisError} from './diagnose.js'
@@ -14,7 +15,7 @@ import {appSelector, Kube, MANAGED_BY, MANAGED_BY_LABEL, type Deployment, type K
 import {desiredState, inSync, readManifests, resourceName} from './manifests.js'
 import {verifyKindContext} from './context-guard.js'
 import type {PlanItem, Step} from './pipeline.js'
-import {statePath} from './project-state.js'
+import {ensureStateDir, statePath} from './project-state.js'
 import {run, type RunResult} from './runner.js'
 import {versionAtLeast} from './versions.js'
 
@@ -35,6 +36,21 @@ export interface UpContext {
   deploymentName?: string
   service?: {name: string; port: number}
   versions: Record<string, string>
+}
+
+/**
+ * Input errors found before anything is written or started, so a bad devkube.yaml or .env never
+ * leaves a half-scaffolded project or a built image behind.
+ */
+export function checkInputsBeforeChanges(config: AppConfig): void {
+  checkBuildPaths(config)
+  const defaultDockerfile = path.join(config.build.context, 'Dockerfile')
+  if (config.build.dockerfile !== defaultDockerfile && !existsSync(config.build.dockerfile)) {
+    throw new UserError(`The Dockerfile ${config.build.dockerfile} named by \`build.dockerfile\` does not exist.`, {
+      hint: 'Fix `build.dockerfile` in devkube.yaml, or remove it to let devkube scaffold ./Dockerfile.',
+    })
+  }
+  if (config.envFile) readEnvFile(config.envFile, config.projectDir)
 }
 
 export function newUpContext(config: AppConfig, options: UpOptions): UpContext {
@@ -107,6 +123,7 @@ const image: Step<UpContext> = {
   async run(context, handle) {
     const {config} = context
     checkBuildPaths(config)
+    ensureStateDir(config.projectDir)
     const tag = await computeImageTag(config.name, {
       context: config.build.context,
       dockerfile: config.build.dockerfile,

@@ -50,7 +50,7 @@ describe('desired state', () => {
     const [app, sidecar] = applied.spec.template.spec.containers
     expect(applied.spec.replicas).toBe(2)
     expect(app).toMatchObject({image: 'devkube.local/hello:abc', imagePullPolicy: 'IfNotPresent', resources: {limits: config.resources.limits}})
-    expect(app.envFrom).toEqual([{configMapRef: {name: 'hello-env'}}, {secretRef: {name: 'hello-secret'}}])
+    expect(app.envFrom).toEqual([{configMapRef: {name: expect.stringMatching(/^hello-env-[0-9a-f]{8}$/)}}, {secretRef: {name: expect.stringMatching(/^hello-secret-[0-9a-f]{8}$/)}}])
     expect(sidecar.image).toBe('busybox:1.36')
   })
 
@@ -89,5 +89,17 @@ describe('desired state', () => {
     const rolledBack = structuredClone(state.objects)
     ;(rolledBack.find((object) => object.kind === 'Deployment')!.spec as {template: {spec: {containers: Array<{image: string}>}}}).template.spec.containers[0].image = 'devkube.local/hello:old'
     expect(inSync(state.objects, rolledBack)).toBe(false)
+  })
+
+  it('names settings and secrets by their content, so each revision keeps its own (rollback restores values)', () => {
+    const names = (env: Record<string, string>, secretEnv: Record<string, string>) =>
+      desiredState({config: appConfig({env}), imageTag: 't', manifests: [deployment()], secretEnv, manageNamespace: false})
+        .objects.filter((object) => object.kind === 'ConfigMap' || object.kind === 'Secret')
+        .map((object) => object.metadata.name)
+    const [configMap, secret] = names({A: '1'}, {T: 'x'})
+    expect(names({A: '1'}, {T: 'x'})).toEqual([configMap, secret])
+    const [changedConfigMap, sameSecret] = names({A: '2'}, {T: 'x'})
+    expect(changedConfigMap).not.toBe(configMap)
+    expect(sameSecret).toBe(secret)
   })
 })
