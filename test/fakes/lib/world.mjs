@@ -599,6 +599,16 @@ async function startContainer(state, pod, container, restart) {
     })
   })
   fs.rmSync(envFile, {force: true})
+  if (result.code !== 0 && /Conflict\. The container name .* is already in use/.test(result.stderr)) {
+    // Two kubectl calls reconciled at once and both started this same container (same pod, same
+    // restart): the other one won. Adopt its container, as the kubelet has only one.
+    const existing = await new Promise((resolve) => {
+      import('node:child_process').then(({execFile}) => {
+        execFile('docker', ['inspect', '--format', '{{.Id}}', name], {encoding: 'utf8'}, (error, stdout) => resolve(error ? '' : stdout.trim()))
+      })
+    })
+    if (existing) return {name, ok: true, id: existing, error: ''}
+  }
   return {name, ok: result.code === 0, id: result.stdout.trim(), error: result.stderr.trim()}
 }
 
