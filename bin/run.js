@@ -7,5 +7,9 @@ if (major < 22) {
   process.exit(1)
 }
 
+// Caches compiled code between runs (Node >= 22.1): start-up matters for a CLI run this often.
+const {enableCompileCache} = await import('node:module')
+enableCompileCache?.()
+
 const {execute} = await import('@oclif/core')
 await execute({dir: import.meta.url})

@@ -22,6 +22,9 @@ async function buildCli(): Promise<void> {
   if (result.exitCode !== 0) {
     throw new Error(`Building the CLI failed (tsc -p tsconfig.json exited ${result.exitCode}):\n${result.all ?? ''}`)
   }
+  // The command manifest must match the commands just built, or oclif would show stale flags.
+  const manifest = await execa(process.execPath, ['scripts/manifest.mjs'], {cwd: REPO_DIR, all: true, reject: false, stdin: 'ignore'})
+  if (manifest.exitCode !== 0) throw new Error(`Writing oclif.manifest.json failed:\n${manifest.all ?? ''}`)
 }
 
 export default async function setup(project: TestProject): Promise<void> {
