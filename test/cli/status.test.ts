@@ -72,7 +72,7 @@ describe.skipIf(!(await useDocker()))('devkube status (built CLI, fake kind/kube
     expect(up.code).not.toBe(0)
     const result = await world.devkube(['status'])
     expect(result.code).toBe(1)
-    expect(result.stdout).toMatch(/^ {12}[a-z0-9]{4}-[a-z0-9]{5} {2}0\/1 {4}(CrashLoopBackOff|Error) +[1-9]\d* +\d+s$/m)
+    expect(result.stdout).toMatch(/^ {12}[a-z0-9]{4}-[a-z0-9]{5} {2}0\/1 {4}(CrashLoopBackOff|Error|Running) +[1-9]\d* +\d+s$/m)
     expect(result.stdout).toMatch(/The app keeps crashing: container hello in pod hello-[a-z0-9]+-[a-z0-9]{5} exited with code 2 and has restarted \d+ times? \(CrashLoopBackOff\)\./)
     expect(result.stdout).toContain('  `devkube logs --previous` shows why it crashed; fix that and run `devkube up` again.')
     const report = JSON.parse((await world.devkube(['status', '--json'])).stdout)

@@ -106,7 +106,7 @@ describe.skipIf(!dockerReady)('devkube up against the fake toolchain', () => {
       const url = `http://localhost:${port}/`
       const answerAgain = async (what: string) => {
         const body = await httpBody(url, 30_000).catch(async (error: Error) => {
-          const log = readFileSync(path.join(context.dir, '.devkube', 'forward.log'), 'utf8')
+          const log = readFileSync(path.join(context.dir, '.devkube', 'forward-dev.log'), 'utf8')
           const pods = await context.tools.exec('kubectl', ['--context', 'kind-devkube', '-n', 'hello-python', 'get', 'pods'])
           throw new Error(`${error.message}\nafter ${what}; forwarder log:\n${log}\npods:\n${pods.stdout}${pods.stderr}`)
         })
