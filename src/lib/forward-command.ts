@@ -45,6 +45,7 @@ export async function runForward(overrides: ConfigOverrides, options: ForwardRun
     }
     process.on('SIGTERM', stop)
     process.on('SIGINT', stop)
+    process.on('SIGUSR1', () => supervisor.reconnect())
     await supervisor.waitUntilReady()
     supervisor.startProbing()
     writeRecord(config, target, process.pid, true)
@@ -66,6 +67,7 @@ export async function runForward(overrides: ConfigOverrides, options: ForwardRun
     if (event.type === 'restarting') options.log(`Port forward lost (${event.reason}); reconnecting…`)
   })
   options.log(`Forwarding ${outcome.url} → service/${target.service}:${target.remotePort}. Press Ctrl-C to stop.`)
+  process.on('SIGUSR1', () => supervisor.reconnect())
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve())
     process.once('SIGTERM', () => resolve())

@@ -188,6 +188,15 @@ export class ForwardSupervisor {
     return selector ? Object.entries(selector).map(([key, value]) => `${key}=${value}`).join(',') : undefined
   }
 
+  /**
+   * Drops the current kubectl port-forward so a new one picks a pod now: after a redeploy the old
+   * pod is going away, and waiting for kubectl to notice would serve the old version meanwhile.
+   */
+  reconnect(): void {
+    if (this.stopped) return
+    void this.child?.stop()
+  }
+
   /** Touches the local port so kubectl finds out about a dead pod now, not on the user's next request. */
   startProbing(): void {
     this.probeTimer = setInterval(() => {

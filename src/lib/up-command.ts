@@ -4,7 +4,7 @@
  */
 import type {ConfigOverrides, AppConfig} from './config.js'
 import {InterruptedError} from './errors.js'
-import {forwardUrl, type ForwardTarget} from './forward.js'
+import {checkUrl, forwardUrl, type ForwardTarget} from './forward.js'
 import {runningForwarder, startDetachedForward, startForegroundForward, clearRecord, type ForwardOutcome} from './forward-session.js'
 import {acquireLock} from './lock.js'
 import {chalk, isInteractive} from './output.js'
@@ -96,6 +96,12 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
   let outcome: ForwardOutcome
   let stopForeground: (() => Promise<void>) | undefined
   if (existing) {
+    // New pods: the running forwarder moves to one of them now, and the URL is checked, so the URL
+    // printed below serves what was just deployed.
+    if (context.actions.rolledOut) {
+      process.kill(existing.pid, 'SIGUSR1')
+      await checkUrl(existing.url)
+    }
     outcome = {url: existing.url, pid: existing.pid, reused: true, detached: existing.detached}
   } else if (options.detach) {
     outcome = await startDetachedForward(config, target, forwardArgs(config))
@@ -115,6 +121,8 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
       }
     })
     outcome = session.outcome
+    // Another `devkube up` in this folder redeployed: it asks this forwarder to move to the new pods.
+    process.on('SIGUSR1', () => session.supervisor.reconnect())
     stopForeground = async () => {
       await session.supervisor.stop()
       clearRecord(config, process.pid)

@@ -1,4 +1,5 @@
 // `devkube down` (built CLI) against the fake kind/kubectl backed by real Docker.
+import {processAlive} from '../../src/lib/project-state.js'
 import {spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import net from 'node:net'
@@ -30,14 +31,6 @@ function onTerminal(world: Day2World, args: string[], answer: string): Promise<{
   })
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 function portAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -73,11 +66,12 @@ describe.skipIf(!(await useDocker()))('devkube down (built CLI, fake kind/kubect
     const first = await world.devkube(['down'])
     expect(first.stderr).toBe('')
     expect(first.code).toBe(0)
-    expect(first.stdout).toBe(
+    // The settings ConfigMap is named after its content (hello-env-<hash>).
+    expect(first.stdout.replaceAll(/hello-env-[0-9a-f]{8}/g, 'hello-env-HASH')).toBe(
       [
         `Stopped the port forwarder (pid ${forwarderPid}, http://localhost:${port}).`,
-        'Deleting namespace hello (deployment/hello, service/hello, configmap/hello-env)…',
-        'Removed hello: deleted namespace hello with deployment/hello, service/hello, configmap/hello-env.',
+        'Deleting namespace hello (deployment/hello, service/hello, configmap/hello-env-HASH)…',
+        'Removed hello: deleted namespace hello with deployment/hello, service/hello, configmap/hello-env-HASH.',
         '',
       ].join('\n'),
     )

@@ -30,7 +30,9 @@ describe.skipIf(!ready)('quickstart on real kind', () => {
   const cluster = `devkube-e2e-${process.pid}`
   const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'devkube-e2e-')), 'hello-python')
   cpSync(path.join(repo, 'examples/hello-python'), dir, {recursive: true})
-  const devkube = (...args: string[]) => execa('node', [cli, ...args, '--cluster', cluster], {cwd: dir, reject: false, env: {CI: 'true'}})
+  // `down` takes the cluster's name as --cluster-name (its --cluster means "the cluster too").
+  const devkube = (...args: string[]) =>
+    execa('node', [cli, ...args, args[0] === 'down' ? '--cluster-name' : '--cluster', cluster], {cwd: dir, reject: false, env: {CI: 'true'}})
 
   afterAll(async () => {
     await devkube('down', '--cluster', '--yes')
