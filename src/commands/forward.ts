@@ -19,13 +19,20 @@ export default class Forward extends DevkubeCommand {
     port: portFlag('Port the app listens on (used for the default of --forward).'),
     detach: Flags.boolean({char: 'd', description: 'Forward in the background and return.'}),
     'background-child': Flags.boolean({hidden: true}),
+    service: Flags.string({hidden: true}),
+    'remote-port': Flags.integer({hidden: true}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Forward)
     await runForward(
       {...projectOverrides(flags), forward: flags.forward, port: flags.port},
-      {detach: flags.detach, backgroundChild: flags['background-child'], log: (line) => this.log(line)},
+      {
+        detach: flags.detach,
+        backgroundChild: flags['background-child'],
+        known: flags['background-child'] && flags.service && flags['remote-port'] ? {service: flags.service, remotePort: flags['remote-port']} : undefined,
+        log: (line) => this.log(line),
+      },
     )
   }
 }

@@ -2,11 +2,10 @@
 import type {ConfigOverrides} from './config.js'
 import {UserError} from './errors.js'
 import {ForwardSupervisor, forwardUrl, type ForwardTarget} from './forward.js'
-import {clearRecord, runningForwarder, startDetachedForward, startForegroundForward, writeRecord, type ForwardOutcome} from './forward-session.js'
+import {clearRecord, forwardArgs, runningForwarder, startDetachedForward, startForegroundForward, writeRecord, type ForwardOutcome} from './forward-session.js'
 import {appSelector, Kube, type KubeObject} from './kube.js'
 import {verifyKindContext} from './context-guard.js'
 import {loadProject} from './project.js'
-import {forwardArgs} from './up-command.js'
 
 export async function findAppService(kube: Kube, namespace: string, appName: string): Promise<{name: string; port: number} | undefined> {
   const services = await kube.list<KubeObject & {spec?: {ports?: Array<{port: number}>}}>('services', namespace, appSelector(appName), true)
@@ -17,14 +16,16 @@ export async function findAppService(kube: Kube, namespace: string, appName: str
 export interface ForwardRunOptions {
   detach: boolean
   backgroundChild: boolean
+  /** Given by `up` to its background child: the Service it has just found (and the context it checked). */
+  known?: {service: string; remotePort: number}
   log: (line: string) => void
 }
 
 export async function runForward(overrides: ConfigOverrides, options: ForwardRunOptions): Promise<ForwardOutcome | undefined> {
   const {config} = loadProject(process.cwd(), overrides, {requireApp: false})
   const kube = new Kube(config.cluster)
-  await verifyKindContext(config.cluster)
-  const service = await findAppService(kube, config.namespace, config.name)
+  if (!options.known) await verifyKindContext(config.cluster)
+  const service = options.known ? {name: options.known.service, port: options.known.remotePort} : await findAppService(kube, config.namespace, config.name)
   if (!service) {
     throw new UserError(`${config.name} has no Service in namespace ${config.namespace} of ${kube.context}, so there is nothing to forward.`, {
       hint: 'Run `devkube up` to deploy the app first.',
@@ -59,7 +60,7 @@ export async function runForward(overrides: ConfigOverrides, options: ForwardRun
     return {url: existing.url, pid: existing.pid, reused: true, detached: existing.detached}
   }
   if (options.detach) {
-    const outcome = await startDetachedForward(config, target, forwardArgs(config))
+    const outcome = await startDetachedForward(config, target, forwardArgs(config, target))
     options.log(`Forwarding ${outcome.url} in the background (pid ${outcome.pid}); \`devkube down\` stops it.`)
     return outcome
   }

@@ -70,7 +70,7 @@ export async function startDetachedForward(config: AppConfig, target: ForwardTar
       return {url, pid, reused: false, detached: true, status}
     }
     if (!processAlive(pid)) break
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    await new Promise((resolve) => setTimeout(resolve, 50))
   }
   if (processAlive(pid)) process.kill(pid, 'SIGTERM')
   const log = readLogTail(logFile)
@@ -139,4 +139,13 @@ function readLogTail(file: string): string {
   } catch {
     return ''
   }
+}
+
+/**
+ * The flags that make the background forwarder resolve the same app, namespace and port. The target
+ * is passed along too: the parent has just checked the context and found the Service, and the child
+ * starting to forward sooner is what the user waits for.
+ */
+export function forwardArgs(config: AppConfig, target: ForwardTarget): string[] {
+  return ['--env', config.environment, '--cluster', config.cluster, '--namespace', config.namespace, '--forward', String(config.forward), '--port', String(config.port), '--service', target.service, '--remote-port', String(target.remotePort)]
 }

@@ -5,7 +5,7 @@
 import type {ConfigOverrides, AppConfig} from './config.js'
 import {InterruptedError} from './errors.js'
 import {checkUrl, forwardUrl, type ForwardTarget} from './forward.js'
-import {runningForwarder, startDetachedForward, startForegroundForward, clearRecord, type ForwardOutcome} from './forward-session.js'
+import {forwardArgs, runningForwarder, startDetachedForward, startForegroundForward, clearRecord, type ForwardOutcome} from './forward-session.js'
 import {acquireLock} from './lock.js'
 import {chalk, isInteractive} from './output.js'
 import {runPlan, type ProgressMode, type StepResult} from './pipeline.js'
@@ -104,7 +104,7 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
     }
     outcome = {url: existing.url, pid: existing.pid, reused: true, detached: existing.detached}
   } else if (options.detach) {
-    outcome = await startDetachedForward(config, target, forwardArgs(config))
+    outcome = await startDetachedForward(config, target, forwardArgs(config, target))
   } else {
     // Say once that the forward was lost and once that it is back: the retries in between (a pod
     // still starting) are noise.
@@ -162,9 +162,3 @@ function printReady(config: AppConfig, outcome: ForwardOutcome, target: ForwardT
     log(`Forwarding ${outcome.url} → service/${target.service}:${target.remotePort} in namespace ${target.namespace}. Press Ctrl-C to stop forwarding (the app keeps running).`)
   }
 }
-
-/** The flags that make the background forwarder resolve the same app, namespace and port. */
-export function forwardArgs(config: AppConfig): string[] {
-  return ['--env', config.environment, '--cluster', config.cluster, '--namespace', config.namespace, '--forward', String(config.forward), '--port', String(config.port)]
-}
-

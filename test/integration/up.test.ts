@@ -136,6 +136,48 @@ describe.skipIf(!dockerReady)('devkube up against the fake toolchain', () => {
     })
   })
 
+  describe('Ctrl-C at the later steps, and in the foreground', () => {
+    it('Ctrl-C while waiting for the rollout: exits 130, no kubectl left, and a later up finishes the rollout', async () => {
+      const {tools, dir, up, buildArgs} = await setup({speed: 1, latency: {rollout: 30}})
+      try {
+        const running = startDevkube(['up', ...buildArgs, '--no-forward'], {cwd: dir, env: tools.env})
+        await waitForOutput(running, /Apply manifests/)
+        running.kill('SIGINT')
+        const interrupted = await running
+        expect(interrupted.exitCode, String(interrupted.stderr)).toBe(130)
+        expect(String(interrupted.stdout)).toMatch(/^✗ Wait for rollout \(interrupted\)/m)
+        expect(await leftoverProcesses(tools.stateDir)).toEqual([])
+        const resumed = await up('--no-forward', '--timeout', '90')
+        expect(resumed.code, resumed.stderr).toBe(0)
+        expect(resumed.stdout).toMatch(/^- Apply manifests: unchanged \(skipped\)/m)
+        expect(resumed.stdout).toMatch(/^✓ Wait for rollout/m)
+      } finally {
+        await tools.cleanup()
+      }
+    })
+
+    it('in the foreground: forwards until Ctrl-C, then stops forwarding, leaves the app running and says how to remove it', async () => {
+      const {tools, dir, buildArgs, run} = await setup({speed: 0.5})
+      const port = await freeLoopbackPort()
+      try {
+        const running = startDevkube(['up', ...buildArgs, '--forward', String(port)], {cwd: dir, env: tools.env})
+        await waitForOutput(running, /Press Ctrl-C to stop forwarding/)
+        expect((await httpBody(`http://localhost:${port}/`)).trim()).toBe('Hello World')
+        running.kill('SIGINT')
+        const stopped = await running
+        expect(stopped.exitCode, String(stopped.stderr)).toBe(0)
+        expect(String(stopped.stdout)).toContain('Stopped forwarding. hello-python is still running in kind-devkube, namespace hello-python.')
+        expect(String(stopped.stdout)).toContain('`devkube down` removes it.')
+        await expect(httpBody(`http://localhost:${port}/`, 2000)).rejects.toThrow()
+        expect(await leftoverProcesses(tools.stateDir)).toEqual([])
+        expect((await tools.pods('devkube', 'hello-python')).some((pod) => pod.status.phase === 'Running')).toBe(true)
+        expect((await run('down')).code).toBe(0)
+      } finally {
+        await tools.cleanup()
+      }
+    })
+  })
+
   describe.concurrent('what a user sees when it goes wrong', () => {
     it('a crashing app: says it keeps crashing and shows its last log lines', async () => {
       const {tools, dir, up} = await setup()
