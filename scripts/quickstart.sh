@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's quickstart: set up this checkout, then run `devkube up` in examples/hello-python and
-# show the forwarded URL answering. `npm run quickstart -- down` (or any other devkube command)
+# The README's quickstart: set up this checkout, then run `devkube up` on a copy of
+# examples/hello-python (in ~/.cache/devkube-quickstart, so the checkout stays as it is: up scaffolds
+# files into the project) and show the forwarded URL answering. `npm run quickstart -- down` (or any other devkube command)
 # runs that command in the same example and environment instead.
 #
 # Where kind is not installed (or DEVKUBE_FAKE=1), devkube runs against the bundled fake kind/kubectl
@@ -10,6 +11,8 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 example="$repo/examples/hello-python"
+work_root="${XDG_CACHE_HOME:-$HOME/.cache}/devkube-quickstart"
+work="$work_root/hello-python"
 
 bash "$repo/scripts/setup.sh" >&2
 export PATH="$repo/node_modules/.bin:$PATH"
@@ -20,9 +23,8 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 if [[ "${DEVKUBE_FAKE:-}" == "1" ]] || ! command -v kind >/dev/null 2>&1; then
-  state="${XDG_CACHE_HOME:-$HOME/.cache}/devkube-quickstart"
-  mkdir -p "$state"
-  export PATH="$repo/test/fakes/bin:$PATH" DEVKUBE_FAKE_STATE="$state/cluster" KUBECONFIG="$state/kubeconfig"
+  mkdir -p "$work_root"
+  export PATH="$repo/test/fakes/bin:$PATH" DEVKUBE_FAKE_STATE="$work_root/cluster" KUBECONFIG="$work_root/kubeconfig"
   echo "quickstart: kind is not installed here, so devkube runs against its fake kind/kubectl (test/fakes; pods are real Docker containers). Install kind to use a real cluster." >&2
 fi
 
@@ -33,7 +35,11 @@ if ! docker image inspect python:3.12-slim >/dev/null 2>&1 && ! timeout 30 docke
   build_args=(--build-arg PYTHON_IMAGE=devkube-standin/python:3.12)
 fi
 
-cd "$example"
+if [[ ! -d "$work" ]]; then
+  mkdir -p "$work_root"
+  cp -r "$example" "$work"
+fi
+cd "$work"
 if [[ $# -gt 0 ]]; then
   exec node "$repo/bin/run.js" "$@"
 fi
