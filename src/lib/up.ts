@@ -165,11 +165,14 @@ const load: Step<UpContext> = {
   title: 'Load image into kind',
   async run(context, handle) {
     const tag = context.imageTag!
-    const nodes = await context.kube.getJson<{items: Array<{status?: {images?: Array<{names?: string[]}>}}>}>(['nodes'], undefined, true)
-    const everyNodeHasIt = (nodes?.items.length ?? 0) > 0 && nodes!.items.every((node) => node.status?.images?.some((entry) => entry.names?.some((name) => name === tag || name === `docker.io/${tag}`)))
-    if (everyNodeHasIt && !context.actions.imageBuilt) {
-      handle.skip('every node has it')
-      return
+    // A tag just built is new to the nodes: load it without asking them first.
+    if (!context.actions.imageBuilt) {
+      const nodes = await context.kube.getJson<{items: Array<{status?: {images?: Array<{names?: string[]}>}}>}>(['nodes'], undefined, true)
+      const everyNodeHasIt = (nodes?.items.length ?? 0) > 0 && nodes!.items.every((node) => node.status?.images?.some((entry) => entry.names?.some((name) => name === tag || name === `docker.io/${tag}`)))
+      if (everyNodeHasIt) {
+        handle.skip('every node has it')
+        return
+      }
     }
     const outcome = await loadImage(context.config.cluster, tag, handle.signal)
     context.actions.imageLoaded = outcome === 'loaded'
@@ -182,9 +185,9 @@ const apply: Step<UpContext> = {
   title: 'Apply manifests',
   async run(context, handle) {
     const {config, kube} = context
-    const namespace = await kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true)
+    // Independent reads, at once: each is a process and, on a real cluster, an API round trip.
+    const [namespace, manifests] = await Promise.all([kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true), readManifests(config)])
     const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
-    const manifests = await readManifests(config)
     const secretEnv = config.envFile ? readEnvFile(config.envFile, config.projectDir) : undefined
     const desired = desiredState({config, imageTag: context.imageTag!, manifests, secretEnv, manageNamespace})
     const deployment = desired.objects.find((object) => object.kind === 'Deployment')
