@@ -1,8 +1,8 @@
 /** `devkube scale` and `devkube rollback`: change the running Deployment now, without a rebuild. */
+import {findDeployment, requireCluster} from './app-pods.js'
 import type {AppConfig, ConfigOverrides} from './config.js'
-import {verifyKindContext} from './context-guard.js'
 import {UserError} from './errors.js'
-import {appSelector, Kube, kubectlError, type Deployment} from './kube.js'
+import {Kube, kubectlError, type Deployment} from './kube.js'
 import {loadProject} from './project.js'
 
 export interface AppDeployment {
@@ -15,8 +15,8 @@ export interface AppDeployment {
 export async function findAppDeployment(overrides: ConfigOverrides): Promise<AppDeployment> {
   const {config} = loadProject(process.cwd(), overrides, {requireApp: false})
   const kube = new Kube(config.cluster)
-  await verifyKindContext(config.cluster)
-  const [deployment] = await kube.list<Deployment>('deployments.apps', config.namespace, appSelector(config.name), true)
+  await requireCluster(config)
+  const deployment = await findDeployment(kube, config)
   if (!deployment) {
     throw new UserError(`${config.name} is not deployed in namespace ${config.namespace} of ${kube.context}.`, {hint: 'Run `devkube up` to deploy it.'})
   }
