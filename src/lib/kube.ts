@@ -112,3 +112,10 @@ export function missingContextError(cluster: string): UserError {
     hint: `Run \`kind export kubeconfig --name ${cluster}\` to restore it (devkube never uses any other context).`,
   })
 }
+
+/** kubectl's own version (no cluster involved), e.g. "1.32.4". */
+export async function kubectlClientVersion(): Promise<string> {
+  const result = await run(['kubectl', 'version', '--client', '-o', 'json'], {timeoutMs: 20_000})
+  const parsed = JSON.parse(result.stdout) as {clientVersion?: {gitVersion?: string}}
+  return parsed.clientVersion?.gitVersion?.replace(/^v/, '') ?? 'unknown'
+}
