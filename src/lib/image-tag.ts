@@ -10,7 +10,8 @@ import path from 'node:path'
 import {createRequire} from 'node:module'
 import type {Ignore} from '@balena/dockerignore'
 import {UserError} from './errors.js'
-import {STATE_DIR} from './project-state.js'
+import type {AppConfig} from './config.js'
+import {STATE_DIR, statePath} from './project-state.js'
 
 // A CommonJS module whose typings declare an ES default export that does not exist at run time.
 const dockerignore = createRequire(import.meta.url)('@balena/dockerignore') as () => Ignore
@@ -34,6 +35,19 @@ export interface ContextHashInput {
 
 export function imageRepository(appName: string): string {
   return `${IMAGE_REPOSITORY_PREFIX}/${appName}`
+}
+
+/**
+ * The tag `up` builds the project's source as it is now, with devkube.yaml's build args plus any
+ * given on the command line. `up` and `status` must agree on it to the byte.
+ */
+export async function sourceImageTag(config: AppConfig, extraBuildArgs: Record<string, string> = {}): Promise<string> {
+  return computeImageTag(config.name, {
+    context: config.build.context,
+    dockerfile: config.build.dockerfile,
+    buildArgs: {...config.build.args, ...extraBuildArgs},
+    cacheFile: statePath(config.projectDir, 'context-hashes.json'),
+  })
 }
 
 export async function computeImageTag(appName: string, input: ContextHashInput): Promise<string> {

@@ -8,11 +8,10 @@ import type {AppConfig} from './config.js'
 import {verifyKindContext} from './context-guard.js'
 import {diagnosePod} from './diagnose.js'
 import {checkUrl, readForwardRecord} from './forward.js'
-import {computeImageTag} from './image-tag.js'
+import {sourceImageTag} from './image-tag.js'
 import {clusterExists} from './kind.js'
 import {MANAGED_BY, MANAGED_BY_LABEL, type Kube, type KubeObject, type Pod} from './kube.js'
 import {chalk} from './output.js'
-import {statePath} from './project-state.js'
 import {run} from './runner.js'
 import {redact} from './secrets.js'
 import {creationTime, findDeployment, listAppPods, podSelector, shortPodName} from './app-pods.js'
@@ -93,7 +92,7 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
     kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true),
     findDeployment(kube, config),
   ])
-  const [pods, sourceTag] = await Promise.all([namespace ? listAppPods(kube, config, podSelector(config, deployment)) : Promise.resolve([]), sourceImageTag(config, options.buildArgs)])
+  const [pods, sourceTag] = await Promise.all([namespace ? listAppPods(kube, config, podSelector(config, deployment)) : Promise.resolve([]), currentSourceTag(config, options.buildArgs)])
   await forwardCheck
 
   report.cluster.nodes = (nodes?.items ?? []).map((node) => ({
@@ -173,16 +172,10 @@ async function checkForward(config: AppConfig, report: StatusReport): Promise<vo
 }
 
 /** The tag `devkube up` would build from the source as it is now; only when there is a Dockerfile. */
-async function sourceImageTag(config: AppConfig, buildArgs: Record<string, string> = {}): Promise<{tag?: string; error?: string}> {
+async function currentSourceTag(config: AppConfig, buildArgs: Record<string, string> = {}): Promise<{tag?: string; error?: string}> {
   if (!existsSync(config.build.dockerfile)) return {}
   try {
-    const tag = await computeImageTag(config.name, {
-      context: config.build.context,
-      dockerfile: config.build.dockerfile,
-      buildArgs: {...config.build.args, ...buildArgs},
-      cacheFile: statePath(config.projectDir, 'context-hashes.json'),
-    })
-    return {tag}
+    return {tag: await sourceImageTag(config, buildArgs)}
   } catch (error) {
     return {error: (error as Error).message}
   }

@@ -9,14 +9,14 @@ import {explainRolloutFailure, diagnosePod, diagnosisError} from './diagnose.js'
 import {buildImage, dockerVersion, imageId} from './docker.js'
 import {readEnvFile} from './dotenv.js'
 import {UserError} from './errors.js'
-import {computeImageTag} from './image-tag.js'
+import {sourceImageTag} from './image-tag.js'
 import {checkClusterName, clusterExists, createCluster, deleteCluster, kindVersion, loadImage, MIN_KIND_VERSION} from './kind.js'
-import {appSelector, Kube, MANAGED_BY, MANAGED_BY_LABEL, type Deployment, type KubeObject, type Pod} from './kube.js'
+import {appSelector, Kube, kubectlClientVersion, MANAGED_BY, MANAGED_BY_LABEL, type Deployment, type KubeObject, type Pod} from './kube.js'
 import {desiredState, inSync, readManifests, resourceName} from './manifests.js'
 import {verifyKindContext} from './context-guard.js'
 import type {PlanItem, Step} from './pipeline.js'
-import {ensureStateDir, statePath} from './project-state.js'
-import {run, type RunResult} from './runner.js'
+import {ensureStateDir} from './project-state.js'
+import type {RunResult} from './runner.js'
 import {versionAtLeast} from './versions.js'
 
 export interface UpOptions {
@@ -79,11 +79,6 @@ const preflight: Step<UpContext> = {
   },
 }
 
-export async function kubectlClientVersion(): Promise<string> {
-  const result = await run(['kubectl', 'version', '--client', '-o', 'json'], {timeoutMs: 20_000})
-  const parsed = JSON.parse(result.stdout) as {clientVersion?: {gitVersion?: string}}
-  return parsed.clientVersion?.gitVersion?.replace(/^v/, '') ?? 'unknown'
-}
 
 const scaffold: Step<UpContext> = {
   id: 'scaffold',
@@ -124,12 +119,7 @@ const image: Step<UpContext> = {
     const {config} = context
     checkBuildPaths(config)
     ensureStateDir(config.projectDir)
-    const tag = await computeImageTag(config.name, {
-      context: config.build.context,
-      dockerfile: config.build.dockerfile,
-      buildArgs: config.build.args,
-      cacheFile: statePath(config.projectDir, 'context-hashes.json'),
-    })
+    const tag = await sourceImageTag(config)
     context.imageTag = tag
     if (!context.options.rebuild && (await imageId(tag))) {
       handle.skip(`${tag} is up to date`)
