@@ -2,7 +2,7 @@
 import type {ConfigOverrides} from './config.js'
 import {UserError} from './errors.js'
 import {ForwardSupervisor, forwardUrl, type ForwardTarget} from './forward.js'
-import {clearRecord, forwardArgs, runningForwarder, startDetachedForward, startForegroundForward, writeRecord, type ForwardOutcome} from './forward-session.js'
+import {forwardArgs, forwardInThisProcess, reconnectNotices, runningForwarder, startDetachedForward, startForegroundForward, writeRecord, type ForwardOutcome} from './forward-session.js'
 import {appSelector, Kube, type KubeObject} from './kube.js'
 import {verifyKindContext} from './context-guard.js'
 import {loadProject} from './project.js'
@@ -39,14 +39,13 @@ export async function runForward(overrides: ConfigOverrides, options: ForwardRun
       const line = event.type === 'ready' ? `forwarding ${forwardUrl(target.localPort)} (attempt ${event.attempt})` : `restarting in ${event.delayMs} ms: ${event.reason}`
       console.log(`${new Date().toISOString()} ${line}`)
     })
+    const stopForwarding = forwardInThisProcess(config, supervisor)
     const stop = async () => {
-      await supervisor.stop()
-      clearRecord(config, process.pid)
+      await stopForwarding()
       process.exit(0)
     }
     process.on('SIGTERM', stop)
     process.on('SIGINT', stop)
-    process.on('SIGUSR1', () => supervisor.reconnect())
     await supervisor.waitUntilReady()
     supervisor.startProbing()
     writeRecord(config, target, process.pid, true)
@@ -64,17 +63,13 @@ export async function runForward(overrides: ConfigOverrides, options: ForwardRun
     options.log(`Forwarding ${outcome.url} in the background (pid ${outcome.pid}); \`devkube down\` stops it.`)
     return outcome
   }
-  const {supervisor, outcome} = await startForegroundForward(config, target, (event) => {
-    if (event.type === 'restarting') options.log(`Port forward lost (${event.reason}); reconnecting…`)
-  })
+  const {outcome, stop} = await startForegroundForward(config, target, reconnectNotices(options.log, forwardUrl(target.localPort)))
   options.log(`Forwarding ${outcome.url} → service/${target.service}:${target.remotePort}. Press Ctrl-C to stop.`)
-  process.on('SIGUSR1', () => supervisor.reconnect())
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve())
     process.once('SIGTERM', () => resolve())
   })
-  await supervisor.stop()
-  clearRecord(config, process.pid)
+  await stop()
   options.log('Stopped forwarding.')
   return outcome
 }

@@ -33,8 +33,14 @@ export function runningForwarder(config: AppConfig, target: ForwardTarget): Forw
   return record && sameTarget(record, config, target) ? record : undefined
 }
 
+export interface ForegroundForward {
+  outcome: ForwardOutcome
+  /** Stops forwarding and removes this process's record. */
+  stop(): Promise<void>
+}
+
 /** Starts forwarding in this process; the caller keeps it running and stops it on Ctrl-C. */
-export async function startForegroundForward(config: AppConfig, target: ForwardTarget, onEvent?: (event: ForwardEvent) => void): Promise<{supervisor: ForwardSupervisor; outcome: ForwardOutcome}> {
+export async function startForegroundForward(config: AppConfig, target: ForwardTarget, onEvent?: (event: ForwardEvent) => void): Promise<ForegroundForward> {
   await stopStaleForwarder(config, target)
   await ensurePortFree(target.localPort)
   const supervisor = new ForwardSupervisor(new Kube(config.cluster), target, onEvent)
@@ -44,10 +50,40 @@ export async function startForegroundForward(config: AppConfig, target: ForwardT
     const url = forwardUrl(target.localPort)
     const {status} = await checkUrl(url)
     writeRecord(config, target, process.pid, false)
-    return {supervisor, outcome: {url, pid: process.pid, reused: false, detached: false, status}}
+    return {outcome: {url, pid: process.pid, reused: false, detached: false, status}, stop: forwardInThisProcess(config, supervisor)}
   } catch (error) {
     await supervisor.stop()
     throw error
+  }
+}
+
+/**
+ * What every forwarding process (foreground or background) does while it runs: another `devkube up`
+ * that redeployed sends SIGUSR1 to move it to the new pods. Returns the way to stop it, which also
+ * removes its record.
+ */
+export function forwardInThisProcess(config: AppConfig, supervisor: ForwardSupervisor): () => Promise<void> {
+  const reconnect = () => supervisor.reconnect()
+  process.on('SIGUSR1', reconnect)
+  return async () => {
+    process.off('SIGUSR1', reconnect)
+    await supervisor.stop()
+    clearRecord(config, process.pid)
+  }
+}
+
+/** Says once that the forward was lost and once that it is back: the retries between (a pod still starting) are noise. */
+export function reconnectNotices(log: (line: string) => void, url: string): (event: ForwardEvent) => void {
+  let lost = false
+  return (event) => {
+    if (event.type === 'restarting' && !lost) {
+      lost = true
+      log(`Port forward lost (${event.reason}); reconnecting…`)
+    }
+    if (event.type === 'ready' && lost) {
+      lost = false
+      log(`Forwarding again: ${url}`)
+    }
   }
 }
 
@@ -83,7 +119,7 @@ export function writeRecord(config: AppConfig, target: ForwardTarget, pid: numbe
   writeJsonAtomic(forwardRecordFile(config.projectDir, config.environment), record)
 }
 
-export function clearRecord(config: AppConfig, pid: number): void {
+function clearRecord(config: AppConfig, pid: number): void {
   const file = forwardRecordFile(config.projectDir, config.environment)
   if (readJson<ForwardRecord>(file)?.pid === pid) removeFile(file)
 }

@@ -5,7 +5,7 @@
 import type {ConfigOverrides, AppConfig} from './config.js'
 import {InterruptedError} from './errors.js'
 import {checkUrl, forwardUrl, type ForwardTarget} from './forward.js'
-import {forwardArgs, runningForwarder, startDetachedForward, startForegroundForward, clearRecord, type ForwardOutcome} from './forward-session.js'
+import {forwardArgs, reconnectNotices, runningForwarder, startDetachedForward, startForegroundForward, type ForwardOutcome} from './forward-session.js'
 import {acquireLock} from './lock.js'
 import {chalk, isInteractive} from './output.js'
 import {runPlan, type ProgressMode, type StepResult} from './pipeline.js'
@@ -106,27 +106,15 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
   } else if (options.detach) {
     outcome = await startDetachedForward(config, target, forwardArgs(config, target))
   } else {
-    // Say once that the forward was lost and once that it is back: the retries in between (a pod
-    // still starting) are noise.
-    let lost = false
-    const session = await startForegroundForward(config, target, (event) => {
-      if (options.json) return
-      if (event.type === 'restarting' && !lost) {
-        lost = true
-        options.log(chalk.dim(`Port forward lost (${event.reason}); reconnecting…`))
-      }
-      if (event.type === 'ready' && lost) {
-        lost = false
-        options.log(chalk.dim(`Forwarding again: ${forwardUrl(target.localPort)}`))
-      }
-    })
+    const session = await startForegroundForward(
+      config,
+      target,
+      reconnectNotices((line) => {
+        if (!options.json) options.log(chalk.dim(line))
+      }, forwardUrl(target.localPort)),
+    )
     outcome = session.outcome
-    // Another `devkube up` in this folder redeployed: it asks this forwarder to move to the new pods.
-    process.on('SIGUSR1', () => session.supervisor.reconnect())
-    stopForeground = async () => {
-      await session.supervisor.stop()
-      clearRecord(config, process.pid)
-    }
+    stopForeground = session.stop
   }
   steps.push({id: 'forward', title: 'Forward port', status: existing ? 'skipped' : 'done', skipped: Boolean(existing), ms: Math.round(performance.now() - started), detail: outcome.url})
   result.url = outcome.url
