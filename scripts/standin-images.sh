@@ -26,9 +26,11 @@ cache_dir="${DEVKUBE_STANDIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/devkube-stan
 mirror="${DEVKUBE_STANDIN_MIRROR:-http://deb.debian.org/debian}"
 suite=bookworm
 
-# Everything the Debian-based stand-ins need, in one rootfs. libstdc++6 is for the Node binary; netbase gives
+# Everything the Debian-based stand-ins need, in one rootfs (one shared layer on disk), backing services and the
+# registry included: Debian packages stand in for what PyPI (Django, FastAPI, uvicorn, drivers) and Docker Hub
+# (postgres, redis, mariadb, registry) would give. libstdc++6 is for the Node binary; netbase gives
 # /etc/services and /etc/protocols, which the official images have and Python's socket helpers read.
-packages=ca-certificates,libstdc++6,netbase,python3,python3-pip,python3-flask,gunicorn,python-is-python3,nginx-light,golang-go
+packages=ca-certificates,libstdc++6,netbase,python3,python3-pip,python3-flask,gunicorn,python-is-python3,nginx-light,golang-go,python3-django,python3-fastapi,python3-uvicorn,python3-starlette,python3-psycopg2,python3-redis,python3-pymysql,postgresql,redis-server,mariadb-server,docker-registry
 
 tags=(devkube-standin/node:22 devkube-standin/python:3.12 devkube-standin/golang:1.19 devkube-standin/runtime:latest devkube-standin/nginx:latest)
 recipe_label=devkube.standin.recipe
