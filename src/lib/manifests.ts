@@ -201,8 +201,8 @@ const FORMER_FORCED_ID = 10_001
 
 /**
  * The container runs as the user its image names, as `docker run` would: devkube never overrides it.
- * runAsNonRoot is set only where the image's user is known to be non-root (Kubernetes refuses to start a
- * root image under it), with that uid as runAsUser when the image names its user, because the kubelet
+ * runAsNonRoot is set (on the app's container) only where the image's user is known to be non-root
+ * (Kubernetes refuses to start a root image under it; a pod-wide one is taken away then), with that uid as runAsUser when the image names its user, because the kubelet
  * can only verify a number. A root image, or a name devkube cannot resolve, runs without it.
  */
 function runAsImageUser(podSpec: {securityContext?: SecurityContext}, container: {securityContext?: SecurityContext}, imageUser: ImageUser): void {
@@ -216,7 +216,7 @@ function runAsImageUser(podSpec: {securityContext?: SecurityContext}, container:
   const nonRoot = imageUser.uid !== undefined && imageUser.uid !== 0
   const dropsAll = JSON.stringify(containerSecurity.capabilities) === JSON.stringify({drop: ['ALL']})
   if (nonRoot) {
-    podSecurity.runAsNonRoot = true
+    // On the app's container only: a pod-wide setting would also bind sidecars built from other images.
     containerSecurity.runAsNonRoot = true
     // A non-root process has no capabilities to use; dropping them all costs it nothing.
     containerSecurity.capabilities ??= {drop: ['ALL']}
