@@ -4,13 +4,15 @@
  * changed builds, loads and applies nothing. Steps hand typed results forward (images → load →
  * apply → rollout), as Skaffold's Build → Render → Deploy do; the input they share is read-only.
  */
-import {existsSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {serviceSelector, workloadRef, type WorkloadKind} from './app-pods.js'
 import {checkBuildPaths, type AppConfig, type ServiceConfig} from './config.js'
-import {explainRolloutFailure, diagnosePod, diagnosisError} from './diagnose.js'
-import {buildImage, dockerVersion, imageId} from './docker.js'
+import {explainRolloutFailure, diagnosePod, diagnosisError, type DiagnosisContext} from './diagnose.js'
+import {GENERATED_MARKER} from './detect.js'
+import {buildImage, dockerVersion, imageId, imageUser, type ImageUser} from './docker.js'
+import {listNewestPods} from './rollout-pods.js'
 import {readEnvFile} from './dotenv.js'
 import {UserError} from './errors.js'
 import {serviceImageTag} from './image-tag.js'
@@ -155,6 +157,8 @@ export interface ServiceImage {
   tag: string
   /** Built in this run (so new to the nodes). */
   built: boolean
+  /** The image's USER: decides runAsNonRoot in the manifests and the "cannot write" sentence. */
+  user?: ImageUser
 }
 
 /** Runs `work` over `items`, at most `limit` at a time; the first failure stops starting new ones. */
@@ -189,7 +193,7 @@ const images: Step<UpInput, ServiceImage[]> = {
       if (service.source.kind !== 'build') throw new Error('unreachable')
       checkBuildPaths(config, service.source)
       const tag = await serviceImageTag(config, service)
-      if (!options.rebuild && (await imageId(tag))) return {service: service.name, tag, built: false}
+      if (!options.rebuild && (await imageId(tag))) return {service: service.name, tag, built: false, user: await imageUser(tag)}
       await buildImage({
         tag,
         context: service.source.context,
@@ -202,7 +206,7 @@ const images: Step<UpInput, ServiceImage[]> = {
           if (line.trim()) handle.progress(built.length > 1 ? `${service.name}: ${line.trim()}` : line.trim())
         },
       })
-      return {service: service.name, tag, built: true}
+      return {service: service.name, tag, built: true, user: await imageUser(tag)}
     })
     const fresh = results.filter((result) => result.built)
     if (fresh.length === 0) handle.skip(results.length === 1 ? `${results[0].tag} is up to date` : 'every image is up to date')
@@ -249,6 +253,8 @@ const load: Step<UpInput, {loaded: string[]}> = {
 /** A service's objects as rendered: what rollout waits on and what the forwarder serves. */
 export interface RenderedService {
   config: ServiceConfig
+  /** The built image's USER, for the diagnosis of a pod that cannot write. */
+  imageUser?: ImageUser
   workload: {kind: WorkloadKind; name: string; images: string[]}
   service?: {name: string; port: number}
   selector: string
@@ -259,14 +265,15 @@ const apply: Step<UpInput, {services: RenderedService[]; applied: string[]}> = {
   title: 'Apply manifests',
   async run({project}, handle, outputs) {
     const {config, kube} = project
-    const tags = new Map(outputs.of(images).map((image) => [image.service, image.tag]))
+    const built = new Map(outputs.of(images).map((image) => [image.service, image]))
     // Independent reads, at once: each is a process and, on a real cluster, an API round trip.
     const service = config.services[0]
     const [namespace, manifests] = await Promise.all([kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true), readManifests(config)])
     const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
     const secretEnv = service.envFile ? readEnvFile(service.envFile, config.projectDir) : undefined
-    const desired = desiredState({config, imageTag: tags.get(service.name)!, manifests, secretEnv, manageNamespace})
-    const rendered = [renderedService(config, service, desired.objects)]
+    const image = built.get(service.name)!
+    const desired = desiredState({config, imageTag: image.tag, manifests, secretEnv, manageNamespace, imageUser: image.user})
+    const rendered = [{...renderedService(config, service, desired.objects), imageUser: image.user}]
 
     const namespaced = desired.objects.filter((object) => object.kind !== 'Namespace')
     const kinds = [...new Set(namespaced.map((object) => resourceName(object.kind)))].join(',')
@@ -297,6 +304,7 @@ function renderedService(config: AppConfig, service: ServiceConfig, objects: Kub
   const matchLabels = spec.selector?.matchLabels ?? {'app.kubernetes.io/name': service.name}
   return {
     config: service,
+    imageUser: undefined,
     workload: {kind: workload.kind as WorkloadKind, name: workload.metadata.name, images: (spec.template?.spec?.containers ?? []).map((container) => String(container.image ?? ''))},
     service: serviceObject && port ? {name: serviceObject.metadata.name, port} : undefined,
     selector: Object.entries(matchLabels).map(([key, value]) => `${key}=${value}`).join(','),
@@ -392,7 +400,7 @@ async function rolloutService({project, options}: UpInput, service: RenderedServ
     signal: controller.signal,
     onLine: progress,
   })
-  const probe = {port: service.config.port ?? 0, healthPath: service.config.healthPath}
+  const probe = diagnosisContext(service)
   const watchdog = watchForFatalPods(project, service, probe, controller.signal)
   try {
     // The watchdog settles early only with fatal pods; otherwise the rollout's own result decides.
@@ -401,7 +409,7 @@ async function rolloutService({project, options}: UpInput, service: RenderedServ
     const outcome = await Promise.race([rolloutOutcome, fatalOutcome])
     if (outcome.kind === 'rollout' && outcome.result.exitCode === 0) return true
     if (signal.aborted) return false
-    const pods = outcome.kind === 'fatal' ? outcome.pods : await kube.list<Pod>('pods', config.namespace, service.selector, true)
+    const pods = outcome.kind === 'fatal' ? outcome.pods : await currentPods(project, service)
     const diagnosis = await explainRolloutFailure(kube, config.namespace, pods, probe)
     if (diagnosis) throw diagnosisError(diagnosis)
     const reason = outcome.kind === 'rollout' ? outcome.result.stderr.trim().split('\n').at(-1) : ''
@@ -419,14 +427,13 @@ async function rolloutService({project, options}: UpInput, service: RenderedServ
  * Resolves with the pods once one of the new revision is in a state that waiting will not fix (a
  * crash loop, a missing image); with undefined once the wait is over for another reason.
  */
-async function watchForFatalPods(project: Project, service: RenderedService, probe: {port: number; healthPath: string}, signal: AbortSignal): Promise<Pod[] | undefined> {
-  const {config, kube} = project
+async function watchForFatalPods(project: Project, service: RenderedService, probe: DiagnosisContext, signal: AbortSignal): Promise<Pod[] | undefined> {
   while (!signal.aborted) {
     await abortableSleep(POD_CHECK_INTERVAL_MS, signal)
     if (signal.aborted) break
-    const pods = await kube.list<Pod>('pods', config.namespace, service.selector, true).catch(() => [])
-    const current = pods.filter((pod) => pod.spec.containers.some((container) => service.workload.images.includes(container.image)))
-    for (const pod of current) {
+    // Only what was just deployed counts: the previous version's pods (crashing or not) are on their way out.
+    const pods = await currentPods(project, service).catch(() => [])
+    for (const pod of pods) {
       const diagnosis = diagnosePod(pod, probe)
       const restarts = Math.max(0, ...(pod.status.containerStatuses ?? []).map((status) => status.restartCount))
       if (!diagnosis || diagnosis.reason === 'ReadinessProbeFailing') continue
@@ -435,6 +442,41 @@ async function watchForFatalPods(project: Project, service: RenderedService, pro
     }
   }
   return undefined
+}
+
+/** The pods of what was just deployed: a Deployment's newest ReplicaSet's; a StatefulSet's running its images. */
+async function currentPods(project: Project, service: RenderedService): Promise<Pod[]> {
+  const {config, kube} = project
+  if (service.workload.kind === 'Deployment') return listNewestPods(kube, config.namespace, service.workload.name)
+  const pods = await kube.list<Pod>('pods', config.namespace, service.selector, true)
+  return pods.filter((pod) => pod.spec.containers.some((container) => service.workload.images.includes(container.image)))
+}
+
+/**
+ * Where the app of a Dockerfile devkube wrote may write: its working directory (owned by the app's
+ * user) and /tmp. For the project's own Dockerfile devkube cannot know, and says so in general terms.
+ */
+function writableDirs(dockerfile: string): string[] | undefined {
+  let text: string
+  try {
+    text = readFileSync(dockerfile, 'utf8')
+  } catch {
+    return undefined
+  }
+  if (!text.startsWith(GENERATED_MARKER)) return undefined
+  const finalStage = text.split(/^FROM\s/m).at(-1) ?? ''
+  const workdir = [...finalStage.matchAll(/^WORKDIR\s+(\S+)/gm)].at(-1)?.[1]
+  return [...(workdir ? [`its working directory ${workdir}`] : []), '/tmp']
+}
+
+function diagnosisContext(service: RenderedService): DiagnosisContext {
+  const {config} = service
+  return {
+    port: config.port,
+    healthPath: config.healthPath,
+    imageUser: service.imageUser?.user,
+    writableDirs: config.source.kind === 'build' ? writableDirs(config.source.dockerfile) : undefined,
+  }
 }
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
