@@ -46,7 +46,7 @@ export async function ensurePortFree(port: number): Promise<void> {
   throw portInUseError(port, await portOwner(port))
 }
 
-/** The one sentence for a taken local port, whoever notices it first (the check above or kubectl). */
+/** The one sentence for a taken local port, whether devkube found it first or kubectl did. */
 export function portInUseError(port: number, owner?: string): UserError {
   return new UserError(`The local port ${port} is already in use${owner ? ` by ${owner}` : ''}.`, {
     hint: `Stop that process, or forward another port with \`--forward <port>\` (or \`forward:\` in devkube.yaml).`,
@@ -131,7 +131,7 @@ export class ForwardSupervisor {
       }
       if (!everReady && /unable to listen on any of the requested ports/.test(reason)) {
         this.stopped = true
-        this.rejectReady(portInUseError(this.target.localPort))
+        this.rejectReady(portInUseError(this.target.localPort, await portOwner(this.target.localPort)))
         return
       }
       // Forwarding that worked for a while lost its pod (a redeploy, a restart): reconnect promptly.

@@ -184,7 +184,7 @@ async function checkForward(config: AppConfig, report: StatusReport): Promise<vo
 async function currentSourceTag(config: AppConfig, buildArgs: Record<string, string> = {}): Promise<{tag?: string; error?: string}> {
   if (!existsSync(config.build.dockerfile)) return {}
   try {
-    return {tag: await sourceImageTag(config, buildArgs)}
+    return {tag: await sourceImageTag(config, buildArgs, {writeCache: false})}
   } catch (error) {
     return {error: (error as Error).message}
   }
