@@ -5,6 +5,7 @@
 import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode} from 'yaml'
+import {backingPort, isBackingEngine} from './backing.js'
 import {closest} from './closest.js'
 import {CONFIG_FIELDS, describeSpec, ENVIRONMENT_FIELDS, ENVIRONMENT_NAME, type FieldSpec, type Language} from './config-schema.js'
 import {UserError} from './errors.js'
@@ -279,7 +280,8 @@ class Validator {
           if (!isMap(settings)) throw this.fail(settings, `${key}.${service}`, 'a map of settings', this.show(settings))
           this.object(settings, spec.fields, `${key}.${service}.`)
           if (!spec.overrides) {
-            const sources = ['build', 'image', 'backing'].filter((field) => settings.has(field))
+            // `image:` beside `backing:` only replaces the backing service's official image.
+            const sources = ['build', 'image', 'backing'].filter((field) => settings.has(field) && !(field === 'image' && settings.has('backing')))
             if (sources.length !== 1) {
               throw new UserError(`${this.where(keyNode)}: the service \`${service}\` needs exactly one of \`build\`, \`image\` or \`backing\`${sources.length > 1 ? `, but it has ${sources.join(' and ')}` : ''}.`, {
                 hint: '`build: {context: .}` builds it from source, `image: redis:7` runs a stock image, `backing: postgres` runs a database devkube manages.',
@@ -499,7 +501,7 @@ function resolveServices(app: AppConfig, file: ConfigFile, overrides: ConfigOver
       name,
       source,
       lang: service.lang ?? detected.lang,
-      port: pick('port') ?? pick('ports')?.[0] ?? detected.port,
+      port: pick('port') ?? pick('ports')?.[0] ?? detected.port ?? (source.kind === 'backing' && isBackingEngine(source.engine) ? backingPort(source.engine) : undefined),
       forward: pick('forward'),
       replicas: source.kind === 'backing' ? 1 : (overrides.replicas ?? override.replicas ?? layer.replicas ?? service.replicas ?? file.replicas ?? 1),
       env: {...stringifyMap(file.env), ...stringifyMap(service.env), ...stringifyMap(layer.env), ...stringifyMap(override.env)},

@@ -108,7 +108,7 @@ describe('devkube.yaml services:', () => {
   it.each([
     ['services:\n  Web:\n    image: x\n', 'devkube.yaml:2:3: `services.Web` must be named with lowercase letters, digits and "-"'],
     ['services:\n  web:\n    port: 80\n', 'devkube.yaml:2:3: the service `web` needs exactly one of `build`, `image` or `backing`.'],
-    ['services:\n  web:\n    image: x\n    backing: redis\n', 'the service `web` needs exactly one of `build`, `image` or `backing`, but it has image and backing.'],
+    ['services:\n  web:\n    image: x\n    build: {context: .}\n', 'the service `web` needs exactly one of `build`, `image` or `backing`, but it has build and image.'],
     ['services:\n  db:\n    backing: oracle\n', '`services.db.backing` must be one of postgres, mysql, mariadb, redis, mongodb, rabbitmq, but it is "oracle"'],
     ['services:\n  web:\n    image: x\n    dependson: [db]\n', 'devkube.yaml:4:5: unknown key `services.web.dependson`.'],
     ['services:\n  web:\n    image: x\n    ports: [80, http]\n', '`services.web.ports[1]` must be a whole number from 1 to 65535, but it is "http"'],
