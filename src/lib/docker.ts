@@ -37,6 +37,8 @@ export interface BuildRequest {
   tag: string
   context: string
   dockerfile: string
+  /** The stage of a multi-stage Dockerfile to build. */
+  target?: string
   buildArgs: Record<string, string>
   labels: Record<string, string>
   signal?: AbortSignal
@@ -50,6 +52,7 @@ const BUILD_ERROR_LINES = 25
 
 export async function buildImage(request: BuildRequest): Promise<void> {
   const argv = ['docker', 'build', '-t', request.tag, '-f', request.dockerfile]
+  if (request.target) argv.push('--target', request.target)
   for (const [key, value] of Object.entries(request.buildArgs)) argv.push('--build-arg', `${key}=${value}`)
   for (const [key, value] of Object.entries(request.labels)) argv.push('--label', `${key}=${value}`)
   argv.push(request.context)

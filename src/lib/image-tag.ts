@@ -10,7 +10,7 @@ import path from 'node:path'
 import {createRequire} from 'node:module'
 import type {Ignore} from '@balena/dockerignore'
 import {UserError} from './errors.js'
-import type {AppConfig} from './config.js'
+import {CONFIG_FILE, type AppConfig} from './config.js'
 import {STATE_DIR, statePath} from './project-state.js'
 
 // A CommonJS module whose typings declare an ES default export that does not exist at run time.
@@ -28,9 +28,16 @@ interface CachedFile {
 export interface ContextHashInput {
   context: string
   dockerfile: string
+  /** The stage built: another stage is another image. */
+  target?: string
   buildArgs: Record<string, string>
   /** Where per-file hashes are cached between runs (keyed by size and mtime). */
   cacheFile?: string
+  /**
+   * devkube's own files in the context (devkube.yaml, the manifests folder), relative to it: left out
+   * of the hash whatever .dockerignore says, so changing `env:` or a manifest never rebuilds the image.
+   */
+  devkubeFiles?: string[]
 }
 
 export function imageRepository(appName: string): string {
@@ -45,8 +52,10 @@ export async function sourceImageTag(config: AppConfig, extraBuildArgs: Record<s
   return computeImageTag(config.name, {
     context: config.build.context,
     dockerfile: config.build.dockerfile,
+    target: config.build.target,
     buildArgs: {...config.build.args, ...extraBuildArgs},
     cacheFile: statePath(config.projectDir, 'context-hashes.json'),
+    devkubeFiles: devkubeFilesIn(config.build.context, [config.configPath ?? path.join(config.projectDir, CONFIG_FILE), config.manifests]),
   })
 }
 
@@ -68,10 +77,11 @@ export async function hashBuildInputs(input: ContextHashInput): Promise<string> 
   hash.update(`dockerfile:${path.relative(input.context, input.dockerfile)}\n`)
   hash.update(await readFile(input.dockerfile))
   for (const key of Object.keys(input.buildArgs).sort()) hash.update(`\narg:${key}=${input.buildArgs[key]}`)
+  if (input.target) hash.update(`\ntarget:${input.target}`)
   hash.update('\ncontext:\n')
 
   const ignore = loadDockerignore(input.context)
-  const files = await listContextFiles(input.context, ignore)
+  const files = await listContextFiles(input.context, ignore, new Set(input.devkubeFiles ?? []))
   for (const relative of files) {
     const absolute = path.join(input.context, relative)
     const stats = await lstat(absolute)
@@ -92,6 +102,13 @@ export async function hashBuildInputs(input: ContextHashInput): Promise<string> 
   return hash.digest('hex')
 }
 
+/** The given paths that lie inside the context, relative to it with "/" separators. */
+function devkubeFilesIn(context: string, files: string[]): string[] {
+  return files
+    .map((file) => path.relative(context, file).split(path.sep).join('/'))
+    .filter((relative) => relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative))
+}
+
 function loadDockerignore(context: string) {
   const ignore = dockerignore()
   const file = path.join(context, '.dockerignore')
@@ -99,7 +116,7 @@ function loadDockerignore(context: string) {
   return ignore
 }
 
-async function listContextFiles(context: string, ignore: Ignore): Promise<string[]> {
+async function listContextFiles(context: string, ignore: Ignore, devkubeFiles: Set<string>): Promise<string[]> {
   const files: string[] = []
   async function walk(relativeDir: string): Promise<void> {
     const entries = await readdir(path.join(context, relativeDir), {withFileTypes: true})
@@ -107,7 +124,7 @@ async function listContextFiles(context: string, ignore: Ignore): Promise<string
       const relative = relativeDir ? `${relativeDir}/${entry.name}` : entry.name
       // devkube's own state (this hash cache, the forwarder's log) changes every run; hashing it would
       // make every tag new. Scaffolded .dockerignore files exclude it from the image too.
-      if (relative === STATE_DIR) continue
+      if (relative === STATE_DIR || devkubeFiles.has(relative)) continue
       if (entry.isDirectory()) {
         // A directory is descended into even when ignored, because a later "!pattern" may re-include
         // files below it; .git and node_modules are the common big ones, skipped when ignored outright.

@@ -22,7 +22,8 @@ export function loadProject(projectDir: string, overrides: ConfigOverrides, opti
   const lang: Language | undefined = overrides.lang ?? loaded.file.lang
   let detection: Detection | undefined
   try {
-    detection = detectApp(projectDir, {lang})
+    const environment = overrides.environment ? loaded.file.environments?.[overrides.environment] : undefined
+    detection = detectApp(projectDir, {lang, target: environment?.build?.target ?? loaded.file.build?.target})
   } catch (error) {
     if (options.requireApp) throw error
   }

@@ -134,6 +134,7 @@ const image: Step<UpContext> = {
       tag,
       context: config.build.context,
       dockerfile: config.build.dockerfile,
+      target: config.build.target,
       buildArgs: config.build.args,
       labels: {[MANAGED_BY_LABEL]: MANAGED_BY, 'app.kubernetes.io/name': config.name},
       signal: handle.signal,
