@@ -145,14 +145,15 @@ export function detectPython(dir: string, given?: string): Detection & {python: 
 }
 
 const FRAMEWORK_NAMES: Record<PythonFramework, string> = {django: 'Django', fastapi: 'FastAPI', starlette: 'Starlette', flask: 'Flask', plain: 'plain Python'}
-const INSTALLER_NAMES: Record<PythonInstaller, string> = {requirements: 'pip (requirements.txt)', poetry: 'Poetry', uv: 'uv', pipenv: 'Pipenv', pyproject: 'pip (pyproject.toml)', none: 'none'}
+const INSTALLER_NAMES: Record<PythonInstaller, string> = {requirements: 'pip', poetry: 'Poetry', uv: 'uv', pipenv: 'Pipenv', pyproject: 'pip', none: 'none'}
 
 /** The production start command: gunicorn (WSGI), uvicorn (ASGI) or python for a plain script. */
 export function pythonStartCommand(details: Pick<PythonDetails, 'framework' | 'pythonApp' | 'factory'>, port: number, entryFile = 'main.py'): string[] {
   const bind = `0.0.0.0:${port}`
   if ((details.framework === 'django' || details.framework === 'flask') && details.pythonApp) return ['gunicorn', '--bind', bind, details.pythonApp]
   if ((details.framework === 'fastapi' || details.framework === 'starlette') && details.pythonApp) {
-    return ['uvicorn', ...(details.factory ? ['--factory'] : []), details.pythonApp, '--host', '0.0.0.0', '--port', String(port)]
+    // `python -m uvicorn` works wherever the package is importable, also where no `uvicorn` script was installed.
+    return ['python', '-m', 'uvicorn', ...(details.factory ? ['--factory'] : []), details.pythonApp, '--host', '0.0.0.0', '--port', String(port)]
   }
   return ['python', entryFile]
 }

@@ -59,6 +59,8 @@ export interface DetectOptions {
   goCommand?: string
   /** The project's own Dockerfile: the stage that is built (`build.target`), whose EXPOSE and USER count. */
   target?: string
+  /** Where `lang` came from ("--lang", "devkube.yaml"), for the reason detection gives. */
+  langSource?: string
 }
 
 /** The first line of every Dockerfile devkube writes: tells devkube's own Dockerfile from the user's. */
@@ -89,7 +91,7 @@ export function detectApp(projectDir: string, options: DetectOptions = {}): Dete
     throw new UserError(`The project folder ${dir} does not exist.`, {hint: 'Run devkube in the folder of your app.'})
   }
   const lang = options.lang
-  if (lang) return withFacts(detectAs(dir, lang, options, `--lang ${lang} was given`))
+  if (lang) return withFacts(detectAs(dir, lang, options, `${options.langSource ?? '--lang'} says lang ${lang}`))
   if (hasOwnDockerfile(dir)) return withFacts(detectAs(dir, 'dockerfile', options, 'the project has its own Dockerfile'))
   const packageJson = readPackageJson(dir)
   if (packageJson && nodeStart(dir, packageJson)) return withFacts(detectAs(dir, 'node', options))
@@ -111,7 +113,9 @@ function withFacts(detection: Detection): Detection {
   const facts = [...detection.facts]
   const has = (key: string) => facts.some((fact) => fact.key === key)
   if (!has('port')) facts.push({key: 'port', value: String(detection.port), source: detection.portSource ?? 'default'})
-  if (!has('start command') && detection.startCommand) facts.push({key: 'start command', value: detection.startCommand.join(' '), source: detection.procfile?.source ?? detection.reason})
+  if (!has('start command') && detection.startCommand) {
+    facts.push({key: 'start command', value: detection.procfile?.command ?? detection.startCommand.join(' '), source: detection.procfile?.source ?? detection.reason})
+  }
   return {...detection, facts}
 }
 

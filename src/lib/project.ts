@@ -23,7 +23,7 @@ export function loadProject(projectDir: string, overrides: ConfigOverrides, opti
   let detection: Detection | undefined
   try {
     const environment = overrides.environment ? loaded.file.environments?.[overrides.environment] : undefined
-    detection = detectApp(projectDir, {lang, target: environment?.build?.target ?? loaded.file.build?.target})
+    detection = detectApp(projectDir, {lang, target: environment?.build?.target ?? loaded.file.build?.target, langSource: overrides.lang ? '--lang' : 'devkube.yaml'})
   } catch (error) {
     if (options.requireApp) throw error
   }

@@ -122,7 +122,7 @@ describe('detectApp: Python', () => {
       reason: 'pyproject.toml is there and the app uses FastAPI',
       python: {framework: 'fastapi', pythonApp: 'main:api', installer: 'pyproject', dependencyFiles: ['pyproject.toml'], pyprojectDependencies: ['fastapi>=0.110', 'uvicorn[standard]'], missingServer: undefined},
       port: 8000,
-      startCommand: ['uvicorn', 'main:api', '--host', '0.0.0.0', '--port', '8000'],
+      startCommand: ['python', '-m', 'uvicorn', 'main:api', '--host', '0.0.0.0', '--port', '8000'],
     })
   })
 
@@ -204,7 +204,7 @@ describe('detectApp: unrecognised folder and --lang', () => {
 
   it('trusts --lang over what the folder looks like, and still detects the port', () => {
     const dir = project({'package.json': packageJson({scripts: {start: 'node a.js'}}), 'index.html': '', 'app.py': 'import os\nport = os.environ.get("PORT", 6000)\n'})
-    expect(detectApp(dir, {lang: 'static'})).toMatchObject({lang: 'static', reason: '--lang static was given'})
+    expect(detectApp(dir, {lang: 'static'})).toMatchObject({lang: 'static', reason: '--lang says lang static'})
     expect(detectApp(dir, {lang: 'python'})).toMatchObject({lang: 'python', python: {framework: 'plain', dependencyFiles: []}, port: 6000})
   })
 
