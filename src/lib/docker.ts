@@ -37,9 +37,9 @@ export interface BuildRequest {
   tag: string
   context: string
   dockerfile: string
-  /** The stage of a multi-stage Dockerfile to build. */
-  target?: string
   buildArgs: Record<string, string>
+  /** A stage of a multi-stage Dockerfile (`build.target`). */
+  target?: string
   labels: Record<string, string>
   signal?: AbortSignal
   onLine?: (line: string) => void
