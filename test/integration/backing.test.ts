@@ -8,7 +8,7 @@ import {stringify} from 'yaml'
 import {backingObjects, resolveCredentials, type BackingCredentials, type BackingSpec} from '../../src/lib/backing.js'
 import {Kube} from '../../src/lib/kube.js'
 import {ExecaRunner, setRunner, type Runner} from '../../src/lib/runner.js'
-import {clearSecrets, redact} from '../../src/lib/secrets.js'
+import {redact} from '../../src/lib/secrets.js'
 import {backingImageForTests, ensureStandinImages, useDocker} from '../support/docker.js'
 import {createFakeToolchain, execCommand, type FakeToolchain} from '../support/fake-toolchain.js'
 
@@ -52,7 +52,6 @@ describe.skipIf(!dockerReady)('a postgres backing service on the fake cluster', 
 
   afterAll(async () => {
     restoreRunner?.()
-    clearSecrets()
     await tools?.cleanup()
   })
 
