@@ -32,7 +32,8 @@ export function resolveProject(projectDir: string, overrides: ConfigOverrides, o
   // With `services:` each built service is detected in its own context; the folder itself may hold none.
   if (!loaded.file.services) {
     try {
-      detection = detectApp(projectDir, {lang})
+      const environment = overrides.environment ? loaded.file.environments?.[overrides.environment] : undefined
+      detection = detectApp(projectDir, {lang, target: environment?.build?.target ?? loaded.file.build?.target, langSource: overrides.lang ? '--lang' : 'devkube.yaml'})
     } catch (error) {
       if (options.requireApp) throw error
     }
