@@ -1,7 +1,8 @@
 /**
  * `devkube down`: stop the forwarder, remove what devkube created for the app — its namespace when
  * devkube created it and nothing else lives there, else only the app's own labelled objects — and,
- * with --cluster, the kind cluster itself. Everything is observed first, so running it twice is
+ * with --cluster, the kind cluster itself. Backing services' volumes (and the credentials they were
+ * set up with) are kept, and the namespace with them, unless --volumes. Everything is observed first, so running it twice is
  * safe and the second run says there is nothing to remove.
  */
 import type {AppConfig} from './config.js'
