@@ -12,6 +12,7 @@
 import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {Document, isMap, isSeq, LineCounter, parseDocument, visit} from 'yaml'
+import {type BackingEngine, connectionEnv, credentialsSecretName} from './backing.js'
 import {interpolate} from './compose-interpolation.js'
 import {parseEnv} from './dotenv.js'
 import {UserError} from './errors.js'
@@ -20,8 +21,6 @@ import {isDns1123Label, toDns1123Label} from './names.js'
 /** The file names compose looks for, in its order of preference. */
 export const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'] as const
 
-export const BACKING_KINDS = ['postgres', 'mysql', 'mariadb', 'redis', 'mongodb', 'rabbitmq'] as const
-export type BackingKind = (typeof BACKING_KINDS)[number]
 
 /** An env value that is one of the connection settings a backing service hands its dependents. */
 export interface ConnectionRef {
@@ -38,7 +37,7 @@ export interface ExecProbe {
 }
 
 export interface ImportedService {
-  backing?: BackingKind
+  backing?: BackingEngine
   version?: string
   image?: string
   build?: {context: string; dockerfile?: string; target?: string; args?: Record<string, string>}
@@ -94,65 +93,45 @@ export const SECRETS_FILE_SUFFIX = '.secrets.env'
 const SECRET_NAME = /PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE/i
 const URL_WITH_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^/@:\s]*:[^/@\s]+@/i
 
-interface BackingSpec {
-  /** The connection settings dependents receive (must match backing.ts). */
-  url: string
-  host: string
-  user?: string
-  password?: string
-  database?: string
+/** What the import knows of an engine's official image, beyond what backing.ts hands dependents. */
+interface ImageFacts {
   /** The image's own variables that set credentials, by what they set. */
-  credentialEnv: Record<string, 'user' | 'password' | 'database'>
+  credentialEnv: Record<string, CredentialRole>
   /** The user the image creates when none is set. */
   defaultUser?: string
   /** Where the image keeps its data: a named volume there is the backing service's own PVC. */
   dataPath: string
 }
 
-const MYSQL_CONNECTION = {url: 'DATABASE_URL', host: 'MYSQL_HOST', user: 'MYSQL_USER', password: 'MYSQL_PASSWORD', database: 'MYSQL_DATABASE'}
-const MYSQL_CREDENTIALS = {MYSQL_USER: 'user', MYSQL_PASSWORD: 'password', MYSQL_ROOT_PASSWORD: 'password', MYSQL_DATABASE: 'database'} as const
+type CredentialRole = 'username' | 'password' | 'database'
 
-const BACKING: Record<BackingKind, BackingSpec> = {
-  postgres: {
-    url: 'DATABASE_URL',
-    host: 'POSTGRES_HOST',
-    user: 'POSTGRES_USER',
-    password: 'POSTGRES_PASSWORD',
-    database: 'POSTGRES_DB',
-    credentialEnv: {POSTGRES_USER: 'user', POSTGRES_PASSWORD: 'password', POSTGRES_DB: 'database'},
-    defaultUser: 'postgres',
-    dataPath: '/var/lib/postgresql/data',
-  },
-  mysql: {...MYSQL_CONNECTION, credentialEnv: MYSQL_CREDENTIALS, defaultUser: 'root', dataPath: '/var/lib/mysql'},
+const MYSQL_CREDENTIALS = {MYSQL_USER: 'username', MYSQL_PASSWORD: 'password', MYSQL_ROOT_PASSWORD: 'password', MYSQL_DATABASE: 'database'} as const
+
+const IMAGE_FACTS: Record<BackingEngine, ImageFacts> = {
+  postgres: {credentialEnv: {POSTGRES_USER: 'username', POSTGRES_PASSWORD: 'password', POSTGRES_DB: 'database'}, defaultUser: 'postgres', dataPath: '/var/lib/postgresql/data'},
+  mysql: {credentialEnv: MYSQL_CREDENTIALS, defaultUser: 'root', dataPath: '/var/lib/mysql'},
   mariadb: {
-    ...MYSQL_CONNECTION,
-    credentialEnv: {...MYSQL_CREDENTIALS, MARIADB_USER: 'user', MARIADB_PASSWORD: 'password', MARIADB_ROOT_PASSWORD: 'password', MARIADB_DATABASE: 'database'},
+    credentialEnv: {...MYSQL_CREDENTIALS, MARIADB_USER: 'username', MARIADB_PASSWORD: 'password', MARIADB_ROOT_PASSWORD: 'password', MARIADB_DATABASE: 'database'},
     defaultUser: 'root',
     dataPath: '/var/lib/mysql',
   },
-  redis: {url: 'REDIS_URL', host: 'REDIS_HOST', credentialEnv: {}, dataPath: '/data'},
-  mongodb: {
-    url: 'MONGODB_URL',
-    host: 'MONGODB_HOST',
-    user: 'MONGODB_USER',
-    password: 'MONGODB_PASSWORD',
-    database: 'MONGODB_DATABASE',
-    credentialEnv: {MONGO_INITDB_ROOT_USERNAME: 'user', MONGO_INITDB_ROOT_PASSWORD: 'password', MONGO_INITDB_DATABASE: 'database'},
-    dataPath: '/data/db',
-  },
-  rabbitmq: {
-    url: 'RABBITMQ_URL',
-    host: 'RABBITMQ_HOST',
-    user: 'RABBITMQ_USER',
-    password: 'RABBITMQ_PASSWORD',
-    credentialEnv: {RABBITMQ_DEFAULT_USER: 'user', RABBITMQ_DEFAULT_PASS: 'password'},
-    defaultUser: 'guest',
-    dataPath: '/var/lib/rabbitmq',
-  },
+  redis: {credentialEnv: {}, dataPath: '/data'},
+  mongodb: {credentialEnv: {MONGO_INITDB_ROOT_USERNAME: 'username', MONGO_INITDB_ROOT_PASSWORD: 'password', MONGO_INITDB_DATABASE: 'database'}, dataPath: '/data/db'},
+  rabbitmq: {credentialEnv: {RABBITMQ_DEFAULT_USER: 'username', RABBITMQ_DEFAULT_PASS: 'password'}, defaultUser: 'guest', dataPath: '/var/lib/rabbitmq'},
+}
+
+/** The connection settings backing.ts hands a dependent of this engine, by the Secret key they read. */
+function connectionNames(engine: BackingEngine): Map<string, string[]> {
+  const byKey = new Map<string, string[]>()
+  for (const variable of connectionEnv({service: 'x', engine})) {
+    const key = (variable.valueFrom as {secretKeyRef?: {key?: string}} | undefined)?.secretKeyRef?.key ?? variable.name
+    byKey.set(key, [...(byKey.get(key) ?? []), variable.name])
+  }
+  return byKey
 }
 
 /** Official image repositories (Docker Hub library names) that become backing services. */
-const BACKING_IMAGES: Record<string, BackingKind> = {
+const BACKING_IMAGES: Record<string, BackingEngine> = {
   postgres: 'postgres',
   mysql: 'mysql',
   mariadb: 'mariadb',
@@ -420,7 +399,7 @@ function mapService(
   return {composeName, service, env, envFiles}
 }
 
-function backingOf(image: string): {kind: BackingKind; version?: string; image?: string} | undefined {
+function backingOf(image: string): {kind: BackingEngine; version?: string; image?: string} | undefined {
   const [reference, digest] = image.split('@')
   const slash = reference.lastIndexOf('/')
   const colon = reference.lastIndexOf(':')
@@ -647,7 +626,7 @@ export function splitWords(text: string): string[] {
 function mapVolumes(
   volumes: unknown,
   topVolumes: Record<string, unknown>,
-  backing: BackingKind | undefined,
+  backing: BackingEngine | undefined,
   say: (key: string, message: string) => void,
 ): NonNullable<ImportedService['volumes']> {
   const result: NonNullable<ImportedService['volumes']> = []
@@ -690,7 +669,7 @@ function mapVolumes(
       continue
     }
     if (backing) {
-      if (target.replace(/\/$/, '') !== BACKING[backing].dataPath) say('volumes', `${shown} is not carried over: devkube keeps ${backing}'s data in its own PersistentVolumeClaim at ${BACKING[backing].dataPath}`)
+      if (target.replace(/\/$/, '') !== IMAGE_FACTS[backing].dataPath) say('volumes', `${shown} is not carried over: devkube keeps ${backing}'s data in its own PersistentVolumeClaim at ${IMAGE_FACTS[backing].dataPath}`)
       continue
     }
     const declared = topVolumes[source]
@@ -737,18 +716,19 @@ function quantity(amount: string): string {
  * settings; secret-looking values go to `<service>.secrets.env`; the rest is env.
  */
 function sortEnvironments(drafts: Draft[], names: Map<string, string>, warn: (service: string | undefined, key: string, message: string) => void): SecretEnvFile[] {
-  const backing = new Map<string, {kind: BackingKind; credentials: Record<'user' | 'password' | 'database', string | undefined>}>()
+  const backing = new Map<string, BackingTarget>()
   for (const draft of drafts) {
-    const kind = draft.service.backing
-    if (!kind) continue
-    const spec = BACKING[kind]
-    const credentials: Record<'user' | 'password' | 'database', string | undefined> = {user: spec.defaultUser, password: undefined, database: undefined}
+    const engine = draft.service.backing
+    if (!engine) continue
+    const facts = IMAGE_FACTS[engine]
+    const credentials: Partial<Record<CredentialRole, string>> = {username: facts.defaultUser}
     for (const entry of draft.env) {
-      const role = spec.credentialEnv[entry.key]
+      const role = facts.credentialEnv[entry.key]
       if (role && entry.value) credentials[role] = entry.value
     }
-    credentials.database ??= kind === 'postgres' ? credentials.user : undefined
-    backing.set(names.get(draft.composeName) as string, {kind, credentials})
+    // The postgres image names its database after the user unless told otherwise.
+    if (engine === 'postgres') credentials.database ??= credentials.username
+    backing.set(names.get(draft.composeName) as string, {engine, credentials, connection: connectionNames(engine)})
   }
 
   const mapped = new Map<string, string[]>()
@@ -764,7 +744,7 @@ function sortEnvironments(drafts: Draft[], names: Map<string, string>, warn: (se
       if (connection) {
         if (!draft.service.dependsOn?.includes(connection.from)) draft.service.dependsOn = [...(draft.service.dependsOn ?? []), connection.from]
         mapped.set(connection.from, [...(mapped.get(connection.from) ?? []), `${name}'s ${entry.key}`])
-        // The dependency hands out this very setting: nothing to declare.
+        // When the dependency hands out this very name, there is nothing to declare.
         if (connection.key !== entry.key) env[entry.key] = connection
         continue
       }
@@ -783,15 +763,16 @@ function sortEnvironments(drafts: Draft[], names: Map<string, string>, warn: (se
 
   for (const draft of drafts) {
     const name = names.get(draft.composeName) as string
-    const kind = draft.service.backing
-    if (!kind) continue
-    const spec = BACKING[kind]
+    const target = backing.get(name)
+    if (!target) continue
     const dropped = draft.env.map((entry) => entry.key)
     const remapped = mapped.get(name) ?? []
     if (dropped.length === 0 && remapped.length === 0) continue
-    const handedOut = [spec.url, spec.host, spec.user, spec.password, spec.database].filter(Boolean).join(', ')
+    const variables = [...target.connection.values()]
+    const handedOut = `${variables.map((names) => names[0]).join(', ')}${variables.some((names) => names.length > 1) ? ' (and more)' : ''}`
+    const generated = `devkube generates ${name}'s credentials once, in the Secret ${credentialsSecretName(name)}`
     const parts = [
-      dropped.length > 0 ? `${dropped.join(', ')} ${dropped.length === 1 ? 'is' : 'are'} dropped: devkube generates ${name}'s credentials once, in the Secret ${name}-credentials` : `devkube generates ${name}'s credentials once, in the Secret ${name}-credentials`,
+      dropped.length > 0 ? `${dropped.join(', ')} ${dropped.length === 1 ? 'is' : 'are'} dropped: ${generated}` : generated,
       `services that depend on ${name} get ${handedOut} from it`,
       ...(remapped.length > 0 ? [`${remapped.join(', ')} now ${remapped.length === 1 ? 'comes' : 'come'} from there`] : []),
     ]
@@ -800,19 +781,34 @@ function sortEnvironments(drafts: Draft[], names: Map<string, string>, warn: (se
   return secretFiles
 }
 
-/** Whether KEY=VALUE of a dependent points at a backing service: its URL, host, user, password or database. */
-function connectionOf(key: string, value: string, backing: Map<string, {kind: BackingKind; credentials: Record<'user' | 'password' | 'database', string | undefined>}>, names: Map<string, string>): ConnectionRef | undefined {
+interface BackingTarget {
+  engine: BackingEngine
+  /** What the compose file set the image up with (or the image's defaults): what dependents' values may repeat. */
+  credentials: Partial<Record<CredentialRole, string>>
+  connection: Map<string, string[]>
+}
+
+/**
+ * Whether KEY=VALUE of a dependent points at a backing service (its URL, or its user, password or database as the
+ * compose file set them) and so must come from the generated credentials. A bare host name stays as it is: the
+ * Service has the compose service's name. Returns the connection setting to read, by the name backing.ts gives it.
+ */
+function connectionOf(key: string, value: string, backing: Map<string, BackingTarget>, names: Map<string, string>): ConnectionRef | undefined {
   for (const [composeName, name] of names) {
     const target = backing.get(name)
     if (!target) continue
-    const spec = BACKING[target.kind]
-    const host = new RegExp(`^[a-z][a-z0-9+.-]*://([^/@\\s]*@)?(${escape(composeName)}|${escape(name)})(:\\d+)?(/|\\?|$)`, 'i')
-    if (host.test(value)) return {from: name, key: spec.url}
-    if (value === composeName || value === name) return key === spec.host ? {from: name, key: spec.host} : undefined
-    const {user, password, database} = target.credentials
-    if (password !== undefined && value === password && spec.password && /PASS|PWD|SECRET/i.test(key)) return {from: name, key: spec.password}
-    if (user !== undefined && value === user && spec.user && /USER|LOGIN/i.test(key)) return {from: name, key: spec.user}
-    if (database !== undefined && value === database && spec.database && /(^|_)(DB|DATABASE|NAME)(_|$)|DBNAME/i.test(key)) return {from: name, key: spec.database}
+    const reference = (secretKey: string): ConnectionRef | undefined => {
+      const variables = target.connection.get(secretKey)
+      if (!variables) return undefined
+      return {from: name, key: variables.includes(key) ? key : variables[0]}
+    }
+    const url = new RegExp(`^[a-z][a-z0-9+.-]*://([^/@\\s]*@)?(${escape(composeName)}|${escape(name)})(:\\d+)?(/|\\?|$)`, 'i')
+    if (url.test(value)) return reference('uri')
+    if (value === composeName || value === name) return target.connection.get('host')?.includes(key) ? {from: name, key} : undefined
+    const {username, password, database} = target.credentials
+    if (password !== undefined && value === password && /PASS|PWD|SECRET/i.test(key)) return reference('password')
+    if (username !== undefined && value === username && /USER|LOGIN/i.test(key)) return reference('username')
+    if (database !== undefined && value === database && /(^|_)(DB|DATABASE|NAME)(_|$)|DBNAME/i.test(key)) return reference('database')
   }
   return undefined
 }

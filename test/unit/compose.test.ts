@@ -1,4 +1,5 @@
-import {existsSync, readdirSync, readFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {parse} from 'yaml'
@@ -53,6 +54,50 @@ describe('compose import (golden)', () => {
   it('secret env files read back as written, quotes and newlines included', () => {
     const values = {PLAIN: 'abc123', SPACES: 'two words', QUOTE: `it's "quoted"`, MULTI: 'line1\nline2', URL: 'postgres://u:p@db:5432/x'}
     expect(parseEnv(secretEnvFileText({path: 'x.secrets.env', values}, 'compose.yaml'))).toEqual(values)
+  })
+})
+
+describe('compose import (details)', () => {
+  const importText = (text: string) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'devkube-compose-'))
+    try {
+      writeFileSync(path.join(dir, 'compose.yaml'), text)
+      return importCompose(dir)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  }
+
+  it('maps settings that point at a backing service to the names backing.ts hands out', () => {
+    const imported = importText(`services:
+  api_server:
+    image: example/api
+    environment:
+      MONGO_URL: mongodb://root:example@mongo:27017/
+      MONGO_CONNECTION: mongodb://root:example@mongo:27017/shop?authSource=admin
+      ADMIN_PASS: example
+      MONGO_HOST: mongo
+  mongo:
+    image: docker.io/library/mongo:7.0
+    environment:
+      MONGO_INITDB_ROOT_USERNAME: root
+      MONGO_INITDB_ROOT_PASSWORD: example
+`)
+    expect(imported.services).toEqual({
+      'api-server': {
+        image: 'example/api',
+        env: {MONGO_CONNECTION: {from: 'mongo', key: 'MONGODB_URI'}, ADMIN_PASS: {from: 'mongo', key: 'MONGODB_PASSWORD'}, MONGO_HOST: 'mongo'},
+        dependsOn: ['mongo'],
+      },
+      mongo: {backing: 'mongodb', version: '7.0'},
+    })
+    expect(imported.warnings.map((warning) => `${warning.service}: ${warning.key}`)).toEqual(['api-server: name', 'mongo: environment'])
+    expect(imported.secretFiles).toEqual([])
+  })
+
+  it('says where a YAML error is and what a required variable needs', () => {
+    expect(() => importText('services:\n  web:\n    image: [nginx\n')).toThrow(/^compose.yaml:\d+:\d+: /)
+    expect(() => importText('services:\n  web:\n    image: nginx:${TAG:?set TAG in .env}\n')).toThrow('compose.yaml: services.web.image needs the variable TAG: set TAG in .env.')
   })
 })
 
