@@ -330,6 +330,8 @@ function mapService(
     if (backing.image) service.image = backing.image
   } else if (spec.build !== undefined) {
     service.build = mapBuild(spec.build, say)
+    const dockerfile = path.posix.join(service.build.context, service.build.dockerfile ?? 'Dockerfile')
+    if (!existsSync(path.join(projectDir, dockerfile))) say('build', `${dockerfile} does not exist, so ${name} cannot be built; add it before \`devkube up\``)
   } else if (image) {
     service.image = image
   } else {

@@ -2,6 +2,7 @@
  * `devkube up` from flags to result: load the project, take the lock, run the plan with progress,
  * then forward the port (foreground, detached or not at all) and report the URL.
  */
+import {offerComposeImport} from './compose-init.js'
 import type {ConfigOverrides, AppConfig} from './config.js'
 import {InterruptedError} from './errors.js'
 import {checkUrl, forwardUrl, type ForwardTarget} from './forward.js'
@@ -39,6 +40,7 @@ export interface UpResult {
 
 export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): Promise<UpResult | undefined> {
   const projectDir = process.cwd()
+  await offerComposeImport(projectDir, {json: options.json, log: options.log})
   const {config, detection} = loadProject(projectDir, overrides, {requireApp: true})
   checkInputsBeforeChanges(config)
   const interrupt = new AbortController()
