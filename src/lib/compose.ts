@@ -28,9 +28,12 @@ export interface ConnectionRef {
   key: string
 }
 
-/** An exec readiness probe, from a compose healthcheck; unset fields take devkube's defaults. */
+/**
+ * The readiness probe, from a compose healthcheck: `exec` runs a command in the container; without it the probe is
+ * the HTTP GET of the service's healthPath. Unset fields take devkube's defaults.
+ */
 export interface ExecProbe {
-  exec: string[]
+  exec?: string[]
   periodSeconds?: number
   timeoutSeconds?: number
   failureThreshold?: number
@@ -51,6 +54,7 @@ export interface ImportedService {
   env?: Record<string, string | ConnectionRef>
   envFile?: string | string[]
   dependsOn?: string[]
+  healthPath?: string
   probe?: ExecProbe
   volumes?: {name: string; path: string; size: string}[]
   resources?: {requests?: {cpu?: string; memory?: string}; limits?: {cpu?: string; memory?: string}}
@@ -363,7 +367,13 @@ function mapService(
   // A backing service gets devkube's own readiness probe, made for its image.
   if (!backing && spec.healthcheck !== undefined) {
     const probe = mapHealthcheck(spec.healthcheck, say)
-    if (probe) service.probe = probe
+    // A check that only fetches a path of the service's own port is the HTTP probe Kubernetes runs itself.
+    const path = probe?.exec && httpCheckPath(probe.exec, service.port)
+    if (path) {
+      service.healthPath = path
+      delete probe.exec
+    }
+    if (probe && Object.keys(probe).length > 0) service.probe = probe
   }
 
   const entrypoint = commandLine(spec.entrypoint)
@@ -578,6 +588,24 @@ function mapHealthcheck(healthcheck: unknown, say: (key: string, message: string
     if (Number.isInteger(retries) && retries > 0) probe.failureThreshold = retries
   }
   return probe
+}
+
+/**
+ * The path a healthcheck fetches when all it does is an HTTP GET of localhost on the service's port with curl, wget
+ * or Python's urllib (the forms compose files use), e.g. "/health"; undefined for any other check.
+ */
+function httpCheckPath(exec: string[], port: number | undefined): string | undefined {
+  if (port === undefined) return undefined
+  const line = (exec[0] === 'sh' && exec[1] === '-c' ? exec.slice(2) : exec).join(' ')
+  const program = /^(curl|wget|python3?)\b/.exec(line)?.[1]
+  if (!program) return undefined
+  if (program.startsWith('python') && !/urllib\.request\.urlopen\(/.test(line)) return undefined
+  const urls = [...line.matchAll(/https?:\/\/(?:localhost|127\.0\.0\.1)(?::(\d+))?(\/[^\s'"]*)?/g)]
+  // curl/wget with more after them (`&& ...`) do more than fetch; Python's ";" separates its own statements.
+  if (urls.length !== 1 || (!program.startsWith('python') && /[;&|]/.test(line.replace(/\|\|\s*exit 1\s*$/, '')))) return undefined
+  const [, urlPort, urlPath] = urls[0]
+  if (Number(urlPort ?? 80) !== port) return undefined
+  return urlPath ?? '/'
 }
 
 /** Compose durations ("1m30s", "500ms", "2h") in whole seconds, rounded up. */
@@ -845,7 +873,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** The service as written to devkube.yaml: keys in a fixed, readable order, nothing empty. */
 function prune(service: ImportedService): ImportedService {
-  const order: (keyof ImportedService)[] = ['backing', 'version', 'image', 'build', 'kind', 'port', 'forward', 'replicas', 'command', 'args', 'env', 'envFile', 'dependsOn', 'probe', 'volumes', 'resources']
+  const order: (keyof ImportedService)[] = ['backing', 'version', 'image', 'build', 'kind', 'port', 'forward', 'replicas', 'command', 'args', 'env', 'envFile', 'dependsOn', 'healthPath', 'probe', 'volumes', 'resources']
   const result: Record<string, unknown> = {}
   for (const key of order) if (service[key] !== undefined) result[key] = service[key]
   return result as ImportedService
