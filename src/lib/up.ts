@@ -192,7 +192,7 @@ const apply: Step<UpContext> = {
     if (service && servicePorts?.[0]) context.service = {name: service.metadata.name, port: servicePorts[0].port}
 
     const namespaced = desired.objects.filter((object) => object.kind !== 'Namespace')
-    const kinds = [...new Set(namespaced.map((object) => resourceName(object.kind)))].join(',')
+    const kinds = [...new Set(namespaced.map((object) => resourceName(object.kind, object.apiVersion)))].join(',')
     const live = namespace ? await kube.list(kinds, config.namespace, appSelector(config.name), true) : []
     if (namespace && inSync(namespaced, live)) {
       handle.skip('unchanged')
