@@ -262,7 +262,11 @@ EOF
 FROM $base_tag
 COPY nginx.conf /etc/nginx/nginx.conf
 COPY default.conf /etc/nginx/conf.d/default.conf
+# The shared rootfs's service packages (mysql, docker-registry) took uid/gid 101, which nginx-unprivileged's
+# nginx user has: this image has no use for them, so they give way.
 RUN rm -f /etc/nginx/sites-enabled/* \\
+ && for user in \$(awk -F: '\$3 == 101 || \$4 == 101 {print \$1}' /etc/passwd); do userdel "\$user"; done \\
+ && for group in \$(awk -F: '\$3 == 101 {print \$1}' /etc/group); do groupdel "\$group"; done \\
  && groupadd --system --gid 101 nginx \\
  && useradd --system --uid 101 --gid nginx --home-dir /nonexistent --shell /usr/sbin/nologin nginx \\
  && mkdir -p /var/cache/nginx /usr/share/nginx/html \\
