@@ -1,4 +1,8 @@
-/** Typed wrappers of the docker CLI calls devkube makes. */
+/**
+ * Typed wrappers of the docker CLI calls devkube makes. With kind's Podman provider
+ * (KIND_EXPERIMENTAL_PROVIDER=podman) the same calls go to podman, whose image commands take the same
+ * arguments: the image must be built where kind's nodes can get it from.
+ */
 import {readFile} from 'node:fs/promises'
 import {readBuildFailure, stripAnsi} from './build-output.js'
 import {UserError} from './errors.js'
@@ -12,6 +16,13 @@ export function dockerNotRunningError(): UserError {
   })
 }
 
+export type ImageTool = 'docker' | 'podman'
+
+/** The CLI that builds and saves images: the one kind's provider runs its nodes with. */
+export function imageTool(env: NodeJS.ProcessEnv = process.env): ImageTool {
+  return env.KIND_EXPERIMENTAL_PROVIDER?.trim() === 'podman' ? 'podman' : 'docker'
+}
+
 export interface DockerVersion {
   client: string
   server: string
@@ -19,6 +30,12 @@ export interface DockerVersion {
 
 /** Fails with a plain sentence when the CLI is missing or the daemon is down. */
 export async function dockerVersion(): Promise<DockerVersion> {
+  if (imageTool() === 'podman') {
+    // A local podman has no daemon: the client is the engine.
+    const podman = await run(['podman', 'version', '--format', '{{.Client.Version}}'], {allowFailure: true, timeoutMs: 20_000})
+    if (podman.exitCode !== 0) throw new CommandError(podman)
+    return {client: podman.stdout.trim(), server: podman.stdout.trim()}
+  }
   const result = await run(['docker', 'version', '--format', '{{.Client.Version}} {{.Server.Version}}'], {allowFailure: true, timeoutMs: 20_000})
   if (result.exitCode !== 0) {
     if (DOCKER_NOT_RUNNING.test(result.stderr) || DOCKER_NOT_RUNNING.test(result.stdout)) throw dockerNotRunningError()
@@ -29,7 +46,7 @@ export async function dockerVersion(): Promise<DockerVersion> {
 }
 
 export async function imageId(tag: string): Promise<string | undefined> {
-  const result = await run(['docker', 'image', 'inspect', '--format', '{{.Id}}', tag], {allowFailure: true, quiet: true})
+  const result = await run([imageTool(), 'image', 'inspect', '--format', '{{.Id}}', tag], {allowFailure: true, quiet: true})
   if (result.exitCode === 0) return result.stdout.trim()
   if (DOCKER_NOT_RUNNING.test(result.stderr)) throw dockerNotRunningError()
   return undefined
@@ -46,7 +63,7 @@ export interface BuildRequest {
 }
 
 export async function buildImage(request: BuildRequest): Promise<void> {
-  const argv = ['docker', 'build', '-t', request.tag, '-f', request.dockerfile]
+  const argv = [imageTool(), 'build', '-t', request.tag, '-f', request.dockerfile]
   for (const [key, value] of Object.entries(request.buildArgs)) argv.push('--build-arg', `${key}=${value}`)
   for (const [key, value] of Object.entries(request.labels)) argv.push('--label', `${key}=${value}`)
   argv.push(request.context)
@@ -96,6 +113,23 @@ async function baseImageArg(dockerfile: string, buildOutput: string[]): Promise<
   return undefined
 }
 
-export async function saveImage(tag: string, tarPath: string, signal?: AbortSignal): Promise<void> {
-  await run(['docker', 'save', '-o', tarPath, tag], {signal})
+/** The platform images run on here ("linux/amd64"): kind's nodes are containers of this engine. */
+export async function enginePlatform(): Promise<string> {
+  const argv = imageTool() === 'podman' ? ['podman', 'version', '--format', '{{.Client.OsArch}}'] : ['docker', 'version', '--format', '{{.Server.Os}}/{{.Server.Arch}}']
+  return (await run(argv, {quiet: true, timeoutMs: 20_000})).stdout.trim()
+}
+
+/**
+ * Writes the image to a tar for `kind load image-archive`. With a platform, only that platform's
+ * manifest goes in: a whole index (Docker's containerd image store) names blobs that were never pulled.
+ * A Docker too old for `save --platform` (API < 1.48) has no containerd store problem: it saves plainly.
+ */
+export async function saveImage(tag: string, tarPath: string, options: {platform?: string; signal?: AbortSignal} = {}): Promise<void> {
+  const tool = imageTool()
+  if (options.platform && tool === 'docker') {
+    const result = await run(['docker', 'save', '--platform', options.platform, '-o', tarPath, tag], {signal: options.signal, allowFailure: true})
+    if (result.exitCode === 0) return
+    if (!/unknown flag: --platform|"--platform" requires API version/.test(result.stderr)) throw new CommandError(result)
+  }
+  await run([tool, 'save', '-o', tarPath, tag], {signal: options.signal})
 }
