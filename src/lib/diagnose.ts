@@ -3,7 +3,7 @@
  * question a developer asks when a rollout does not finish.
  */
 import {UserError} from './errors.js'
-import type {Kube, Pod} from './kube.js'
+import type {Kube, KubeObject, Pod} from './kube.js'
 import {redact} from './secrets.js'
 
 export const CRASH_LOG_LINES = 20
@@ -17,8 +17,37 @@ export interface Diagnosis {
   container?: string
 }
 
+/** The part of a core/v1 Event the diagnosis reads. */
+export interface PodEvent {
+  reason?: string
+  message?: string
+  involvedObject?: {kind?: string; name?: string; uid?: string}
+}
+
+export interface DiagnoseContext {
+  port?: number
+  healthPath?: string
+  /** The namespace's events: how the kubelet says it killed a container for failing its liveness probe. */
+  events?: PodEvent[]
+}
+
+/**
+ * The kubelet's own word that it restarts this container for its liveness probe ("Container web failed
+ * liveness probe, will be restarted"). The exit code cannot tell: the kubelet sends SIGTERM first, so an
+ * app that exits on it shows 143 or 0, and only one that ignores it is killed (137) after the grace period.
+ */
+function killedForLiveness(pod: Pod, container: string, events: PodEvent[] = []): boolean {
+  return events.some(
+    (event) =>
+      event.reason === 'Killing' &&
+      event.involvedObject?.kind === 'Pod' &&
+      (event.involvedObject.uid ? event.involvedObject.uid === pod.metadata.uid : event.involvedObject.name === pod.metadata.name) &&
+      new RegExp(`^Container ${container} failed liveness probe`).test(event.message ?? ''),
+  )
+}
+
 /** What a pod's state means in plain words, or undefined when the pod looks healthy or is starting. */
-export function diagnosePod(pod: Pod, context: {port?: number; healthPath?: string} = {}): Diagnosis | undefined {
+export function diagnosePod(pod: Pod, context: DiagnoseContext = {}): Diagnosis | undefined {
   const podName = pod.metadata.name
   const scheduled = pod.status.conditions?.find((condition) => condition.type === 'PodScheduled')
   if (pod.status.phase === 'Pending' && scheduled?.status === 'False') {
@@ -53,15 +82,14 @@ export function diagnosePod(pod: Pod, context: {port?: number; healthPath?: stri
       }
     }
     const liveness = spec?.livenessProbe?.httpGet
-    if (liveness && terminated?.exitCode === 137 && status.restartCount > 0 && !status.ready) {
-      // Killed (SIGKILL) without running out of memory while never ready: the kubelet restarts it
-      // because its liveness probe fails, and the real problem is the app not answering.
+    if (liveness && !status.ready && killedForLiveness(pod, status.name, context.events)) {
+      // The kubelet restarts it because its liveness probe fails: the real problem is the app not answering.
       const port = probePort(liveness.port, spec)
       return {
         reason: 'LivenessProbeFailing',
         pod: podName,
         container: status.name,
-        message: `The app never answers its health checks (GET ${liveness.path ?? '/'} on port ${port}), so Kubernetes keeps restarting it (${status.restartCount} restart${status.restartCount === 1 ? '' : 's'}).`,
+        message: `The app never answers its health checks (GET ${liveness.path ?? '/'} on port ${port}), so Kubernetes keeps restarting it${status.restartCount > 0 ? ` (${status.restartCount} restart${status.restartCount === 1 ? '' : 's'})` : ''}.`,
         hint: `Make the app listen on 0.0.0.0:${context.port ?? port} and answer ${liveness.path ?? '/'} with a 2xx status, or set \`port\`/\`healthPath\` in devkube.yaml to what it serves; its log lines below may say why it does not.`,
       }
     }
@@ -106,7 +134,8 @@ function probePort(port: number | string | undefined, container: Pod['spec']['co
 }
 
 /** The most telling problem among the pods, with the crashed container's last log lines when it crashed. */
-export async function explainRolloutFailure(kube: Kube, namespace: string, pods: Pod[], context: {port?: number; healthPath?: string}): Promise<Diagnosis | undefined> {
+export async function explainRolloutFailure(kube: Kube, namespace: string, pods: Pod[], context: DiagnoseContext): Promise<Diagnosis | undefined> {
+  context = {...context, events: context.events ?? (await podEvents(kube, namespace))}
   const diagnoses = pods.map((pod) => diagnosePod(pod, context)).filter((diagnosis): diagnosis is Diagnosis => diagnosis !== undefined)
   const ranked = ['OOMKilled', 'LivenessProbeFailing', 'CrashLoopBackOff', 'ErrImageNeverPull', 'ImagePullBackOff', 'ErrImagePull', 'CreateContainerConfigError', 'Unschedulable', 'ReadinessProbeFailing']
   diagnoses.sort((a, b) => rank(ranked, a.reason) - rank(ranked, b.reason))
@@ -117,6 +146,11 @@ export async function explainRolloutFailure(kube: Kube, namespace: string, pods:
     if (text) diagnosis.hint = `${diagnosis.hint}\nLast ${CRASH_LOG_LINES} log lines of ${diagnosis.pod}:\n${redact(text)}`
   }
   return diagnosis
+}
+
+/** The namespace's pod events (none when they cannot be read: the diagnosis then goes by states alone). */
+export async function podEvents(kube: Kube, namespace: string): Promise<PodEvent[]> {
+  return kube.list<PodEvent & KubeObject>('events', namespace, undefined, true).catch(() => [])
 }
 
 function rank(order: string[], reason: string): number {

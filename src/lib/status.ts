@@ -6,7 +6,7 @@
 import {existsSync} from 'node:fs'
 import type {AppConfig} from './config.js'
 import {verifyKindContext} from './context-guard.js'
-import {diagnosePod} from './diagnose.js'
+import {diagnosePod, podEvents, type PodEvent} from './diagnose.js'
 import {checkUrl, readForwardRecord} from './forward.js'
 import {sourceImageTag} from './image-tag.js'
 import {clusterExists} from './kind.js'
@@ -92,7 +92,11 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
     kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true),
     findDeployment(kube, config),
   ])
-  const [pods, sourceTag] = await Promise.all([namespace ? listAppPods(kube, config, podSelector(config, deployment)) : Promise.resolve([]), currentSourceTag(config, options.buildArgs)])
+  const [pods, sourceTag, events] = await Promise.all([
+    namespace ? listAppPods(kube, config, podSelector(config, deployment)) : Promise.resolve([]),
+    currentSourceTag(config, options.buildArgs),
+    namespace ? podEvents(kube, config.namespace) : Promise.resolve([]),
+  ])
   await forwardCheck
 
   report.cluster.nodes = (nodes?.items ?? []).map((node) => ({
@@ -126,7 +130,7 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
   }
 
   const now = Date.now()
-  report.pods = pods.map((pod) => podStatus(pod, config, now))
+  report.pods = pods.map((pod) => podStatus(pod, config, now, events))
   if (report.deployment) {
     const {desired, ready, updated} = report.deployment
     if (desired === 0) {
@@ -191,10 +195,10 @@ async function kindNodeImage(cluster: string): Promise<string | undefined> {
   }
 }
 
-export function podStatus(pod: Pod, config: AppConfig, now = Date.now()): PodStatus {
+export function podStatus(pod: Pod, config: AppConfig, now = Date.now(), events: PodEvent[] = []): PodStatus {
   const statuses = pod.status.containerStatuses ?? []
   const created = creationTime(pod)
-  const diagnosis = diagnosePod(pod, {port: config.port, healthPath: config.healthPath})
+  const diagnosis = diagnosePod(pod, {port: config.port, healthPath: config.healthPath, events})
   return {
     name: pod.metadata.name,
     shortName: shortPodName(pod),

@@ -5,7 +5,7 @@
 import {existsSync} from 'node:fs'
 import path from 'node:path'
 import {checkBuildPaths, type AppConfig} from './config.js'
-import {explainRolloutFailure, diagnosePod, diagnosisError} from './diagnose.js'
+import {explainRolloutFailure, diagnosePod, diagnosisError, podEvents} from './diagnose.js'
 import {buildImage, dockerVersion, imageId} from './docker.js'
 import {readEnvFile} from './dotenv.js'
 import {UserError} from './errors.js'
@@ -282,11 +282,14 @@ async function watchForFatalPods(context: UpContext, signal: AbortSignal): Promi
     if (signal.aborted) break
     const pods = await kube.list<Pod>('pods', config.namespace, appSelector(config.name), true).catch(() => [])
     const current = pods.filter((pod) => pod.spec.containers.some((container) => container.image === context.imageTag))
+    // Liveness kills are only in the kubelet's events (the exit code cannot tell them): read them while a pod is not ready.
+    const events = current.some((pod) => pod.status.containerStatuses?.some((status) => !status.ready)) ? await podEvents(kube, config.namespace) : []
     for (const pod of current) {
-      const diagnosis = diagnosePod(pod, {port: config.port, healthPath: config.healthPath})
+      const diagnosis = diagnosePod(pod, {port: config.port, healthPath: config.healthPath, events})
       const restarts = Math.max(0, ...(pod.status.containerStatuses ?? []).map((status) => status.restartCount))
       if (!diagnosis || diagnosis.reason === 'ReadinessProbeFailing') continue
-      if ((diagnosis.reason === 'CrashLoopBackOff' || diagnosis.reason === 'LivenessProbeFailing') && restarts < CRASH_RESTARTS) continue
+      // A liveness kill is final at once: with a 30 s grace period per kill, waiting for restarts would outlast the rollout timeout.
+      if (diagnosis.reason === 'CrashLoopBackOff' && restarts < CRASH_RESTARTS) continue
       return pods
     }
   }
