@@ -7,6 +7,7 @@ import {existsSync} from 'node:fs'
 import type {AppConfig} from './config.js'
 import {verifyKindContext} from './context-guard.js'
 import {diagnosePod, podEvents, type PodEvent} from './diagnose.js'
+import {newestReplicaSetPods} from './rollout-pods.js'
 import {checkUrl, readForwardRecord} from './forward.js'
 import {sourceImageTag} from './image-tag.js'
 import {clusterExists} from './kind.js'
@@ -92,8 +93,9 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
     kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true),
     findDeployment(kube, config),
   ])
-  const [pods, sourceTag, events] = await Promise.all([
+  const [pods, replicaSets, sourceTag, events] = await Promise.all([
     namespace ? listAppPods(kube, config, podSelector(config, deployment)) : Promise.resolve([]),
+    deployment ? kube.list<KubeObject>('replicasets.apps', config.namespace, podSelector(config, deployment), true) : Promise.resolve([]),
     currentSourceTag(config, options.buildArgs),
     namespace ? podEvents(kube, config.namespace) : Promise.resolve([]),
   ])
@@ -137,7 +139,10 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
       report.problems.push(`${config.name} is scaled to 0 replicas, so no pod runs.`)
       report.hint = '`devkube up` sets the replicas from devkube.yaml again.'
     } else if (ready < desired) {
-      const diagnosed = report.pods.find((pod) => pod.problem)?.problem
+      // Only the newest ReplicaSet's pods say what is wrong with what was deployed last; an older
+      // version's pods may still be crashing on their way out.
+      const current = new Set(deployment ? newestReplicaSetPods(deployment, replicaSets, pods).map((pod) => pod.metadata.name) : [])
+      const diagnosed = report.pods.find((pod) => pod.problem && current.has(pod.name))?.problem
       report.problems.push(`Only ${ready} of ${desired} pod${desired === 1 ? ' is' : 's are'} ready.`)
       if (diagnosed) {
         report.problems.push(diagnosed.message)
