@@ -186,7 +186,10 @@ export async function explainRolloutFailure(kube: Kube, namespace: string, pods:
   if (diagnosis && (LOGGED_REASONS.has(diagnosis.reason) || diagnosis.reason === 'ReadinessProbeFailing') && diagnosis.pod) {
     // A running container that never gets ready has its reason in the current log, a crashed one in the previous.
     const previous = diagnosis.reason === 'ReadinessProbeFailing' ? [] : ['--previous']
-    const logs = await kube.kubectl(['logs', diagnosis.pod, '-c', diagnosis.container ?? '', ...previous, `--tail=${CRASH_LOG_LINES}`], {namespace, allowFailure: true, quiet: true})
+    const readLog = (flags: string[]) => kube.kubectl(['logs', diagnosis.pod!, '-c', diagnosis.container ?? '', ...flags, `--tail=${CRASH_LOG_LINES}`], {namespace, allowFailure: true, quiet: true})
+    let logs = await readLog(previous)
+    // Killed for its liveness probe but not restarted yet (the grace period): the log is the current container's.
+    if (logs.exitCode !== 0 && diagnosis.reason === 'LivenessProbeFailing') logs = await readLog([])
     const text = logs.exitCode === 0 ? logs.stdout.trimEnd() : ''
     if (text) return withLogLines(diagnosis, text, context)
   }
