@@ -143,3 +143,68 @@ async function loadImageArchive(cluster: string, tag: string, signal?: AbortSign
     await rm(directory, {recursive: true, force: true})
   }
 }
+
+/** kind's label on every node container of a cluster (the provider's `ps -a` finds stopped ones too). */
+export const KIND_CLUSTER_LABEL = 'io.x-k8s.kind.cluster'
+
+export interface NodeContainer {
+  name: string
+  /** The engine's word: running, exited, created, paused, restarting, dead. */
+  state: string
+}
+
+/**
+ * The cluster's node containers as the engine sees them. `kind get clusters` lists a cluster whose node
+ * is stopped (`docker stop`, or a reboot: kind uses `--restart=on-failure:1`), and then every kind and
+ * kubectl call against it fails: this is how to tell that apart from a cluster that is not there.
+ */
+export async function nodeContainers(cluster: string): Promise<NodeContainer[]> {
+  const result = await run([imageTool(), 'ps', '-a', '--filter', `label=${KIND_CLUSTER_LABEL}=${cluster}`, '--format', '{{.Names}}\t{{.State}}'], {allowFailure: true, quiet: true, timeoutMs: 20_000})
+  if (result.exitCode !== 0) return []
+  return result.stdout
+    .split('\n')
+    .map((line) => line.trim().split('\t'))
+    .filter(([name]) => Boolean(name))
+    .map(([name, state = 'unknown']) => ({name, state: state.toLowerCase()}))
+}
+
+export function stoppedNodes(nodes: NodeContainer[]): NodeContainer[] {
+  return nodes.filter((node) => node.state !== 'running')
+}
+
+/** One sentence for a cluster whose node containers are not running, for status and doctor (which change nothing). */
+export function stoppedClusterProblem(cluster: string, stopped: NodeContainer[]): {message: string; hint: string} {
+  const names = stopped.map((node) => node.name)
+  return {
+    message: `The kind cluster "${cluster}" exists but its node container${names.length === 1 ? ' ' : 's '}${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} not running (${stopped[0].state}), so its API server does not answer.`,
+    hint: `\`devkube up\` starts ${names.length === 1 ? 'it' : 'them'} again (or \`${imageTool()} start ${names.join(' ')}\`).`,
+  }
+}
+
+const NODE_START_TIMEOUT_MS = 90_000
+const NODE_POLL_MS = 1000
+
+/**
+ * Starts stopped node containers and waits until the API server answers through the cluster's
+ * context (kind publishes the API server on a fixed host port, so the kubeconfig stays right).
+ */
+export async function startNodes(cluster: string, stopped: NodeContainer[], signal?: AbortSignal): Promise<void> {
+  const result = await run([imageTool(), 'start', ...stopped.map((node) => node.name)], {allowFailure: true, signal})
+  if (result.exitCode !== 0 && !signal?.aborted) {
+    const problem = stoppedClusterProblem(cluster, stopped)
+    throw new UserError(`${problem.message} Starting it failed: ${(result.stderr.trim().split('\n').at(-1) ?? '').trim()}`, {
+      hint: `\`devkube down --cluster\` then \`devkube up\` recreates the cluster.`,
+    })
+  }
+  const deadline = Date.now() + NODE_START_TIMEOUT_MS
+  while (!signal?.aborted) {
+    const ready = await run(['kubectl', '--context', contextName(cluster), 'get', '--raw', '/readyz'], {allowFailure: true, quiet: true, timeoutMs: 10_000, signal})
+    if (ready.exitCode === 0) return
+    if (Date.now() > deadline) {
+      throw new UserError(`The node container of the kind cluster "${cluster}" was started, but its API server did not answer within ${NODE_START_TIMEOUT_MS / 1000} s.`, {
+        hint: `Check \`${imageTool()} logs ${stopped[0].name}\`; \`devkube down --cluster\` then \`devkube up\` recreates the cluster.`,
+      })
+    }
+    await new Promise((resolve) => setTimeout(resolve, NODE_POLL_MS))
+  }
+}

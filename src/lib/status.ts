@@ -10,7 +10,7 @@ import {diagnosePod, podEvents, type PodEvent} from './diagnose.js'
 import {newestReplicaSetPods} from './rollout-pods.js'
 import {checkUrl, readForwardRecord} from './forward.js'
 import {sourceImageTag} from './image-tag.js'
-import {clusterExists} from './kind.js'
+import {clusterExists, nodeContainers, stoppedClusterProblem, stoppedNodes} from './kind.js'
 import {MANAGED_BY, MANAGED_BY_LABEL, type Kube, type KubeObject, type Pod} from './kube.js'
 import {chalk} from './output.js'
 import {run} from './runner.js'
@@ -85,6 +85,14 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
     return report
   }
   report.cluster.exists = true
+  const stopped = stoppedNodes(await nodeContainers(config.cluster))
+  if (stopped.length > 0) {
+    await forwardCheck
+    const problem = stoppedClusterProblem(config.cluster, stopped)
+    report.problems.push(problem.message)
+    report.hint = problem.hint
+    return report
+  }
   if (contextProblem) throw contextProblem
 
   const [nodes, nodeImage, namespace, deployment] = await Promise.all([

@@ -12,7 +12,7 @@ import {readEnvFile} from './dotenv.js'
 import {UserError} from './errors.js'
 import {GENERATED_MARKER} from './detect.js'
 import {sourceImageTag} from './image-tag.js'
-import {checkClusterName, clusterExists, createCluster, deleteCluster, kindVersion, loadImage, MIN_KIND_VERSION} from './kind.js'
+import {checkClusterName, clusterExists, createCluster, deleteCluster, kindVersion, loadImage, MIN_KIND_VERSION, nodeContainers, startNodes, stoppedNodes} from './kind.js'
 import {appSelector, Kube, kubectlClientVersion, MANAGED_BY, MANAGED_BY_LABEL, type Deployment, type KubeObject, type Pod} from './kube.js'
 import {desiredState, inSync, readManifests, resourceName} from './manifests.js'
 import {verifyKindContext} from './context-guard.js'
@@ -101,6 +101,14 @@ const cluster: Step<UpContext> = {
   async run(context, handle) {
     const name = context.config.cluster
     if (await clusterExists(name)) {
+      // Listed is not running: a stopped node container (docker stop, a reboot) answers nothing until started.
+      const stopped = stoppedNodes(await nodeContainers(name))
+      if (stopped.length > 0) {
+        handle.progress(`starting the stopped node container ${stopped.map((node) => node.name).join(', ')}`)
+        await startNodes(name, stopped, handle.signal)
+        handle.detail(`started the stopped node of "${name}"`)
+        return
+      }
       handle.skip(`reusing "${name}"`)
       return
     }
