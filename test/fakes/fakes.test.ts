@@ -735,6 +735,9 @@ spec:
     expect(sts.status).toMatchObject({replicas: 2, readyReplicas: 2, currentReplicas: 2, updatedReplicas: 2, availableReplicas: 2, observedGeneration: 1})
     expect(sts.status.currentRevision).toMatch(/^kv-[a-z0-9]{10}$/)
     expect(sts.status.updateRevision).toBe(sts.status.currentRevision)
+    const logs = await kubectl(['logs', 'statefulset/kv', '-n', ns])
+    expect(logs).toMatchObject({code: 0, stderr: 'Found 2 pods, using pod/kv-0\n'})
+    expect(logs.stdout).toContain('listening on 8080')
     const pods = JSON.parse((await kubectl(['get', 'pods', '-n', ns, '-l', 'app=kv', '-o', 'json'])).stdout)
     expect(pods.items[0].metadata.labels).toMatchObject({'statefulset.kubernetes.io/pod-name': 'kv-0', 'apps.kubernetes.io/pod-index': '0', 'controller-revision-hash': sts.status.updateRevision})
     expect(pods.items[0].spec).toMatchObject({hostname: 'kv-0', subdomain: 'kv', volumes: [{name: 'data', persistentVolumeClaim: {claimName: 'data-kv-0'}}]})
@@ -765,6 +768,7 @@ spec:
     expect(after).not.toBe(before)
     // Ready without writing anything: /data/ready is still in its volume.
     await until('kv-0 ready again', () => ready('kv-0'))
+    expect((await inPod('kv-0', "process.stdout.write(require('fs').readFileSync('/data/ready', 'utf8'))")).stdout).toBe('yes')
     expect(await volumes()).toHaveLength(2)
   })
 
