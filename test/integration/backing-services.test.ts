@@ -54,7 +54,7 @@ describe.skipIf(!dockerReady)('a services app with a backing database against th
     if (images.size > 0) await execa('docker', ['rmi', '-f', ...images], {reject: false})
   })
 
-  it('up runs db as a StatefulSet before web, gives web its connection settings from db-credentials, prints no password', async () => {
+  it('up runs db as a StatefulSet, gives web its connection settings from db-credentials, prints no password', async () => {
     const up = await run('up', ...buildArgs, '--detach', '--json')
     expect(up.code, `${up.stdout}\n${up.error}`).toBe(0)
     const result = JSON.parse(up.stdout) as {services: Array<{name: string; workload: string; url?: string}>}
