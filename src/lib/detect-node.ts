@@ -214,7 +214,7 @@ export function detectNodeProject(projectDir: string, choices: NodeChoices = {})
   if (buildScript) facts.push({key: 'build script', value: `${buildScript}: ${script(packageJson, buildScript)}`, source: `${pj} scripts.${buildScript}`})
 
   const nodeMajor = nodeMajorFor(packageJson.engines?.node ?? root.engines?.node)
-  facts.push({key: 'node image', value: `node:${nodeMajor}-slim (build arg NODE_IMAGE)`, source: nodeMajor.source})
+  facts.push({key: 'node image', value: `node:${nodeMajor.major}-slim (build arg NODE_IMAGE)`, source: nodeMajor.source})
 
   const project: NodeProject = {
     kind,

@@ -9,6 +9,7 @@ import path from 'node:path'
 import {CONFIG_FILE, DEFAULT_CLUSTER, DEFAULT_RESOURCES, type Resources} from './config.js'
 import {type Language} from './config-schema.js'
 import {type Detection, detectApp, GENERATED_MARKER, hasOwnDockerfile, pythonStartCommand} from './detect.js'
+import {nodeImageFiles} from './dockerfile-node.js'
 import {UserError} from './errors.js'
 import {quoteArg} from './shell-quote.js'
 import {renderTemplate, type TemplateValues} from './templates.js'
@@ -63,7 +64,14 @@ export function planScaffold(projectDir: string, answers: ScaffoldAnswers): Plan
   const files: PlannedFile[] = []
   if (!ownDockerfile && answers.lang !== 'dockerfile') {
     const detection = answers.detection?.lang === answers.lang ? answers.detection : detectApp(dir, {lang: answers.lang})
-    files.push({path: 'Dockerfile', kind: 'whole', content: dockerfile(answers.lang, answers.port, detection), replaceable: true})
+    if (answers.lang === 'node' && detection.node) {
+      // Node projects get one of four Dockerfiles (src/lib/dockerfile-node.ts); an SPA also gets its nginx.conf.
+      const image = nodeImageFiles(dir, detection.node, answers.port, detection.startCommand)
+      files.push({path: 'Dockerfile', kind: 'whole', content: checkMarker(image.dockerfile, 'node'), replaceable: true})
+      for (const [file, content] of Object.entries(image.extraFiles)) files.push({path: file, kind: 'whole', content, replaceable: true})
+    } else {
+      files.push({path: 'Dockerfile', kind: 'whole', content: dockerfile(answers.lang, answers.port, detection), replaceable: true})
+    }
     if (answers.lang === 'static') {
       files.push({path: NGINX_CONF, kind: 'whole', content: renderTemplate('docker/nginx.conf', {port: answers.port, nginxConf: NGINX_CONF}), replaceable: true})
     }
@@ -160,8 +168,8 @@ function dockerfile(lang: Exclude<Language, 'dockerfile'>, port: number, detecti
   let content: string
   switch (lang) {
     case 'node': {
-      content = renderTemplate('docker/node.Dockerfile', {port, startCommand: execForm(detection.startCommand ?? ['npm', 'start'])})
-      break
+      // planScaffold renders Node projects from detection.node; a Node detection always carries it.
+      throw new Error('A Node detection without its project details (detection.node) cannot be scaffolded.')
     }
     case 'python': {
       content = renderTemplate('docker/python.Dockerfile', {
@@ -181,7 +189,11 @@ function dockerfile(lang: Exclude<Language, 'dockerfile'>, port: number, detecti
       break
     }
   }
-  // Detection tells devkube's Dockerfile from the user's by this first line.
+  return checkMarker(content, lang)
+}
+
+/** Detection tells devkube's Dockerfile from the user's by its first line. */
+function checkMarker(content: string, lang: string): string {
   if (!content.startsWith(GENERATED_MARKER)) throw new Error(`Dockerfile template for ${lang} must start with "${GENERATED_MARKER}".`)
   return content
 }
