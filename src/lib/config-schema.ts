@@ -66,6 +66,8 @@ export const OVERRIDABLE_FIELDS: Record<string, FieldSpec> = {
 export const CONFIG_FIELDS: Record<string, FieldSpec> = {
   name: {kind: 'string', check: dnsLabel},
   lang: {kind: 'enum', values: LANGUAGES},
+  framework: {kind: 'string'},
+  package: {kind: 'string', check: relativePath},
   ...OVERRIDABLE_FIELDS,
   environments: {kind: 'environments'},
 }

@@ -23,6 +23,10 @@ export interface Resources {
 export interface ConfigFile {
   name?: string
   lang?: Language
+  /** Node: which framework's reading to use when package.json lists more than one (init's --framework). */
+  framework?: string
+  /** Node: the workspace package to run in a monorepo, relative to the project folder (init's --package). */
+  package?: string
   cluster?: string
   namespace?: string
   port?: number
@@ -35,7 +39,7 @@ export interface ConfigFile {
   healthPath?: string
   resources?: {requests?: {cpu?: string; memory?: string}; limits?: {cpu?: string; memory?: string}}
   strategy?: {maxSurge?: number | string; maxUnavailable?: number | string}
-  environments?: Record<string, Omit<ConfigFile, 'name' | 'lang' | 'environments'>>
+  environments?: Record<string, Omit<ConfigFile, 'name' | 'lang' | 'framework' | 'package' | 'environments'>>
 }
 
 export interface AppConfig {

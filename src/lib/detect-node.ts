@@ -56,6 +56,8 @@ export interface NodeProject {
   entryFile?: string
   port?: {port: number; source: string}
   facts: NodeFact[]
+  /** The choices that settled this reading (flags or devkube.yaml); init records them in devkube.yaml. */
+  choices: NodeChoices
 }
 
 /** Options that settle what detection cannot decide alone (from flags or devkube.yaml). */
@@ -226,6 +228,7 @@ export function detectNodeProject(projectDir: string, choices: NodeChoices = {})
     packageDir,
     manifests: ['package.json', ...workspaces.map((dir) => `${dir}/package.json`)],
     facts,
+    choices: {...(choices.framework ? {framework: choices.framework} : {}), ...(choices.package ? {package: packageDir} : {})},
   }
 
   switch (kind) {

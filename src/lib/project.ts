@@ -22,7 +22,7 @@ export function loadProject(projectDir: string, overrides: ConfigOverrides, opti
   const lang: Language | undefined = overrides.lang ?? loaded.file.lang
   let detection: Detection | undefined
   try {
-    detection = detectApp(projectDir, {lang})
+    detection = detectApp(projectDir, {lang, framework: loaded.file.framework, package: loaded.file.package})
   } catch (error) {
     if (options.requireApp) throw error
   }

@@ -63,7 +63,7 @@ export function planScaffold(projectDir: string, answers: ScaffoldAnswers): Plan
   const values = manifestValues(answers)
   const files: PlannedFile[] = []
   if (!ownDockerfile && answers.lang !== 'dockerfile') {
-    const detection = answers.detection?.lang === answers.lang ? answers.detection : detectApp(dir, {lang: answers.lang})
+    const detection = answers.detection?.lang === answers.lang ? answers.detection : detectApp(dir, {lang: answers.lang, ...answers.detection?.node?.choices})
     if (answers.lang === 'node' && detection.node) {
       // Node projects get one of four Dockerfiles (src/lib/dockerfile-node.ts); an SPA also gets its nginx.conf.
       const image = nodeImageFiles(dir, detection.node, answers.port, detection.startCommand)
@@ -147,9 +147,16 @@ export function writeFileAtomic(file: string, content: string): void {
 function manifestValues(answers: ScaffoldAnswers): TemplateValues {
   const resources = answers.resources ?? DEFAULT_RESOURCES
   const strategy = answers.strategy ?? {maxSurge: 1, maxUnavailable: 0}
+  // Choices detection could not make alone (which framework, which workspace package) stay with the project.
+  const choices = answers.detection?.node?.choices ?? {}
+  const nodeChoices = [
+    choices.framework && `\n# Which framework's reading devkube uses: package.json lists more than one.\nframework: ${choices.framework}\n`,
+    choices.package && `\n# The workspace package this app runs (the build context stays the repository root).\npackage: ${JSON.stringify(choices.package)}\n`,
+  ].filter(Boolean).join('')
   return {
     name: answers.name,
     lang: answers.lang,
+    nodeChoices,
     cluster: answers.cluster ?? DEFAULT_CLUSTER,
     port: answers.port,
     forward: answers.forward ?? answers.port,
