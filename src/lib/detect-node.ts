@@ -121,6 +121,9 @@ export function looksLikeNodeApp(dir: string): boolean {
   const packageJson = readPackageJson(dir)
   if (!packageJson) return false
   if (workspacePatterns(dir, packageJson).length > 0) return true
+  // A Vite or Next.js project is never a static site of its own sources, whatever its scripts say.
+  const dependencies = {...asRecord(packageJson.dependencies), ...asRecord(packageJson.devDependencies)}
+  if (APP_FRAMEWORKS.some((rule) => rule.dependency in dependencies)) return true
   return Boolean(script(packageJson, 'start') || script(packageJson, 'build') || nonEmpty(packageJson.main) || isFile(path.join(dir, 'server.js')))
 }
 
