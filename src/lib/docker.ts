@@ -1,4 +1,5 @@
 /** Typed wrappers of the docker CLI calls devkube makes. */
+import {scriptFailure} from './dockerfile-node.js'
 import {UserError} from './errors.js'
 import {CommandError, run} from './runner.js'
 
@@ -78,6 +79,13 @@ export async function buildImage(request: BuildRequest): Promise<void> {
       hint: imageArg
         ? `Check the network, or build from an image you have or a mirror: \`devkube up --build-arg ${imageArg[1]}=<image>\` (or \`build.args\` in devkube.yaml).`
         : 'Check the network and the FROM line of the Dockerfile, then run `devkube up` again.',
+    })
+  }
+  // A Node Dockerfile's `RUN npm run build` failing is the app's build script failing: say which, and what it printed.
+  const script = failedStep && scriptFailure(failedStep, text)
+  if (script) {
+    throw new UserError(script.message, {
+      hint: `${script.lastLines.join('\n')}\nFix the script (run it locally to see all of its output), then run \`devkube up\` again.`,
     })
   }
   throw new UserError(`The image build failed${failedStep ? ` at "${failedStep}"` : ''}.`, {
