@@ -520,6 +520,10 @@ function serverStart(appDir: string, packageJson: PackageJson, pj: string, conte
     // Anything more (a shell line, another tool) needs npm to run it; npm runs any package manager's scripts.
     return {startCommand: name === 'start' ? ['npm', 'start'] : ['npm', 'run', name], source: `${pj} scripts.${name}: ${command}`}
   }
+  if (context.framework?.id === 'nuxt') {
+    // Nuxt's starter has no start script: the build writes a self-contained server to .output/.
+    return {startCommand: ['node', '.output/server/index.mjs'], entryFile: '.output/server/index.mjs', outputDir: '.output', source: 'Nuxt\'s build output (.output/server/index.mjs)'}
+  }
   if (nonEmpty(packageJson.main)) {
     const entryFile = check(String(packageJson.main).trim(), `${pj} "main"`)
     return {startCommand: ['node', entryFile], entryFile, outputDir: outputOf(entryFile), source: `${pj} main`}

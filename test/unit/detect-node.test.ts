@@ -175,3 +175,10 @@ describe('Node Dockerfiles', () => {
     expect(files.extraFiles['nginx.conf']).toContain('gzip on;')
   })
 })
+
+describe('detect-node: Nuxt', () => {
+  it('runs the server the build writes to .output/, from the build output only', () => {
+    const dir = project({'package.json': {scripts: {build: 'nuxt build', dev: 'nuxt dev'}, dependencies: {nuxt: '4', vue: '3'}}})
+    expect(detectNodeProject(dir)).toMatchObject({kind: 'build-server', framework: 'Nuxt', startCommand: ['node', '.output/server/index.mjs'], outputDir: '.output'})
+  })
+})
