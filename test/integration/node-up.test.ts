@@ -1,7 +1,7 @@
 /**
  * `devkube up` on real Node projects, as a user runs it: the built CLI against the fake kind/kubectl
  * (test/fakes), real Docker building the image devkube scaffolds and running the pods. A NestJS server with a
- * build step and a Vite single-page app, each from nothing to a forwarded URL that serves the app's own content.
+ * build step, a Vite single-page app and an app that writes files next to its code, each from nothing to a forwarded URL that serves the app's own content.
  */
 import {randomUUID} from 'node:crypto'
 import {appendFileSync, cpSync, mkdtempSync, rmSync} from 'node:fs'
@@ -68,6 +68,17 @@ describe.skipIf(!dockerReady)('devkube up on Node projects, against the fake too
     expect(body).toContain('<div id="root"></div>')
     expect(body).toMatch(/\/assets\/index-[\w-]+\.js/)
     expect((await fetch(`http://localhost:${port}/package.json`)).status).toBe(404)
+    const down = await devkube(['down', '--yes'], {cwd: dir, env: tools.env})
+    expect(down.code, down.stderr).toBe(0)
+  }, 900_000)
+
+  it('an app that writes data/ at start runs as uid 10001, and up says its versions are not pinned', async () => {
+    const dir = copyFixture('writes-data', 'index.js')
+    const port = await freeLoopbackPort()
+    const up = track(await devkube(['up', ...buildArgs, '--detach', '--forward', String(port)], {cwd: dir, env: tools.env, timeoutMs: 600_000}))
+    expect(up.code, `${up.stdout}\n${up.stderr}`).toBe(0)
+    expect(up.stdout).toContain('No lockfile: the image installs with `npm install --no-audit --no-fund`, so dependency versions are not pinned')
+    expect((await httpBody(`http://localhost:${port}/`)).trim()).toMatch(/^Hello from writes-data, started \d{4}-/)
     const down = await devkube(['down', '--yes'], {cwd: dir, env: tools.env})
     expect(down.code, down.stderr).toBe(0)
   }, 900_000)
