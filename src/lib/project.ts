@@ -30,7 +30,14 @@ export function resolveProject(projectDir: string, overrides: ConfigOverrides, o
   const lang: Language | undefined = overrides.lang ?? loaded.file.lang
   let detection: Detection | undefined
   try {
-    detection = detectApp(projectDir, {lang, framework: loaded.file.framework, package: loaded.file.package})
+    const environment = overrides.environment ? loaded.file.environments?.[overrides.environment] : undefined
+    detection = detectApp(projectDir, {
+      lang,
+      target: environment?.build?.target ?? loaded.file.build?.target,
+      langSource: overrides.lang ? '--lang' : 'devkube.yaml',
+      framework: loaded.file.framework,
+      package: loaded.file.package,
+    })
   } catch (error) {
     if (options.requireApp) throw error
   }

@@ -48,7 +48,7 @@ describe('devkube init (built CLI)', () => {
       expect(existsSync(path.join(dir, file)), file).toBe(true)
       expect(result.stdout).toMatch(new RegExp(`created\\s+${file.replaceAll('.', '\\.')}$`, 'm'))
     }
-    expect(result.stdout).toContain('hello-node: a Node.js app (package.json: Node.js server), listening on port 8080')
+    expect(result.stdout).toMatch(/^hello-node( \(the folder name\))?: a Node\.js app \(package\.json: Node\.js server\), listening on port 8080/m)
     expect(result.stdout).toMatch(/Next: devkube up/)
     expect(read(dir, 'devkube.yaml')).toMatch(/^name: hello-node$/m)
   })

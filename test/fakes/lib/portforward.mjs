@@ -53,9 +53,10 @@ export async function portForward(conn, {args, flags}, {inCluster}) {
         const selector = service.spec.selector
         if (!selector || !Object.keys(selector).length) fail(`error: invalid service '${name}': Service is defined without a selector\n`)
         pods = listObjects(state, 'Pod', conn.namespace).filter((p) => matchLabelSelector(selector, p.metadata.labels))
-      } else if (['deployment', 'deployments', 'deploy', 'deployments.apps'].includes(type)) {
-        const dep = getObject(state, 'Deployment', conn.namespace, name)
-        if (!dep) fail(`Error from server (NotFound): deployments.apps "${name}" not found\n`)
+      } else if (['deployment', 'deployments', 'deploy', 'deployments.apps', 'statefulset', 'statefulsets', 'sts', 'statefulsets.apps'].includes(type)) {
+        const kind = type.startsWith('deploy') ? 'Deployment' : 'StatefulSet'
+        const dep = getObject(state, kind, conn.namespace, name)
+        if (!dep) fail(`Error from server (NotFound): ${kind === 'Deployment' ? 'deployments' : 'statefulsets'}.apps "${name}" not found\n`)
         pods = listObjects(state, 'Pod', conn.namespace).filter((p) => matchLabelSelector(dep.spec.selector, p.metadata.labels))
       } else {
         throw new ExitError(2, `fake kubectl: unsupported: port-forward ${target}\n`)
