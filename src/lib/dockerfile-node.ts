@@ -107,30 +107,23 @@ function execForm(argv: string[]): string {
 /** A package manager running a package.json script, as the Node Dockerfiles' RUN lines do. */
 const SCRIPT_RUN = /\b(npm|pnpm|yarn) run ([\w:.-]+)/
 
-/** Build-log lines that are Docker's or the package manager's framing, not what the script said. */
-const BUILD_NOISE = /^(Removing intermediate container|\s*---> |The command '.*' returned a non-zero code|ERROR: process ".*" did not complete|npm error (A complete log|Lifecycle script|code \d|path |workspace |location |command failed|command sh -c)|npm error$|ELIFECYCLE|error Command failed with exit code|info Visit https:\/\/yarnpkg|\s*$)/
+/** Lines that are the package manager's or Docker's framing, not what the script said. */
+const SCRIPT_NOISE = /^(The command '.*' returned a non-zero code|ERROR: process ".*" did not complete|npm error (A complete log|Lifecycle script|code \d|path |workspace |location |command failed|command sh -c)|npm error$|ELIFECYCLE|error Command failed with exit code|info Visit https:\/\/yarnpkg|\s*$)/
 
 /**
- * When the failing build step runs a package.json script (`RUN npm run build`), the sentence that names it and
- * the last lines the script printed; undefined for any other step. `step` is the step line as the builder
- * printed it, `output` the whole build output (classic or BuildKit).
+ * When the failing build step runs a package.json script (`RUN npm run build`), the sentence that names it with
+ * the error it printed, and its last lines; undefined for any other step. `step` and `output` are the failing
+ * step and its output as build-output.ts reads them from either builder.
  */
-export function scriptFailure(step: string, output: string): {message: string; lastLines: string[]} | undefined {
+export function scriptFailure(step: string, output: string[]): {message: string; lastLines: string[]} | undefined {
   const script = SCRIPT_RUN.exec(step)
   if (!script) return undefined
-  const after = output.slice(output.lastIndexOf(step) + step.length).split('\n')
-  const stepId = /^#(\d+) /.exec(step)?.[1]
-  const lines = after
-    // BuildKit prefixes the step's lines with "#<id> <seconds> "; keep only this step's.
-    .filter((line) => !stepId || line.startsWith(`#${stepId} `))
-    .map((line) => line.replaceAll(/\u001B\[[\d;]*m|\[\d{1,2}m/g, '').replace(/^#\d+ \d+(\.\d+)? /, '').replace(/^#\d+ /, '').trimEnd())
-    // Stack frames say where the tool failed, not what is wrong with the app.
-    .filter((line) => !BUILD_NOISE.test(line.trimStart()) && !/^(DONE|ERROR)\b/.test(line) && !/^\s+at /.test(line))
-  const lastLines = lines.slice(-12)
+  // Stack frames say where the tool failed, not what is wrong with the app.
+  const lines = output.map((line) => line.trimEnd()).filter((line) => !SCRIPT_NOISE.test(line.trimStart()) && !/^\s+at /.test(line))
   // The first line that says "error" and more ("src/a.ts(3,1): error TS2322: …", "App.jsx:2:0: ERROR: Expected …").
-  const errorLine = lines.find((line) => /\berror\b/i.test(line) && !/:\s*$/.test(line)) ?? lastLines.at(-1)
+  const errorLine = lines.find((line) => /\berror\b/i.test(line) && !/:\s*$/.test(line)) ?? lines.at(-1)
   return {
     message: `The app's "${script[2]}" script failed while building the image (${script[1]} run ${script[2]})${errorLine ? `: ${errorLine.trim().replace(/\.$/, '')}` : ''}.`,
-    lastLines,
+    lastLines: lines.slice(-12),
   }
 }
