@@ -10,6 +10,10 @@ import {UserError} from './errors.js'
 import {clusterExists} from './kind.js'
 import {MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, type Deployment, type Kube, type Pod} from './kube.js'
 
+// Which of a Deployment's pods are its newest ReplicaSet's (what was deployed last) lives in rollout-pods.ts;
+// callers get it from here, with the rest of "which pods are service X's".
+export {listNewestPods, newestReplicaSetPods} from './rollout-pods.js'
+
 export const PART_OF_LABEL = 'app.kubernetes.io/part-of'
 
 export type WorkloadKind = 'Deployment' | 'StatefulSet'

@@ -243,7 +243,7 @@ export async function runBackgroundForwarder(deployedFile: string): Promise<void
 
 /** A forwarder of this project for another plan (other ports, namespace) is stopped first. */
 async function stopStaleForwarder(state: ProjectState, plan: ForwardPlan): Promise<void> {
-  reapDeadForwarder(state)
+  await reapDeadForwarder(state)
   const record = state.forwardRecord()
   if (!record || !processAlive(record.pid) || record.pid === process.pid) return
   if (record.cluster === plan.cluster && record.namespace === plan.namespace && sameForwards(record, plan)) return
@@ -254,11 +254,27 @@ async function stopStaleForwarder(state: ProjectState, plan: ForwardPlan): Promi
  * A background forwarder that was killed outright (SIGKILL, OOM) leaves its kubectl port-forwards
  * running and holding the ports. It led its own process group, so what is left of that group goes.
  */
-function reapDeadForwarder(state: ProjectState): void {
+async function reapDeadForwarder(state: ProjectState): Promise<void> {
   const record = state.forwardRecord()
   if (!record || processAlive(record.pid)) return
-  if (record.detached) signalGroup(record.pid, 'SIGTERM')
+  if (record.detached) {
+    signalGroup(record.pid, 'SIGTERM')
+    // Its kubectl children hold the local ports until they have exited: wait for them, or the port
+    // check that follows would blame a port devkube is freeing itself.
+    const deadline = Date.now() + 5000
+    while (groupAlive(record.pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    if (groupAlive(record.pid)) signalGroup(record.pid, 'SIGKILL')
+  }
   state.clearForwardRecord()
+}
+
+function groupAlive(leader: number): boolean {
+  try {
+    process.kill(-leader, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 function signalGroup(leader: number, signal: NodeJS.Signals): void {
@@ -273,7 +289,7 @@ function signalGroup(leader: number, signal: NodeJS.Signals): void {
 export async function stopForwarder(state: ProjectState, place: {cluster: string; namespace: string}): Promise<ForwardRecord | undefined>
 export async function stopForwarder(state: ProjectState): Promise<ForwardRecord | undefined>
 export async function stopForwarder(state: ProjectState, place?: {cluster: string; namespace: string}): Promise<ForwardRecord | undefined> {
-  reapDeadForwarder(state)
+  await reapDeadForwarder(state)
   const record = place ? state.liveForwarder(place) : state.forwardRecord()
   if (!record) return undefined
   const stop = (signal: NodeJS.Signals) => (record.detached ? signalGroup(record.pid, signal) : process.kill(record.pid, signal))

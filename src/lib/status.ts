@@ -7,7 +7,6 @@ import {existsSync} from 'node:fs'
 import type {AppConfig} from './config.js'
 import {verifyKindContext} from './context-guard.js'
 import {diagnosePod, podEvents, type PodEvent} from './diagnose.js'
-import {newestReplicaSetPods} from './rollout-pods.js'
 import {checkUrl} from './forward.js'
 import {serviceImageTag, sourceImageTag} from './image-tag.js'
 import {clusterExists, nodeContainers, stoppedClusterProblem, stoppedNodes} from './kind.js'
@@ -16,7 +15,7 @@ import {MANAGED_BY, MANAGED_BY_LABEL, type Kube, type KubeObject, type Pod} from
 import {chalk} from './output.js'
 import {run} from './runner.js'
 import {redact} from './secrets.js'
-import {creationTime, findDeployment, findWorkload, listAppPods, podSelector, shortPodName} from './app-pods.js'
+import {creationTime, findDeployment, findWorkload, listAppPods, newestReplicaSetPods, podSelector, shortPodName} from './app-pods.js'
 
 /** How long status waits for the forwarded URL to answer: a quick look, not a wait. */
 export const URL_CHECK_TIMEOUT_MS = 1500
