@@ -15,6 +15,8 @@ export type FieldSpec =
   | {kind: 'intOrPercent'}
   | {kind: 'object'; fields: Record<string, FieldSpec>}
   | {kind: 'environments'}
+  /** A map of names to objects of the same shape, some keys required (`targets:`). */
+  | {kind: 'namedObjects'; fields: Record<string, FieldSpec>; required: string[]}
 
 const dnsLabel = (value: string) =>
   isDns1123Label(value)
@@ -63,11 +65,25 @@ export const OVERRIDABLE_FIELDS: Record<string, FieldSpec> = {
   strategy: {kind: 'object', fields: {maxSurge: {kind: 'intOrPercent'}, maxUnavailable: {kind: 'intOrPercent'}}},
 }
 
+// A registry as docker names it: a host (optionally :port) and an optional path; no scheme, no tag.
+const REGISTRY = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(\/[a-z0-9._-]+)*$/
+const registryName = (value: string) => (REGISTRY.test(value) ? undefined : 'a registry host with an optional path, without https:// or a tag, such as "ghcr.io/acme" or "registry.example.com:5000/team"')
+const contextName = (value: string) => (value.trim() === '' ? 'the name of a context in your kubeconfig (`kubectl config get-contexts -o name`)' : undefined)
+
+/** A cluster devkube deploys to with `up --target NAME` (issue 13): never the current context implicitly. */
+export const TARGET_FIELDS: Record<string, FieldSpec> = {
+  context: {kind: 'string', check: contextName},
+  registry: {kind: 'string', check: registryName},
+  namespace: {kind: 'string', check: dnsLabel},
+  environment: {kind: 'string', check: (value) => (ENVIRONMENT_NAME.test(value) ? undefined : 'an environment name (lowercase letters, digits and "-")')},
+}
+
 export const CONFIG_FIELDS: Record<string, FieldSpec> = {
   name: {kind: 'string', check: dnsLabel},
   lang: {kind: 'enum', values: LANGUAGES},
   ...OVERRIDABLE_FIELDS,
   environments: {kind: 'environments'},
+  targets: {kind: 'namedObjects', fields: TARGET_FIELDS, required: ['context', 'registry']},
 }
 
 export const ENVIRONMENT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
@@ -95,6 +111,9 @@ export function describeSpec(spec: FieldSpec): string {
     }
     case 'environments': {
       return 'a map of environment names to settings'
+    }
+    case 'namedObjects': {
+      return `a map of names to maps with the keys ${Object.keys(spec.fields).join(', ')} (${spec.required.join(' and ')} required)`
     }
   }
 }

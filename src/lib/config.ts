@@ -8,7 +8,7 @@ import {isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNod
 import {closest} from './closest.js'
 import {CONFIG_FIELDS, describeSpec, ENVIRONMENT_NAME, OVERRIDABLE_FIELDS, type FieldSpec, type Language} from './config-schema.js'
 import {UserError} from './errors.js'
-import {toDns1123Label} from './names.js'
+import {isDns1123Label, toDns1123Label} from './names.js'
 
 export const CONFIG_FILE = 'devkube.yaml'
 export const DEFAULT_ENVIRONMENT = 'dev'
@@ -35,7 +35,8 @@ export interface ConfigFile {
   healthPath?: string
   resources?: {requests?: {cpu?: string; memory?: string}; limits?: {cpu?: string; memory?: string}}
   strategy?: {maxSurge?: number | string; maxUnavailable?: number | string}
-  environments?: Record<string, Omit<ConfigFile, 'name' | 'lang' | 'environments'>>
+  environments?: Record<string, Omit<ConfigFile, 'name' | 'lang' | 'environments' | 'targets'>>
+  targets?: Record<string, {context: string; registry: string; namespace?: string; environment?: string}>
 }
 
 export interface AppConfig {
@@ -202,6 +203,20 @@ class Validator {
           if (settings === null || (isScalar(settings) && settings.value === null)) continue
           if (!isMap(settings)) throw this.fail(settings, `${key}.${environment}`, 'a map of settings to override', this.show(settings))
           this.object(settings, OVERRIDABLE_FIELDS, `${key}.${environment}.`)
+        }
+        return
+      }
+      case 'namedObjects': {
+        if (!isMap(node)) throw this.fail(node, key, describeSpec(spec), shown)
+        for (const pair of node.items) {
+          const entryName = String((pair.key as YamlNode & {value?: unknown}).value ?? pair.key)
+          if (!isDns1123Label(entryName)) throw this.fail(pair.key as YamlNode, `${key}.${entryName}`, 'named with lowercase letters, digits and "-"')
+          const entry = pair.value as YamlNode | null
+          if (!isMap(entry)) throw this.fail(entry, `${key}.${entryName}`, `a map with the keys ${Object.keys(spec.fields).join(', ')}`, this.show(entry))
+          this.object(entry, spec.fields, `${key}.${entryName}.`)
+          const present = new Set(entry.items.map((item) => String((item.key as YamlNode & {value?: unknown}).value ?? item.key)))
+          const missing = spec.required.find((required) => !present.has(required))
+          if (missing) throw this.fail(entry, `${key}.${entryName}.${missing}`, 'set', 'missing')
         }
       }
     }

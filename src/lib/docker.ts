@@ -90,3 +90,29 @@ function step(text: string): string | undefined {
 export async function saveImage(tag: string, tarPath: string, signal?: AbortSignal): Promise<void> {
   await run(['docker', 'save', '-o', tarPath, tag], {signal})
 }
+
+/**
+ * Pushes a local image to a registry under `repository:tag` and returns its digest reference
+ * (`repository@sha256:…`), which pins exactly what was pushed however the tag moves later.
+ */
+export async function pushImage(localTag: string, repository: string, tag: string, signal?: AbortSignal): Promise<string> {
+  const remote = `${repository}:${tag}`
+  await run(['docker', 'tag', localTag, remote], {signal})
+  const result = await run(['docker', 'push', remote], {allowFailure: true, signal})
+  if (result.exitCode !== 0 && !signal?.aborted) {
+    const text = `${result.stderr}\n${result.stdout}`
+    if (DOCKER_NOT_RUNNING.test(text)) throw dockerNotRunningError()
+    const host = repository.split('/')[0]
+    const reason = text.trim().split('\n').filter(Boolean).at(-1) ?? 'docker push failed'
+    throw new UserError(`Pushing ${remote} failed: ${reason}`, {
+      hint: /denied|unauthorized|authentication required/i.test(text)
+        ? `Log in to the registry first: \`docker login ${host}\`.`
+        : `Check that the registry ${host} is reachable from this machine (and that \`registry:\` in devkube.yaml names it), then run the command again.`,
+    })
+  }
+  const inspected = await run(['docker', 'image', 'inspect', '--format', '{{json .RepoDigests}}', remote], {quiet: true})
+  const digests = JSON.parse(inspected.stdout.trim() || '[]') as string[]
+  const digest = digests.find((entry) => entry.startsWith(`${repository}@`))
+  if (!digest) throw new UserError(`The registry did not report a digest for ${remote}.`, {hint: 'Run the command again; if it persists, check the registry with `docker push` by hand.'})
+  return digest
+}
