@@ -116,3 +116,33 @@ export async function pushImage(localTag: string, repository: string, tag: strin
   if (!digest) throw new UserError(`The registry did not report a digest for ${remote}.`, {hint: 'Run the command again; if it persists, check the registry with `docker push` by hand.'})
   return digest
 }
+
+/** The user an image runs as: its `USER` as written, and the numeric uid when it can be known (undefined: a name not in its /etc/passwd). */
+export interface ImageUser {
+  user: string
+  uid?: number
+}
+
+/**
+ * Reads the image's USER. A name is looked up in the image's own /etc/passwd (copied out of a
+ * container that is created, never started), because Kubernetes can only verify runAsNonRoot
+ * against a number.
+ */
+export async function imageUser(tag: string): Promise<ImageUser> {
+  const inspected = await run(['docker', 'image', 'inspect', '--format', '{{.Config.User}}', tag], {quiet: true})
+  const user = inspected.stdout.trim()
+  const name = user.split(':')[0]
+  if (name === '') return {user, uid: 0}
+  if (/^\d+$/.test(name)) return {user, uid: Number(name)}
+  const created = await run(['docker', 'create', tag], {allowFailure: true, quiet: true})
+  if (created.exitCode !== 0) return {user}
+  const container = created.stdout.trim()
+  try {
+    const copied = await run(['docker', 'cp', `${container}:/etc/passwd`, '-'], {allowFailure: true, quiet: true})
+    // `docker cp … -` writes a tar stream; the file's lines are in it verbatim.
+    const entry = new RegExp(`^${name.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&')}:[^:\n]*:(\\d+):`, 'm').exec(copied.stdout)
+    return entry ? {user, uid: Number(entry[1])} : {user}
+  } finally {
+    await run(['docker', 'rm', '-f', container], {allowFailure: true, quiet: true})
+  }
+}

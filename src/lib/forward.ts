@@ -63,8 +63,12 @@ export async function ensurePortFree(port: number): Promise<void> {
     server.listen({port, host: '127.0.0.1', exclusive: true}, () => server.close(() => resolve(true)))
   })
   if (free) return
-  const owner = await portOwner(port)
-  throw new UserError(`The local port ${port} is already in use${owner ? ` by ${owner}` : ''}.`, {
+  throw portInUseError(port, await portOwner(port))
+}
+
+/** The one sentence for a taken local port, whether devkube found it first or kubectl did. */
+export function portInUseError(port: number, owner?: string): UserError {
+  return new UserError(`The local port ${port} is already in use${owner ? ` by ${owner}` : ''}.`, {
     hint: `Stop that process, or forward another port with \`--forward <port>\` (or \`forward:\` in devkube.yaml).`,
   })
 }
@@ -147,11 +151,7 @@ export class ForwardSupervisor {
       }
       if (!everReady && /unable to listen on any of the requested ports/.test(reason)) {
         this.stopped = true
-        this.rejectReady(
-          new UserError(`The local port ${this.target.localPort} is already in use.`, {
-            hint: 'Stop the process using it, or forward another port with `--forward <port>`.',
-          }),
-        )
+        this.rejectReady(portInUseError(this.target.localPort, await portOwner(this.target.localPort)))
         return
       }
       // Forwarding that worked for a while lost its pod (a redeploy, a restart): reconnect promptly.

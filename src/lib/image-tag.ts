@@ -31,6 +31,8 @@ export interface ContextHashInput {
   buildArgs: Record<string, string>
   /** Where per-file hashes are cached between runs (keyed by size and mtime). */
   cacheFile?: string
+  /** False: read the cache but leave it as it is (status only looks; up owns the cache). */
+  writeCache?: boolean
 }
 
 export function imageRepository(appName: string): string {
@@ -41,12 +43,13 @@ export function imageRepository(appName: string): string {
  * The tag `up` builds the project's source as it is now, with devkube.yaml's build args plus any
  * given on the command line. `up` and `status` must agree on it to the byte.
  */
-export async function sourceImageTag(config: AppConfig, extraBuildArgs: Record<string, string> = {}): Promise<string> {
+export async function sourceImageTag(config: AppConfig, extraBuildArgs: Record<string, string> = {}, options: {writeCache?: boolean} = {}): Promise<string> {
   return computeImageTag(config.name, {
     context: config.build.context,
     dockerfile: config.build.dockerfile,
     buildArgs: {...config.build.args, ...extraBuildArgs},
     cacheFile: statePath(config.projectDir, 'context-hashes.json'),
+    writeCache: options.writeCache,
   })
 }
 
@@ -88,7 +91,7 @@ export async function hashBuildInputs(input: ContextHashInput): Promise<string> 
     // The executable bit changes what the image runs, so it is part of the content.
     hash.update(`${relative}\0${stats.mode & 0o111 ? 'x' : '-'}\0${fileHash}\n`)
   }
-  saveCache(input.cacheFile, nextCache)
+  if (input.writeCache !== false) saveCache(input.cacheFile, nextCache)
   return hash.digest('hex')
 }
 

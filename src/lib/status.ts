@@ -7,6 +7,7 @@ import {existsSync} from 'node:fs'
 import type {AppConfig} from './config.js'
 import {verifyKindContext} from './context-guard.js'
 import {diagnosePod} from './diagnose.js'
+import {newestReplicaSetPods} from './rollout-pods.js'
 import {checkUrl, readForwardRecord} from './forward.js'
 import {sourceImageTag} from './image-tag.js'
 import {clusterExists} from './kind.js'
@@ -92,7 +93,11 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
     kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true),
     findDeployment(kube, config),
   ])
-  const [pods, sourceTag] = await Promise.all([namespace ? listAppPods(kube, config, podSelector(config, deployment)) : Promise.resolve([]), currentSourceTag(config, options.buildArgs)])
+  const [pods, replicaSets, sourceTag] = await Promise.all([
+    namespace ? listAppPods(kube, config, podSelector(config, deployment)) : Promise.resolve([]),
+    deployment ? kube.list<KubeObject>('replicasets.apps', config.namespace, podSelector(config, deployment), true) : Promise.resolve([]),
+    currentSourceTag(config, options.buildArgs),
+  ])
   await forwardCheck
 
   report.cluster.nodes = (nodes?.items ?? []).map((node) => ({
@@ -133,7 +138,10 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
       report.problems.push(`${config.name} is scaled to 0 replicas, so no pod runs.`)
       report.hint = '`devkube up` sets the replicas from devkube.yaml again.'
     } else if (ready < desired) {
-      const diagnosed = report.pods.find((pod) => pod.problem)?.problem
+      // Only the newest ReplicaSet's pods say what is wrong with what was deployed last; an older
+      // version's pods may still be crashing on their way out.
+      const current = new Set(deployment ? newestReplicaSetPods(deployment, replicaSets, pods).map((pod) => pod.metadata.name) : [])
+      const diagnosed = report.pods.find((pod) => pod.problem && current.has(pod.name))?.problem
       report.problems.push(`Only ${ready} of ${desired} pod${desired === 1 ? ' is' : 's are'} ready.`)
       if (diagnosed) {
         report.problems.push(diagnosed.message)
@@ -175,7 +183,7 @@ async function checkForward(config: AppConfig, report: StatusReport): Promise<vo
 async function currentSourceTag(config: AppConfig, buildArgs: Record<string, string> = {}): Promise<{tag?: string; error?: string}> {
   if (!existsSync(config.build.dockerfile)) return {}
   try {
-    return {tag: await sourceImageTag(config, buildArgs)}
+    return {tag: await sourceImageTag(config, buildArgs, {writeCache: false})}
   } catch (error) {
     return {error: (error as Error).message}
   }

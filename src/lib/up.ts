@@ -2,13 +2,15 @@
  * The steps of `devkube up` as data. Each step observes the world first and acts only on the
  * difference, so a re-run with nothing changed builds, loads and applies nothing.
  */
-import {existsSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {checkBuildPaths, type AppConfig} from './config.js'
-import {explainRolloutFailure, diagnosePod, diagnosisError} from './diagnose.js'
-import {buildImage, dockerVersion, imageId} from './docker.js'
+import {explainRolloutFailure, diagnosePod, diagnosisError, type DiagnosisContext} from './diagnose.js'
+import {listNewestPods} from './rollout-pods.js'
+import {buildImage, dockerVersion, imageId, imageUser, type ImageUser} from './docker.js'
 import {readEnvFile} from './dotenv.js'
 import {UserError} from './errors.js'
+import {GENERATED_MARKER} from './detect.js'
 import {sourceImageTag} from './image-tag.js'
 import {checkClusterName, clusterExists, createCluster, deleteCluster, kindVersion, loadImage, MIN_KIND_VERSION} from './kind.js'
 import {appSelector, Kube, kubectlClientVersion, MANAGED_BY, MANAGED_BY_LABEL, type Deployment, type KubeObject, type Pod} from './kube.js'
@@ -31,6 +33,8 @@ export interface UpContext {
   options: UpOptions
   kube: Kube
   imageTag?: string
+  /** The built image's USER: decides runAsNonRoot in the manifests and the "cannot write" sentence. */
+  imageUser?: ImageUser
   /** What changed in this run, for the summary, --json and the benchmarks. */
   actions: {scaffolded: string[]; clusterCreated: boolean; imageBuilt: boolean; imageLoaded: boolean; applied: string[]; rolledOut: boolean}
   deploymentName?: string
@@ -122,6 +126,7 @@ const image: Step<UpContext> = {
     const tag = await sourceImageTag(config)
     context.imageTag = tag
     if (!context.options.rebuild && (await imageId(tag))) {
+      context.imageUser = await imageUser(tag)
       handle.skip(`${tag} is up to date`)
       return
     }
@@ -137,6 +142,7 @@ const image: Step<UpContext> = {
       },
     })
     context.actions.imageBuilt = true
+    context.imageUser = await imageUser(tag)
     handle.detail(tag)
   },
 }
@@ -179,7 +185,7 @@ const apply: Step<UpContext> = {
     const [namespace, manifests] = await Promise.all([kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true), readManifests(config)])
     const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
     const secretEnv = config.envFile ? readEnvFile(config.envFile, config.projectDir) : undefined
-    const desired = desiredState({config, imageTag: context.imageTag!, manifests, secretEnv, manageNamespace})
+    const desired = desiredState({config, imageTag: context.imageTag!, manifests, secretEnv, manageNamespace, imageUser: context.imageUser})
     const deployment = desired.objects.find((object) => object.kind === 'Deployment')
     const service = desired.objects.find((object) => object.kind === 'Service')
     if (!deployment) {
@@ -256,8 +262,8 @@ const rollout: Step<UpContext> = {
         return
       }
       if (handle.signal.aborted) return
-      const pods = outcome.kind === 'fatal' ? outcome.pods : await kube.list<Pod>('pods', config.namespace, appSelector(config.name), true)
-      const diagnosis = await explainRolloutFailure(kube, config.namespace, pods, {port: config.port, healthPath: config.healthPath})
+      const pods = outcome.kind === 'fatal' ? outcome.pods : await listNewestPods(kube, config.namespace, name)
+      const diagnosis = await explainRolloutFailure(kube, config.namespace, pods, diagnosisContext(context))
       if (diagnosis) throw diagnosisError(diagnosis)
       const reason = outcome.kind === 'rollout' ? outcome.result.stderr.trim().split('\n').at(-1) : ''
       throw new UserError(`The rollout of ${name} did not finish within ${context.options.timeoutSeconds} s${reason ? ` (${reason.replace(/^error: /, '')})` : ''}.`, {
@@ -280,10 +286,10 @@ async function watchForFatalPods(context: UpContext, signal: AbortSignal): Promi
   while (!signal.aborted) {
     await abortableSleep(POD_CHECK_INTERVAL_MS, signal)
     if (signal.aborted) break
-    const pods = await kube.list<Pod>('pods', config.namespace, appSelector(config.name), true).catch(() => [])
-    const current = pods.filter((pod) => pod.spec.containers.some((container) => container.image === context.imageTag))
-    for (const pod of current) {
-      const diagnosis = diagnosePod(pod, {port: config.port, healthPath: config.healthPath})
+    // Only what was just deployed counts: the previous version's pods (crashing or not) are on their way out.
+    const pods = await listNewestPods(kube, config.namespace, context.deploymentName!).catch(() => [])
+    for (const pod of pods) {
+      const diagnosis = diagnosePod(pod, diagnosisContext(context))
       const restarts = Math.max(0, ...(pod.status.containerStatuses ?? []).map((status) => status.restartCount))
       if (!diagnosis || diagnosis.reason === 'ReadinessProbeFailing') continue
       if ((diagnosis.reason === 'CrashLoopBackOff' || diagnosis.reason === 'LivenessProbeFailing') && restarts < CRASH_RESTARTS) continue
@@ -291,6 +297,28 @@ async function watchForFatalPods(context: UpContext, signal: AbortSignal): Promi
     }
   }
   return undefined
+}
+
+/**
+ * Where the app of a Dockerfile devkube wrote may write: its working directory (owned by the app's
+ * user) and /tmp. For the project's own Dockerfile devkube cannot know, and says so in general terms.
+ */
+function writableDirs(dockerfile: string): string[] | undefined {
+  let text: string
+  try {
+    text = readFileSync(dockerfile, 'utf8')
+  } catch {
+    return undefined
+  }
+  if (!text.startsWith(GENERATED_MARKER)) return undefined
+  const finalStage = text.split(/^FROM\s/m).at(-1) ?? ''
+  const workdir = [...finalStage.matchAll(/^WORKDIR\s+(\S+)/gm)].at(-1)?.[1]
+  return [...(workdir ? [`its working directory ${workdir}`] : []), '/tmp']
+}
+
+function diagnosisContext(context: UpContext): DiagnosisContext {
+  const {config} = context
+  return {port: config.port, healthPath: config.healthPath, imageUser: context.imageUser?.user, writableDirs: writableDirs(config.build.dockerfile)}
 }
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -28,7 +28,7 @@ function worldRunner() {
       world.clusters.add(argv[argv.indexOf('--name') + 1])
       return {stderr: 'Creating cluster ...'}
     })
-    .when('docker image inspect', (argv) => (world.images.has(argv.at(-1)!) ? {stdout: 'sha256:1\n'} : {exitCode: 1, stderr: 'Error: No such image'}))
+    .when('docker image inspect', (argv) => (world.images.has(argv.at(-1)!) ? {stdout: argv.includes('{{.Config.User}}') ? '10001\n' : 'sha256:1\n'} : {exitCode: 1, stderr: 'Error: No such image'}))
     .when('docker build', (argv) => {
       world.images.add(argv[argv.indexOf('-t') + 1])
       return {stdout: 'Successfully built\n'}
