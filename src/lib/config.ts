@@ -28,7 +28,7 @@ export interface ConfigFile {
   port?: number
   forward?: number
   replicas?: number
-  build?: {context?: string; dockerfile?: string; args?: Record<string, string>}
+  build?: {context?: string; dockerfile?: string; target?: string; args?: Record<string, string>}
   manifests?: string
   env?: Record<string, string>
   envFile?: string
@@ -52,7 +52,8 @@ export interface AppConfig {
   port: number
   forward: number
   replicas: number
-  build: {context: string; dockerfile: string; args: Record<string, string>}
+  /** target: the stage of a multi-stage Dockerfile to build (`docker build --target`). */
+  build: {context: string; dockerfile: string; target?: string; args: Record<string, string>}
   manifests: string
   env: Record<string, string>
   /** Absolute path of the env file to turn into a Secret; undefined when there is none. */
@@ -60,6 +61,39 @@ export interface AppConfig {
   healthPath: string
   resources: Resources
   strategy: {maxSurge: number | string; maxUnavailable: number | string}
+  /** The app's services, in devkube.yaml order; one named `name` for a single-app file. */
+  services: ServiceConfig[]
+}
+
+/** Where a service's image comes from. */
+export type ServiceSource =
+  | {kind: 'build'; context: string; dockerfile: string; args: Record<string, string>; target?: string}
+  | {kind: 'image'; image: string}
+  | {kind: 'backing'; engine: string; version?: string; image?: string}
+
+/**
+ * One service of the app, resolved: what `up` builds or pulls, and how it runs. A single-app
+ * devkube.yaml is one service named after the app.
+ */
+export interface ServiceConfig {
+  name: string
+  source: ServiceSource
+  lang?: Language
+  /** The container port; undefined for a service without one (then it gets no Service and no forward). */
+  port?: number
+  /** The local port declared for it (`forward:`); undefined: the next free one from `port`. */
+  forward?: number
+  replicas: number
+  env: Record<string, string>
+  /** Absolute path of the env file to turn into a Secret; undefined when there is none. */
+  envFile?: string
+  healthPath: string
+  resources: Resources
+  strategy: {maxSurge: number | string; maxUnavailable: number | string}
+  command?: string[]
+  dependsOn: string[]
+  /** The user's manifests folder (a single-app project's `k8s/`); undefined: devkube renders them. */
+  manifests?: string
 }
 
 /** Values given on the command line; they win over the file. */
@@ -291,7 +325,7 @@ export function resolveConfig(
     })
   }
   const context = path.resolve(projectDir, build.context ?? '.')
-  return {
+  const resolved: AppConfig = {
     projectDir: path.resolve(projectDir),
     configPath,
     environment,
@@ -306,6 +340,7 @@ export function resolveConfig(
     build: {
       context,
       dockerfile: path.resolve(context, build.dockerfile ?? 'Dockerfile'),
+      ...(build.target ? {target: build.target} : {}),
       args: {...stringifyMap(file.build?.args), ...stringifyMap(layer.build?.args), ...overrides.buildArgs},
     },
     manifests: path.resolve(projectDir, pick('manifests') ?? 'k8s'),
@@ -317,22 +352,44 @@ export function resolveConfig(
       limits: {...DEFAULT_RESOURCES.limits, ...resources?.limits},
     },
     strategy: {maxSurge: strategy?.maxSurge ?? 1, maxUnavailable: strategy?.maxUnavailable ?? 0},
+    services: [],
+  }
+  resolved.services = [singleService(resolved)]
+  return resolved
+}
+
+/** A single-app devkube.yaml (no `services:`): one built service named after the app, with its k8s/ folder. */
+function singleService(config: AppConfig): ServiceConfig {
+  return {
+    name: config.name,
+    source: {kind: 'build', context: config.build.context, dockerfile: config.build.dockerfile, args: config.build.args},
+    lang: config.lang,
+    port: config.port,
+    forward: config.forward,
+    replicas: config.replicas,
+    env: config.env,
+    envFile: config.envFile,
+    healthPath: config.healthPath,
+    resources: config.resources,
+    strategy: config.strategy,
+    dependsOn: [],
+    manifests: config.manifests,
   }
 }
 
 /** The build context and Dockerfile must stay inside the project: devkube hashes and sends that folder. */
-export function checkBuildPaths(config: AppConfig): void {
+export function checkBuildPaths(config: AppConfig, build: {context: string; dockerfile: string} = config.build): void {
   const inside = (target: string) => {
     const relative = path.relative(config.projectDir, target)
     return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative))
   }
-  if (!inside(config.build.context)) {
-    throw new UserError(`The build context ${config.build.context} is outside the project folder ${config.projectDir}.`, {
+  if (!inside(build.context)) {
+    throw new UserError(`The build context ${build.context} is outside the project folder ${config.projectDir}.`, {
       hint: 'Set `build.context` in devkube.yaml to a folder inside the project (usually ".").',
     })
   }
-  if (!inside(config.build.dockerfile)) {
-    throw new UserError(`The Dockerfile ${config.build.dockerfile} is outside the project folder.`, {
+  if (!inside(build.dockerfile)) {
+    throw new UserError(`The Dockerfile ${build.dockerfile} is outside the project folder.`, {
       hint: 'Set `build.dockerfile` to a path inside the project.',
     })
   }

@@ -10,7 +10,7 @@ import path from 'node:path'
 import {createRequire} from 'node:module'
 import type {Ignore} from '@balena/dockerignore'
 import {UserError} from './errors.js'
-import type {AppConfig} from './config.js'
+import {CONFIG_FILE, type AppConfig, type ServiceConfig} from './config.js'
 import {STATE_DIR, statePath} from './project-state.js'
 
 // A CommonJS module whose typings declare an ES default export that does not exist at run time.
@@ -33,6 +33,11 @@ export interface ContextHashInput {
   cacheFile?: string
   /** False: read the cache but leave it as it is (status only looks; up owns the cache). */
   writeCache?: boolean
+  /**
+   * devkube's own files in the context (devkube.yaml, the manifests folder), relative to it: left out
+   * of the hash whatever .dockerignore says, so changing `env:` or a manifest never rebuilds the image.
+   */
+  devkubeFiles?: string[]
 }
 
 export function imageRepository(appName: string): string {
@@ -44,13 +49,28 @@ export function imageRepository(appName: string): string {
  * given on the command line. `up` and `status` must agree on it to the byte.
  */
 export async function sourceImageTag(config: AppConfig, extraBuildArgs: Record<string, string> = {}, options: {writeCache?: boolean} = {}): Promise<string> {
-  return computeImageTag(config.name, {
-    context: config.build.context,
-    dockerfile: config.build.dockerfile,
-    buildArgs: {...config.build.args, ...extraBuildArgs},
-    cacheFile: statePath(config.projectDir, 'context-hashes.json'),
+  const service = config.services.find((candidate) => candidate.name === config.name) ?? config.services[0]
+  return serviceImageTag(config, service, extraBuildArgs, options)
+}
+
+/** The repository of a service's image: the app's name for a one-service app (as before services existed), else app-service. */
+export function serviceImageRepository(appName: string, serviceName: string): string {
+  return imageRepository(serviceName === appName ? appName : `${appName}-${serviceName}`)
+}
+
+/** The tag of a built service's source as it is now. */
+export async function serviceImageTag(config: AppConfig, service: ServiceConfig, extraBuildArgs: Record<string, string> = {}, options: {writeCache?: boolean} = {}): Promise<string> {
+  if (service.source.kind !== 'build') throw new Error(`The service ${service.name} is not built from source.`)
+  const digest = await hashBuildInputs({
+    context: service.source.context,
+    dockerfile: service.source.dockerfile,
+    buildArgs: {...service.source.args, ...extraBuildArgs, ...(service.source.target ? {'devkube:target': service.source.target} : {})},
+    // One cache per service: two services' contexts may share files but not their hashes' keys.
+    cacheFile: statePath(config.projectDir, service.name === config.name ? 'context-hashes.json' : `context-hashes-${service.name}.json`),
     writeCache: options.writeCache,
+    devkubeFiles: devkubeFilesIn(service.source.context, [config.configPath ?? path.join(config.projectDir, CONFIG_FILE), config.manifests]),
   })
+  return `${serviceImageRepository(config.name, service.name)}:${digest.slice(0, TAG_LENGTH)}`
 }
 
 export async function computeImageTag(appName: string, input: ContextHashInput): Promise<string> {
@@ -74,7 +94,7 @@ export async function hashBuildInputs(input: ContextHashInput): Promise<string> 
   hash.update('\ncontext:\n')
 
   const ignore = loadDockerignore(input.context)
-  const files = await listContextFiles(input.context, ignore)
+  const files = await listContextFiles(input.context, ignore, new Set(input.devkubeFiles ?? []))
   for (const relative of files) {
     const absolute = path.join(input.context, relative)
     const stats = await lstat(absolute)
@@ -95,6 +115,13 @@ export async function hashBuildInputs(input: ContextHashInput): Promise<string> 
   return hash.digest('hex')
 }
 
+/** The given paths that lie inside the context, relative to it with "/" separators. */
+function devkubeFilesIn(context: string, files: string[]): string[] {
+  return files
+    .map((file) => path.relative(context, file).split(path.sep).join('/'))
+    .filter((relative) => relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative))
+}
+
 function loadDockerignore(context: string) {
   const ignore = dockerignore()
   const file = path.join(context, '.dockerignore')
@@ -102,7 +129,7 @@ function loadDockerignore(context: string) {
   return ignore
 }
 
-async function listContextFiles(context: string, ignore: Ignore): Promise<string[]> {
+async function listContextFiles(context: string, ignore: Ignore, devkubeFiles: Set<string>): Promise<string[]> {
   const files: string[] = []
   async function walk(relativeDir: string): Promise<void> {
     const entries = await readdir(path.join(context, relativeDir), {withFileTypes: true})
@@ -110,7 +137,7 @@ async function listContextFiles(context: string, ignore: Ignore): Promise<string
       const relative = relativeDir ? `${relativeDir}/${entry.name}` : entry.name
       // devkube's own state (this hash cache, the forwarder's log) changes every run; hashing it would
       // make every tag new. Scaffolded .dockerignore files exclude it from the image too.
-      if (relative === STATE_DIR) continue
+      if (relative === STATE_DIR || devkubeFiles.has(relative)) continue
       if (entry.isDirectory()) {
         // A directory is descended into even when ignored, because a later "!pattern" may re-include
         // files below it; .git and node_modules are the common big ones, skipped when ignored outright.
