@@ -38,6 +38,8 @@ export interface BuildRequest {
   context: string
   dockerfile: string
   buildArgs: Record<string, string>
+  /** A stage of a multi-stage Dockerfile (`build.target`). */
+  target?: string
   labels: Record<string, string>
   signal?: AbortSignal
   onLine?: (line: string) => void
@@ -50,6 +52,7 @@ const BUILD_ERROR_LINES = 25
 
 export async function buildImage(request: BuildRequest): Promise<void> {
   const argv = ['docker', 'build', '-t', request.tag, '-f', request.dockerfile]
+  if (request.target) argv.push('--target', request.target)
   for (const [key, value] of Object.entries(request.buildArgs)) argv.push('--build-arg', `${key}=${value}`)
   for (const [key, value] of Object.entries(request.labels)) argv.push('--label', `${key}=${value}`)
   argv.push(request.context)

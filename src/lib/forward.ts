@@ -8,21 +8,15 @@ import net from 'node:net'
 import {UserError} from './errors.js'
 import type {Kube, Pod} from './kube.js'
 import {run, type BackgroundProcess} from './runner.js'
-import {processAlive, readJson, statePath} from './project-state.js'
 
 export interface ForwardTarget {
   namespace: string
+  /** The Kubernetes Service to forward to. */
   service: string
   localPort: number
   remotePort: number
-}
-
-export interface ForwardRecord extends ForwardTarget {
-  pid: number
-  url: string
-  cluster: string
-  detached: boolean
-  since: string
+  /** Its pods' selector, when the caller knows it (saves a lookup on every reconnect). */
+  selector?: string
 }
 
 export type ForwardEvent =
@@ -39,20 +33,6 @@ const READY_POLL_LIMIT_MS = 60_000
 
 export function forwardUrl(localPort: number): string {
   return `http://localhost:${localPort}`
-}
-
-/** One forwarder per environment, so dev and staging of one project can both be forwarded at once. */
-export function forwardRecordFile(projectDir: string, environment: string): string {
-  return statePath(projectDir, `forward-${environment}.json`)
-}
-
-export function forwardLogFile(projectDir: string, environment: string): string {
-  return statePath(projectDir, `forward-${environment}.log`)
-}
-
-export function readForwardRecord(projectDir: string, environment: string): ForwardRecord | undefined {
-  const record = readJson<ForwardRecord>(forwardRecordFile(projectDir, environment))
-  return record && processAlive(record.pid) ? record : undefined
 }
 
 /** A taken local port, named with the process holding it where the system can tell. */
@@ -172,7 +152,7 @@ export class ForwardSupervisor {
   /** Polls until the Service has a ready, not terminating pod, or READY_POLL_LIMIT_MS passes. */
   private async waitForReadyPod(): Promise<void> {
     const deadline = Date.now() + READY_POLL_LIMIT_MS
-    this.selector ??= await this.serviceSelector()
+    this.selector ??= this.target.selector ?? (await this.serviceSelector())
     if (!this.selector) return
     while (!this.stopped && Date.now() < deadline) {
       const pods = await this.kube.list<Pod>('pods', this.target.namespace, this.selector, true).catch(() => [])

@@ -8,9 +8,10 @@ import type {AppConfig} from './config.js'
 import {verifyKindContext} from './context-guard.js'
 import {diagnosePod} from './diagnose.js'
 import {newestReplicaSetPods} from './rollout-pods.js'
-import {checkUrl, readForwardRecord} from './forward.js'
+import {checkUrl} from './forward.js'
 import {sourceImageTag} from './image-tag.js'
 import {clusterExists} from './kind.js'
+import {ProjectState} from './project-state.js'
 import {MANAGED_BY, MANAGED_BY_LABEL, type Kube, type KubeObject, type Pod} from './kube.js'
 import {chalk} from './output.js'
 import {run} from './runner.js'
@@ -165,8 +166,8 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
 
 /** The detached (or another terminal's) forwarder of this app, and whether its URL answers. */
 async function checkForward(config: AppConfig, report: StatusReport): Promise<void> {
-  const record = readForwardRecord(config.projectDir, config.environment)
-  if (!record || record.cluster !== config.cluster || record.namespace !== config.namespace) return
+  const record = new ProjectState(config.projectDir, config.environment).liveForwarder(config)
+  if (!record) return
   report.forward = {running: true, pid: record.pid, url: record.url}
   try {
     const {status} = await checkUrl(record.url, URL_CHECK_TIMEOUT_MS)
