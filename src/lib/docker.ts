@@ -95,8 +95,9 @@ export async function saveImage(tag: string, tarPath: string, signal?: AbortSign
 }
 
 /**
- * Pushes a local image to a registry under `repository:tag` and returns its digest reference
- * (`repository@sha256:…`), which pins exactly what was pushed however the tag moves later.
+ * Pushes a local image to a registry under `repository:tag` and returns `repository:tag@sha256:…`:
+ * the digest pins exactly what was pushed however the tag moves later, the tag says which source
+ * it was built from.
  */
 export async function pushImage(localTag: string, repository: string, tag: string, signal?: AbortSignal): Promise<string> {
   const remote = `${repository}:${tag}`
@@ -117,7 +118,7 @@ export async function pushImage(localTag: string, repository: string, tag: strin
   const digests = JSON.parse(inspected.stdout.trim() || '[]') as string[]
   const digest = digests.find((entry) => entry.startsWith(`${repository}@`))
   if (!digest) throw new UserError(`The registry did not report a digest for ${remote}.`, {hint: 'Run the command again; if it persists, check the registry with `docker push` by hand.'})
-  return digest
+  return `${remote}@${digest.slice(digest.indexOf('@') + 1)}`
 }
 
 /** The user an image runs as: its `USER` as written, and the numeric uid when it can be known (undefined: a name not in its /etc/passwd). */

@@ -2,13 +2,13 @@
  * Deploy targets (`targets:` in devkube.yaml, `up|status|down --target NAME`): real clusters, each
  * named with its kube context, the registry its nodes pull from, and optionally the namespace and
  * environment. devkube never deploys to a context devkube.yaml does not list, never falls back to
- * the current context, and asks before the first deploy to each context (remembered in
- * .devkube/targets.json); without a terminal that confirmation is `--yes`.
+ * the current context, and asks before the first deploy to each context (remembered by
+ * ProjectState in .devkube/targets.json); without a terminal that confirmation is `--yes`.
  */
 import type {ConfigFile} from './config.js'
 import {closest} from './closest.js'
 import {UserError} from './errors.js'
-import {readJson, statePath, writeJsonAtomic} from './project-state.js'
+import type {ProjectState} from './project-state.js'
 import {run} from './runner.js'
 
 export interface Target {
@@ -47,23 +47,6 @@ export function targetRepository(target: Target, imageName: string): string {
   return `${target.registry}/${imageName}`
 }
 
-interface ConfirmedContexts {
-  contexts: Record<string, {target: string; confirmedAt: string}>
-}
-
-const RECORD = 'targets.json'
-
-export function contextConfirmed(projectDir: string, context: string): boolean {
-  return Boolean(readJson<ConfirmedContexts>(statePath(projectDir, RECORD))?.contexts?.[context])
-}
-
-export function rememberConfirmation(projectDir: string, target: Target): void {
-  const file = statePath(projectDir, RECORD)
-  const record = readJson<ConfirmedContexts>(file) ?? {contexts: {}}
-  record.contexts = {...record.contexts, [target.context]: {target: target.name, confirmedAt: new Date().toISOString()}}
-  writeJsonAtomic(file, record)
-}
-
 export interface ConfirmOptions {
   yes: boolean
   interactive: boolean
@@ -77,8 +60,8 @@ export interface ConfirmOptions {
  * The first deploy to a context needs a yes: asked on a terminal, `--yes` otherwise. Once given,
  * it is remembered for that context in this project.
  */
-export async function confirmFirstDeploy(projectDir: string, target: Target, options: ConfirmOptions): Promise<void> {
-  if (contextConfirmed(projectDir, target.context)) return
+export async function confirmFirstDeploy(state: ProjectState, target: Target, options: ConfirmOptions): Promise<void> {
+  if (state.contextConfirmed(target.context)) return
   if (!options.yes) {
     if (!options.interactive) {
       throw new UserError(`Not deploying to the context "${target.context}" (target ${target.name}): the first deploy to a context needs a confirmation, and there is no terminal to ask on.`, {
@@ -89,11 +72,11 @@ export async function confirmFirstDeploy(projectDir: string, target: Target, opt
       throw new UserError('Cancelled: nothing was deployed.', {hint: `Nothing changes until you confirm; \`devkube up\` without --target uses the local kind cluster.`})
     }
   }
-  rememberConfirmation(projectDir, target)
+  state.rememberConfirmedContext(target.context, target.name)
 }
 
 /** The context must exist in the kubeconfig; it is used by name on every call, never made current. */
-export async function checkContextExists(target: Target): Promise<void> {
+export async function checkContextExists(target: Pick<Target, 'name' | 'context'>): Promise<void> {
   const result = await run(['kubectl', 'config', 'get-contexts', '-o', 'name'], {allowFailure: true, quiet: true})
   const contexts = result.stdout.split('\n').map((line) => line.trim()).filter(Boolean)
   if (!contexts.includes(target.context)) {

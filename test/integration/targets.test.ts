@@ -19,6 +19,8 @@ const dockerReady = await useDocker()
 
 const CONTEXT = 'lab-cluster'
 const NAMESPACE = 'hello-lab'
+// Go on the 220 kB runtime stand-in: a small image, so pushing it takes a moment, not a minute.
+const APP = 'hello-go'
 
 describe.skipIf(!dockerReady)('devkube up --target on a cluster that is not kind\'s', () => {
   let tools: FakeToolchain
@@ -34,7 +36,7 @@ describe.skipIf(!dockerReady)('devkube up --target on a cluster that is not kind
     tools = await createFakeToolchain({speed: 0.5})
     registry = await startRegistry()
     const images = await ensureStandinImages()
-    buildArgs = buildArgFlags({PYTHON_IMAGE: images.PYTHON_IMAGE})
+    buildArgs = buildArgFlags({GO_IMAGE: images.GO_IMAGE, RUNTIME_IMAGE: images.RUNTIME_IMAGE})
     // The "real" cluster: made by the fake kind, then reachable only through a context named by the
     // user, with no current context, so nothing can fall back on one.
     const created = await tools.exec('kind', ['create', 'cluster', '--name', 'remote'])
@@ -48,8 +50,8 @@ describe.skipIf(!dockerReady)('devkube up --target on a cluster that is not kind
     const theirs = await tools.exec('kubectl', ['--context', CONTEXT, '--namespace', NAMESPACE, 'apply', '-f', '-'], {input: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: team-settings}\ndata: {owner: payments}\n'})
     expect(theirs.code, theirs.stderr).toBe(0)
 
-    dir = copyExample('hello-python')
-    appendFileSync(path.join(dir, 'app.py'), `\n# test run ${randomUUID()}\n`)
+    dir = copyExample(APP)
+    appendFileSync(path.join(dir, 'main.go'), `\n// test run ${randomUUID()}\n`)
     writeFileSync(path.join(dir, 'devkube.yaml'), stringify({targets: {lab: {context: CONTEXT, registry: `${registry.host}/team`, namespace: NAMESPACE}}}))
   })
 
@@ -83,19 +85,20 @@ describe.skipIf(!dockerReady)('devkube up --target on a cluster that is not kind
     expect(output).toMatchObject({context: CONTEXT, namespace: NAMESPACE})
     expect(output.forward).toBeUndefined()
 
-    expect(await catalog()).toEqual(['team/hello-python'])
-    const tags = ((await (await fetch(`http://${registry.host}/v2/team/hello-python/tags/list`)).json()) as {tags: string[]}).tags
+    expect(await catalog()).toEqual([`team/${APP}`])
+    const tags = ((await (await fetch(`http://${registry.host}/v2/team/${APP}/tags/list`)).json()) as {tags: string[]}).tags
     expect(tags).toHaveLength(1)
     expect(tags[0]).toMatch(/^[0-9a-f]{12}$/)
-    pushed.push(`${registry.host}/team/hello-python:${tags[0]}`)
+    pushed.push(`${registry.host}/team/${APP}:${tags[0]}`, `devkube.local/${APP}:${tags[0]}`)
 
-    const deployment = JSON.parse((await kubectl('get', 'deployment', 'hello-python', '--namespace', NAMESPACE, '-o', 'json')).stdout) as {spec: {template: {spec: {containers: Array<{image: string}>}}}; status: {readyReplicas?: number}}
+    const deployment = JSON.parse((await kubectl('get', 'deployment', APP, '--namespace', NAMESPACE, '-o', 'json')).stdout) as {spec: {template: {spec: {containers: Array<{image: string}>}}}; status: {readyReplicas?: number}}
     const image = deployment.spec.template.spec.containers[0].image
-    expect(image).toMatch(new RegExp(`^${registry.host.replaceAll('.', '\\.')}/team/hello-python@sha256:[0-9a-f]{64}$`))
+    expect(image).toBe(`${pushed[0]}@${image.split('@')[1]}`)
+    expect(image).toMatch(/@sha256:[0-9a-f]{64}$/)
     expect(deployment.status.readyReplicas).toBe(1)
     // The pod runs what the registry holds under that digest (pulled by the cluster, not loaded by kind).
     const digest = (await execa('docker', ['image', 'inspect', '--format', '{{json .RepoDigests}}', pushed[0]])).stdout
-    expect(digest).toContain(image)
+    expect(digest).toContain(`${registry.host}/team/${APP}@${image.split('@')[1]}`)
     const kindCalls = tools.calls().filter((call) => call.tool === 'kind' && call.args[0] !== 'create')
     expect(kindCalls).toEqual([])
   })
@@ -115,7 +118,7 @@ describe.skipIf(!dockerReady)('devkube up --target on a cluster that is not kind
   it('down --target removes only devkube\'s objects, leaving the team\'s namespace and ConfigMap', async () => {
     const result = await run('down', '--target', 'lab')
     expect(result.code, result.stderr).toBe(0)
-    expect((await kubectl('get', 'deployment', 'hello-python', '--namespace', NAMESPACE)).code).not.toBe(0)
+    expect((await kubectl('get', 'deployment', APP, '--namespace', NAMESPACE)).code).not.toBe(0)
     expect((await kubectl('get', 'configmap', 'team-settings', '--namespace', NAMESPACE)).code).toBe(0)
     expect((await kubectl('get', 'namespace', NAMESPACE)).code).toBe(0)
   })

@@ -9,7 +9,8 @@ import path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 import {parseConfig} from '../../src/lib/config.js'
 import {isUserError, type UserError} from '../../src/lib/errors.js'
-import {confirmFirstDeploy, contextConfirmed, resolveTarget, type Target} from '../../src/lib/targets.js'
+import {ProjectState} from '../../src/lib/project-state.js'
+import {confirmFirstDeploy, resolveTarget, type Target} from '../../src/lib/targets.js'
 
 const root = mkdtempSync(path.join(tmpdir(), 'devkube-targets-'))
 afterAll(() => rmSync(root, {recursive: true, force: true}))
@@ -71,33 +72,33 @@ describe('the first deploy to a context', () => {
   }
 
   it('is refused without a terminal and without --yes, and nothing is remembered', async () => {
-    const dir = mkdtempSync(path.join(root, 'p-'))
-    const error = await failureOf(confirmFirstDeploy(dir, target, {yes: false, interactive: false, confirm: never, what: 'shop', namespace: 'shop'}))
+    const state = new ProjectState(mkdtempSync(path.join(root, 'p-')), 'target-prod-east')
+    const error = await failureOf(confirmFirstDeploy(state, target, {yes: false, interactive: false, confirm: never, what: 'shop', namespace: 'shop'}))
     expect(error.message).toContain('needs a confirmation, and there is no terminal to ask on')
     expect(error.hint).toContain('--yes')
-    expect(contextConfirmed(dir, target.context)).toBe(false)
+    expect(state.contextConfirmed(target.context)).toBe(false)
   })
 
   it('is confirmed by --yes once, then not asked again for that context', async () => {
-    const dir = mkdtempSync(path.join(root, 'p-'))
-    await confirmFirstDeploy(dir, target, {yes: true, interactive: false, confirm: never, what: 'shop', namespace: 'shop'})
-    expect(contextConfirmed(dir, target.context)).toBe(true)
-    await confirmFirstDeploy(dir, target, {yes: false, interactive: false, confirm: never, what: 'shop', namespace: 'shop'})
-    expect(contextConfirmed(dir, 'another-context')).toBe(false)
+    const state = new ProjectState(mkdtempSync(path.join(root, 'p-')), 'target-prod-east')
+    await confirmFirstDeploy(state, target, {yes: true, interactive: false, confirm: never, what: 'shop', namespace: 'shop'})
+    expect(state.contextConfirmed(target.context)).toBe(true)
+    await confirmFirstDeploy(state, target, {yes: false, interactive: false, confirm: never, what: 'shop', namespace: 'shop'})
+    expect(state.contextConfirmed('another-context')).toBe(false)
   })
 
   it('asks on a terminal, naming the context and namespace; no deploys nothing', async () => {
-    const dir = mkdtempSync(path.join(root, 'p-'))
+    const state = new ProjectState(mkdtempSync(path.join(root, 'p-')), 'target-prod-east')
     const questions: string[] = []
     const answer = (value: boolean) => async (message: string) => {
       questions.push(message)
       return value
     }
-    const declined = await failureOf(confirmFirstDeploy(dir, target, {yes: false, interactive: true, confirm: answer(false), what: 'shop', namespace: 'shop-prod'}))
+    const declined = await failureOf(confirmFirstDeploy(state, target, {yes: false, interactive: true, confirm: answer(false), what: 'shop', namespace: 'shop-prod'}))
     expect(declined.message).toBe('Cancelled: nothing was deployed.')
-    expect(contextConfirmed(dir, target.context)).toBe(false)
-    await confirmFirstDeploy(dir, target, {yes: false, interactive: true, confirm: answer(true), what: 'shop', namespace: 'shop-prod'})
+    expect(state.contextConfirmed(target.context)).toBe(false)
+    await confirmFirstDeploy(state, target, {yes: false, interactive: true, confirm: answer(true), what: 'shop', namespace: 'shop-prod'})
     expect(questions).toEqual(['Deploy shop to the context "gke_acme_prod-east" (namespace shop-prod)?', 'Deploy shop to the context "gke_acme_prod-east" (namespace shop-prod)?'])
-    expect(contextConfirmed(dir, target.context)).toBe(true)
+    expect(state.contextConfirmed(target.context)).toBe(true)
   })
 })

@@ -519,10 +519,11 @@ function imageProblem(state, container) {
 function pullFromLocalRegistry(state, image, ref) {
   const pull = spawnSync('docker', ['pull', '--quiet', image], {encoding: 'utf8', timeout: 120_000})
   if (pull.status !== 0) return {ok: false, reason: (pull.stderr || pull.stdout || 'pull failed').trim().split('\n').at(-1).replace(/^Error response from daemon: /, '')}
-  const inspect = spawnSync('docker', ['image', 'inspect', '--format', '{{.Id}}|{{.Size}}', image], {encoding: 'utf8'})
+  // As kind load records it: the image's USER is kept for the kubelet's runAsNonRoot check.
+  const inspect = spawnSync('docker', ['image', 'inspect', '--format', '{{.Id}}|{{.Size}}|{{.Config.User}}', image], {encoding: 'utf8'})
   if (inspect.status !== 0) return {ok: false, reason: inspect.stderr.trim()}
-  const [id, size] = inspect.stdout.trim().split('|')
-  state.images[ref] = {id, size: Number(size)}
+  const [id, size, user] = inspect.stdout.trim().split('|')
+  state.images[ref] = {id, size: Number(size), user: user ?? ''}
   return {ok: true}
 }
 
