@@ -52,7 +52,10 @@ describe.skipIf(!dockerReady)('devkube up --target on a cluster that is not kind
 
     dir = copyExample(APP)
     appendFileSync(path.join(dir, 'main.go'), `\n// test run ${randomUUID()}\n`)
-    writeFileSync(path.join(dir, 'devkube.yaml'), stringify({targets: {lab: {context: CONTEXT, registry: `${registry.host}/team`, namespace: NAMESPACE}}}))
+    writeFileSync(path.join(dir, 'devkube.yaml'), stringify({targets: {
+      lab: {context: CONTEXT, registry: `${registry.host}/team`, namespace: NAMESPACE},
+      ghost: {context: 'not-in-kubeconfig', registry: `${registry.host}/team`},
+    }}))
   })
 
   afterAll(async () => {
@@ -68,7 +71,12 @@ describe.skipIf(!dockerReady)('devkube up --target on a cluster that is not kind
   }
 
   it('refuses a target devkube.yaml does not list, naming the ones it does', async () => {
-    expectRefusal(await run('up', '--target', 'prod', ...buildArgs), 'There is no target "prod" in devkube.yaml; its targets are lab.')
+    expectRefusal(await run('up', '--target', 'prod', ...buildArgs), 'There is no target "prod" in devkube.yaml; its targets are lab, ghost.')
+  })
+
+  it('refuses a target whose context is not in the kubeconfig, even with --yes', async () => {
+    expectRefusal(await run('up', '--target', 'ghost', '--yes', ...buildArgs), 'The context "not-in-kubeconfig" of target ghost is not in your kubeconfig.')
+    expect(await catalog()).toEqual([])
   })
 
   it('refuses the first deploy to the context without --yes when there is no terminal, pushing and applying nothing', async () => {
@@ -113,6 +121,11 @@ describe.skipIf(!dockerReady)('devkube up --target on a cluster that is not kind
     const result = await run('status', '--target', 'lab', '--json')
     expect(result.code, result.stdout + result.stderr).toBe(0)
     expect(JSON.parse(result.stdout)).toMatchObject({healthy: true})
+  })
+
+  it('down --target never deletes the target\'s cluster', async () => {
+    expectRefusal(await run('down', '--target', 'lab', '--cluster', '--yes'), 'devkube never deletes the cluster of a deploy target (lab, context "lab-cluster").')
+    expect((await kubectl('get', 'deployment', APP, '--namespace', NAMESPACE)).code).toBe(0)
   })
 
   it('down --target removes only devkube\'s objects, leaving the team\'s namespace and ConfigMap', async () => {
