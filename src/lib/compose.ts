@@ -28,12 +28,9 @@ export interface ConnectionRef {
   key: string
 }
 
-/**
- * The readiness probe, from a compose healthcheck: `exec` runs a command in the container; without it the probe is
- * the HTTP GET of the service's healthPath. Unset fields take devkube's defaults.
- */
+/** An exec readiness probe, from a compose healthcheck; unset fields take devkube's defaults. */
 export interface ExecProbe {
-  exec?: string[]
+  exec: string[]
   periodSeconds?: number
   timeoutSeconds?: number
   failureThreshold?: number
@@ -367,13 +364,11 @@ function mapService(
   // A backing service gets devkube's own readiness probe, made for its image.
   if (!backing && spec.healthcheck !== undefined) {
     const probe = mapHealthcheck(spec.healthcheck, say)
-    // A check that only fetches a path of the service's own port is the HTTP probe Kubernetes runs itself.
+    // A check that only fetches a path of the service's own port is the HTTP probe devkube runs on healthPath,
+    // with devkube's timings (the contract's healthPath has none of its own).
     const path = probe?.exec && httpCheckPath(probe.exec, service.port)
-    if (path) {
-      service.healthPath = path
-      delete probe.exec
-    }
-    if (probe && Object.keys(probe).length > 0) service.probe = probe
+    if (path) service.healthPath = path
+    else if (probe) service.probe = probe
   }
 
   const entrypoint = commandLine(spec.entrypoint)

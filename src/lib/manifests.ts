@@ -248,10 +248,45 @@ export function shortHash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16)
 }
 
-/** kubectl resource names for `get`: what a kind is called on the command line. */
-export function resourceName(kind: string): string {
-  const known: Record<string, string> = {Deployment: 'deployments.apps', Service: 'services', ConfigMap: 'configmaps', Secret: 'secrets', Ingress: 'ingresses.networking.k8s.io'}
-  return known[kind] ?? `${kind.toLowerCase()}s`
+/**
+ * What kubectl calls each kind devkube may apply, as `plural.group` (kubectl rejects guessed plurals
+ * such as "networkpolicys" with "the server doesn't have a resource type").
+ */
+const RESOURCE_NAMES: Record<string, string> = {
+  ConfigMap: 'configmaps',
+  CronJob: 'cronjobs.batch',
+  DaemonSet: 'daemonsets.apps',
+  Deployment: 'deployments.apps',
+  Endpoints: 'endpoints',
+  EndpointSlice: 'endpointslices.discovery.k8s.io',
+  HorizontalPodAutoscaler: 'horizontalpodautoscalers.autoscaling',
+  Ingress: 'ingresses.networking.k8s.io',
+  IngressClass: 'ingressclasses.networking.k8s.io',
+  Job: 'jobs.batch',
+  LimitRange: 'limitranges',
+  NetworkPolicy: 'networkpolicies.networking.k8s.io',
+  PersistentVolumeClaim: 'persistentvolumeclaims',
+  Pod: 'pods',
+  PodDisruptionBudget: 'poddisruptionbudgets.policy',
+  ResourceQuota: 'resourcequotas',
+  Role: 'roles.rbac.authorization.k8s.io',
+  RoleBinding: 'rolebindings.rbac.authorization.k8s.io',
+  Secret: 'secrets',
+  Service: 'services',
+  ServiceAccount: 'serviceaccounts',
+  StatefulSet: 'statefulsets.apps',
+}
+
+/**
+ * kubectl resource names for `get`: what a kind is called on the command line. A kind devkube does
+ * not know (a custom resource) is named `kind.group`: kubectl's REST mapper resolves the singular
+ * lowercase kind, which is also the default singular of a CRD, so no plural has to be guessed.
+ */
+export function resourceName(kind: string, apiVersion = ''): string {
+  const known = RESOURCE_NAMES[kind]
+  if (known) return known
+  const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.lastIndexOf('/')) : ''
+  return group ? `${kind.toLowerCase()}.${group}` : kind.toLowerCase()
 }
 
 /**

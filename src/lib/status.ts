@@ -6,11 +6,11 @@
 import {existsSync} from 'node:fs'
 import type {AppConfig} from './config.js'
 import {verifyKindContext} from './context-guard.js'
-import {diagnosePod} from './diagnose.js'
+import {diagnosePod, podEvents, type PodEvent} from './diagnose.js'
 import {newestReplicaSetPods} from './rollout-pods.js'
 import {checkUrl} from './forward.js'
 import {sourceImageTag} from './image-tag.js'
-import {clusterExists} from './kind.js'
+import {clusterExists, nodeContainers, stoppedClusterProblem, stoppedNodes} from './kind.js'
 import {checkContextExists} from './targets.js'
 import {ProjectState, recordsKey} from './project-state.js'
 import {MANAGED_BY, MANAGED_BY_LABEL, type Kube, type KubeObject, type Pod} from './kube.js'
@@ -90,6 +90,14 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
     return report
   }
   report.cluster.exists = true
+  const stopped = kube.target ? [] : stoppedNodes(await nodeContainers(config.cluster))
+  if (stopped.length > 0) {
+    await forwardCheck
+    const problem = stoppedClusterProblem(config.cluster, stopped)
+    report.problems.push(problem.message)
+    report.hint = problem.hint
+    return report
+  }
   if (contextProblem) throw contextProblem
 
   const [nodes, nodeImage, namespace, deployment] = await Promise.all([
@@ -98,10 +106,11 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
     kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true),
     findDeployment(kube, config),
   ])
-  const [pods, replicaSets, sourceTag] = await Promise.all([
+  const [pods, replicaSets, sourceTag, events] = await Promise.all([
     namespace ? listAppPods(kube, config, podSelector(config, deployment)) : Promise.resolve([]),
     deployment ? kube.list<KubeObject>('replicasets.apps', config.namespace, podSelector(config, deployment), true) : Promise.resolve([]),
     currentSourceTag(config, options.buildArgs),
+    namespace ? podEvents(kube, config.namespace) : Promise.resolve([]),
   ])
   await forwardCheck
 
@@ -137,7 +146,7 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
   }
 
   const now = Date.now()
-  report.pods = pods.map((pod) => podStatus(pod, config, now))
+  report.pods = pods.map((pod) => podStatus(pod, config, now, events))
   if (report.deployment) {
     const {desired, ready, updated} = report.deployment
     if (desired === 0) {
@@ -210,10 +219,10 @@ async function kindNodeImage(cluster: string): Promise<string | undefined> {
   }
 }
 
-export function podStatus(pod: Pod, config: AppConfig, now = Date.now()): PodStatus {
+export function podStatus(pod: Pod, config: AppConfig, now = Date.now(), events: PodEvent[] = []): PodStatus {
   const statuses = pod.status.containerStatuses ?? []
   const created = creationTime(pod)
-  const diagnosis = diagnosePod(pod, {port: config.port, healthPath: config.healthPath})
+  const diagnosis = diagnosePod(pod, {port: config.port, healthPath: config.healthPath, events})
   return {
     name: pod.metadata.name,
     shortName: shortPodName(pod),

@@ -9,14 +9,14 @@ import os from 'node:os'
 import path from 'node:path'
 import {serviceSelector, workloadRef, type WorkloadKind} from './app-pods.js'
 import {checkBuildPaths, type AppConfig, type ServiceConfig} from './config.js'
-import {explainRolloutFailure, diagnosePod, diagnosisError, type DiagnosisContext} from './diagnose.js'
+import {explainRolloutFailure, diagnosePod, diagnosisError, podEvents, type DiagnosisContext} from './diagnose.js'
 import {GENERATED_MARKER} from './detect.js'
 import {buildImage, dockerVersion, imageId, imageUser, pushImage, type ImageUser} from './docker.js'
 import {listNewestPods} from './rollout-pods.js'
 import {readEnvFile} from './dotenv.js'
 import {UserError} from './errors.js'
 import {serviceImageTag} from './image-tag.js'
-import {checkClusterName, clusterExists, createCluster, deleteCluster, kindVersion, loadImage, MIN_KIND_VERSION} from './kind.js'
+import {checkClusterName, clusterExists, createCluster, deleteCluster, kindVersion, loadImage, MIN_KIND_VERSION, nodeContainers, startNodes, stoppedNodes} from './kind.js'
 import {kubectlClientVersion, MANAGED_BY, MANAGED_BY_LABEL, type Deployment, type KubeObject, type Pod} from './kube.js'
 import {desiredState, inSync, readManifests, resourceName} from './manifests.js'
 import {verifyKindContext} from './context-guard.js'
@@ -147,6 +147,14 @@ const cluster: Step<UpInput, {created: boolean}> = {
   async run({project}, handle) {
     const name = project.config.cluster
     if (await clusterExists(name)) {
+      // Listed is not running: a stopped node container (docker stop, a reboot) answers nothing until started.
+      const stopped = stoppedNodes(await nodeContainers(name))
+      if (stopped.length > 0) {
+        handle.progress(`starting the stopped node container ${stopped.map((node) => node.name).join(', ')}`)
+        await startNodes(name, stopped, handle.signal)
+        handle.detail(`started the stopped node of "${name}"`)
+        return {created: false}
+      }
       handle.skip(`reusing "${name}"`)
       return {created: false}
     }
@@ -308,7 +316,7 @@ const apply: Step<UpInput, {services: RenderedService[]; applied: string[]}> = {
     const rendered = [{...renderedService(config, service, desired.objects), imageUser: image.user}]
 
     const namespaced = desired.objects.filter((object) => object.kind !== 'Namespace')
-    const kinds = [...new Set(namespaced.map((object) => resourceName(object.kind)))].join(',')
+    const kinds = [...new Set(namespaced.map((object) => resourceName(object.kind, object.apiVersion)))].join(',')
     const live = namespace ? await kube.list(kinds, config.namespace, serviceSelector(config.name), true) : []
     if (namespace && inSync(namespaced, live)) {
       handle.skip('unchanged')
@@ -465,11 +473,14 @@ async function watchForFatalPods(project: Project, service: RenderedService, pro
     if (signal.aborted) break
     // Only what was just deployed counts: the previous version's pods (crashing or not) are on their way out.
     const pods = await currentPods(project, service).catch(() => [])
+    // Liveness kills are only in the kubelet's events (the exit code cannot tell them): read them while a pod is not ready.
+    const events = pods.some((pod) => pod.status.containerStatuses?.some((status) => !status.ready)) ? await podEvents(project.kube, project.config.namespace) : []
     for (const pod of pods) {
-      const diagnosis = diagnosePod(pod, probe)
+      const diagnosis = diagnosePod(pod, {...probe, events})
       const restarts = Math.max(0, ...(pod.status.containerStatuses ?? []).map((status) => status.restartCount))
       if (!diagnosis || diagnosis.reason === 'ReadinessProbeFailing') continue
-      if ((diagnosis.reason === 'CrashLoopBackOff' || diagnosis.reason === 'LivenessProbeFailing') && restarts < CRASH_RESTARTS) continue
+      // A liveness kill is final at once: with a 30 s grace period per kill, waiting for restarts would outlast the rollout timeout.
+      if (diagnosis.reason === 'CrashLoopBackOff' && restarts < CRASH_RESTARTS) continue
       return pods
     }
   }

@@ -48,7 +48,7 @@ describe('devkube init in a compose project (built CLI)', () => {
     expect(config).toEqual({
       name: 'flask-postgres',
       services: {
-        web: {build: {context: '.'}, port: 5000, forward: 8080, dependsOn: ['db'], healthPath: '/health', probe: {periodSeconds: 10, timeoutSeconds: 5}},
+        web: {build: {context: '.'}, port: 5000, forward: 8080, dependsOn: ['db'], healthPath: '/health'},
         db: {backing: 'postgres', version: '16'},
       },
     })

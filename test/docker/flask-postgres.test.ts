@@ -7,9 +7,9 @@ import {execa} from 'execa'
 import {randomBytes} from 'node:crypto'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {containerLogs, DockerLeftovers, ensureStandinImages, publishedAddress, REPO_DIR, TEST_LABEL, useDocker, waitForHttp} from '../support/docker.js'
+import {backingImageForTests, containerLogs, DockerLeftovers, ensureStandinImages, publishedAddress, REPO_DIR, TEST_LABEL, useDocker, waitForHttp} from '../support/docker.js'
 
-const POSTGRES_IMAGE = 'devkube-standin/postgres:16'
+const POSTGRES_IMAGE = backingImageForTests('postgres') ?? 'postgres:16'
 const docker = await useDocker()
 
 describe.skipIf(!docker)('examples/flask-postgres on Docker', () => {

@@ -22,6 +22,7 @@ function worldRunner() {
     .when('kind version', {stdout: 'kind v0.27.0 go1.23.6 linux/amd64\n'})
     .when('kubectl version --client', {stdout: JSON.stringify({clientVersion: {gitVersion: 'v1.32.4'}})})
     .when('kind get clusters', () => ({stdout: [...world.clusters].join('\n')}))
+    .when('docker ps -a', (argv) => ({stdout: [...world.clusters].filter((name) => argv.includes(`label=io.x-k8s.kind.cluster=${name}`)).map((name) => `${name}-control-plane\trunning\n`).join('')}))
     .when('kind create cluster', (argv) => {
       world.clusters.add(argv[argv.indexOf('--name') + 1])
       return {stderr: 'Creating cluster ...'}
