@@ -32,6 +32,7 @@ Running it again when there is nothing left says so and exits 0.`
     cluster: Flags.boolean({description: 'Also delete the kind cluster (asks first; see --yes).'}),
     target: targetFlag('Remove the app from this cluster of devkube.yaml `targets:` (only devkube\'s objects; never the cluster).'),
     yes: Flags.boolean({char: 'y', description: 'Do not ask before deleting the cluster.'}),
+    volumes: Flags.boolean({description: "Also delete the backing services' volumes (their data) and credentials; without it they are kept for the next `up`."}),
   }
 
   async run(): Promise<DownResult> {
@@ -40,6 +41,7 @@ Running it again when there is nothing left says so and exits 0.`
     const json = this.jsonEnabled()
     return runDown(config, kube, {
       cluster: flags.cluster,
+      volumes: flags.volumes,
       yes: flags.yes,
       interactive: !json && isInteractive(),
       async confirm(message) {
