@@ -63,6 +63,11 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
       namespace: config.namespace,
     })
   }
+  // Said before anything is built: without a lockfile the image may get other versions than the developer has.
+  const packageManager = detection?.node?.packageManager
+  if (packageManager && !packageManager.lockfile && !options.json) {
+    options.log(chalk.yellow(`No lockfile: the image installs with \`${packageManager.install}\`, so dependency versions are not pinned (commit the lockfile ${packageManager.name} writes to pin them).`))
+  }
   const interrupt = new AbortController()
   const onSignal = () => {
     if (interrupt.signal.aborted) process.exit(130)
