@@ -25,7 +25,7 @@ def create_table(attempts=30):
         except psycopg2.OperationalError as error:
             if attempt == attempts - 1:
                 raise
-            print(f"database not reachable yet ({error.__class__.__name__}); retrying", flush=True)
+            print(f"database not reachable yet: {str(error).strip()}; retrying", flush=True)
             time.sleep(2)
 
 
