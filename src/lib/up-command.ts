@@ -58,7 +58,9 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
     rebuild: options.rebuild,
     timeoutSeconds: options.timeoutSeconds,
     async scaffold() {
-      const files = scaffold(project.dir, {...config, lang: detection!.lang, detection})
+      // A services: file names its Dockerfiles; only a single app's missing files are scaffolded.
+      if (!detection) return []
+      const files = scaffold(project.dir, {...config, lang: detection.lang, detection})
       return files.filter((file) => file.action === 'created').map((file) => file.path)
     },
   }
