@@ -26,9 +26,13 @@ describe.skipIf(!dockerReady)('examples/flask-postgres: init imports the compose
     for (const match of `${result.stdout}\n${result.stderr}`.matchAll(/devkube\.local\/[\w.-]+:[0-9a-f]{12}/g)) images.add(match[0])
     return result
   }
-  /** The counter in the page; the page answers once the app and its database do. */
+  /**
+   * The counter in the page, fetched once: retrying / could count a visit twice (a request given up on by the client
+   * may still complete), so the test first waits on /health, which the app answers without counting.
+   */
   const visits = async () => {
-    const body = await httpBody(`http://localhost:${webPort}/`, 120_000)
+    await httpBody(`http://localhost:${webPort}/health`, 120_000)
+    const body = await (await fetch(`http://localhost:${webPort}/`, {signal: AbortSignal.timeout(30_000)})).text()
     const count = /^Hello World! Visits: (\d+)$/.exec(body.trim())?.[1]
     if (!count) throw new Error(`unexpected page: ${body}`)
     return Number(count)
