@@ -35,6 +35,7 @@ import {
 import {K8S_VERSION, deletePods, getObject, initPod, key, listObjects, nodeObject, putObject, reconcile, replicaSetsOf, revisionOf} from './world.mjs'
 import {portForward} from './portforward.mjs'
 import {logs} from './logs.mjs'
+import {exec} from './exec.mjs'
 
 // ---------- argument parsing ----------
 
@@ -53,7 +54,7 @@ const BOOL_FLAGS = {
   'all-namespaces': 'all-namespaces', A: 'all-namespaces', 'server-side': 'server-side', 'force-conflicts': 'force-conflicts',
   force: 'force', watch: 'watch', w: 'watch', wait: 'wait', 'dry-run': 'dry-run', validate: 'validate', now: 'now',
   'insecure-skip-tls-verify': 'insecure-skip-tls-verify', 'show-labels': 'show-labels', 'no-headers': 'no-headers',
-  'ignore-errors': 'ignore-errors', prune: 'prune', 'all': 'all', 'recursive': 'recursive', R: 'recursive', 'warnings-as-errors': 'warnings-as-errors',
+  'ignore-errors': 'ignore-errors', prune: 'prune', stdin: 'stdin', i: 'stdin', tty: 'tty', t: 'tty', quiet: 'quiet', q: 'quiet', 'all': 'all', 'recursive': 'recursive', R: 'recursive', 'warnings-as-errors': 'warnings-as-errors',
 }
 
 export function parseArgs(argv) {
@@ -107,7 +108,7 @@ export function parseArgs(argv) {
     else flags[canonical] = value
   }
   const truthy = (v) => v === true || v === 'true'
-  for (const k of ['all-containers', 'prefix', 'timestamps', 'previous', 'follow', 'ignore-not-found', 'raw', 'minify', 'client', 'all-namespaces', 'server-side']) {
+  for (const k of ['all-containers', 'prefix', 'timestamps', 'previous', 'follow', 'ignore-not-found', 'raw', 'minify', 'client', 'all-namespaces', 'server-side', 'stdin', 'tty', 'quiet']) {
     if (k in flags) flags[k] = truthy(flags[k])
   }
   return {verb: positional[0], args: positional.slice(1), flags}
@@ -1075,7 +1076,7 @@ export async function main(argv) {
   if (verb === 'kustomize') return kustomize(argv)
   const needsStdin = (verb === 'apply' || verb === 'delete') && flags.filename?.includes('-')
   const stdinText = needsStdin ? await readStdin() : undefined
-  const known = ['apply', 'get', 'rollout', 'scale', 'delete', 'logs', 'port-forward', 'wait', 'create']
+  const known = ['apply', 'get', 'rollout', 'scale', 'delete', 'logs', 'port-forward', 'wait', 'create', 'exec']
   if (!known.includes(verb)) unsupported('kubectl', argv.join(' '))
   preflight(verb, parsed.args, flags)
   const applyDocs = verb === 'apply' ? applyDocuments(flags, stdinText) : undefined
@@ -1099,6 +1100,8 @@ export async function main(argv) {
       return logs(conn, parsed, {inCluster})
     case 'port-forward':
       return portForward(conn, parsed, {inCluster})
+    case 'exec':
+      return exec(conn, parsed, argv, {inCluster})
   }
   return 0
 }
