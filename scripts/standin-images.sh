@@ -76,6 +76,21 @@ if [[ -z "$npm_dir" ]]; then
     npm_runs_on_node "$npm_dir" || die "the npm fetched into $npm_dir does not run on $node_version."
   fi
 fi
+# node:22 also ships corepack (which fetches the pnpm and yarn a project pins); the `node` package carries only the
+# binary, so corepack is fetched from the npm registry once and cached too.
+corepack_dir="$cache_dir/corepack-0.34"
+if [[ ! -f "$corepack_dir/dist/corepack.js" ]]; then
+  command -v npm >/dev/null || die "npm is not installed, and the Node stand-in needs it to fetch corepack: install npm and run this again."
+  say "fetching corepack@0.34 for the Node stand-in ..."
+  mkdir -p "$cache_dir"
+  corepack_download="$(mktemp -d "$cache_dir/corepack-download.XXXXXX")"
+  tarball="$(cd "$corepack_download" && npm pack corepack@0.34 --silent 2>/dev/null | tail -n1)"
+  [[ -n "$tarball" && -f "$corepack_download/$tarball" ]] || die "npm pack corepack@0.34 failed: is the npm registry reachable?"
+  mkdir -p "$corepack_download/corepack"
+  tar -xzf "$corepack_download/$tarball" -C "$corepack_download/corepack" --strip-components=1
+  rm -rf "$corepack_dir" && mv "$corepack_download/corepack" "$corepack_dir"
+  rm -rf "$corepack_download"
+fi
 npm_version="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$npm_dir/package.json" | head -n1)"
 ca_bundle=/etc/ssl/certs/ca-certificates.crt
 
@@ -177,15 +192,21 @@ make_node() {
   mkdir -p "$ctx"
   cp "$node_bin" "$ctx/node"
   cp -r "$npm_dir" "$ctx/npm"
+  cp -r "$corepack_dir" "$ctx/corepack"
   cat >"$ctx/Dockerfile" <<EOF
 FROM $base_tag
 COPY node /usr/local/bin/node
 COPY npm /usr/local/lib/node_modules/npm
-# Laid out as in node:22-slim: npm/npx link to their CLIs, and a 'node' user (uid 1000) with a home.
+COPY corepack /usr/local/lib/node_modules/corepack
+# Laid out as in node:22-slim: npm/npx/corepack link to their CLIs, and a 'node' user (uid 1000) with a home.
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
  && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \\
+ && ln -s ../lib/node_modules/corepack/dist/corepack.js /usr/local/bin/corepack \\
  && groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node
-ENV NODE_VERSION=${node_version#v} NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+# Offline here: corepack must fetch yarn berry from the npm registry (not repo.yarnpkg.com), and the registry's
+# metadata reaches containers without the signatures corepack checks, so its key check is off in this stand-in only.
+ENV NODE_VERSION=${node_version#v} NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \\
+    COREPACK_NPM_REGISTRY=https://registry.npmjs.org COREPACK_INTEGRITY_KEYS=0 COREPACK_ENABLE_DOWNLOAD_PROMPT=0
 CMD ["node"]
 EOF
   build_tag devkube-standin/node:22 "$ctx"
@@ -262,7 +283,11 @@ EOF
 FROM $base_tag
 COPY nginx.conf /etc/nginx/nginx.conf
 COPY default.conf /etc/nginx/conf.d/default.conf
+# The shared rootfs's service packages (mysql, docker-registry) took uid/gid 101, which nginx-unprivileged's
+# nginx user has: this image has no use for them, so they give way.
 RUN rm -f /etc/nginx/sites-enabled/* \\
+ && for user in \$(awk -F: '\$3 == 101 || \$4 == 101 {print \$1}' /etc/passwd); do userdel "\$user"; done \\
+ && for group in \$(awk -F: '\$3 == 101 {print \$1}' /etc/group); do groupdel "\$group"; done \\
  && groupadd --system --gid 101 nginx \\
  && useradd --system --uid 101 --gid nginx --home-dir /nonexistent --shell /usr/sbin/nologin nginx \\
  && mkdir -p /var/cache/nginx /usr/share/nginx/html \\
@@ -303,7 +328,7 @@ EOF
 check_tag() {
   case "$1" in
     devkube-standin/node:*)
-      docker run --rm "$1" sh -c 'node --version && npm --version && id node' ;;
+      docker run --rm "$1" sh -c 'node --version && npm --version && corepack --version && id node' ;;
     devkube-standin/python:*)
       docker run --rm "$1" sh -c 'python --version && gunicorn --version && printf "flask\ngunicorn\n" >/tmp/requirements.txt \
         && pip install --no-cache-dir -q -r /tmp/requirements.txt && python -c "import flask; print(\"flask\", flask.__version__)"' ;;

@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {DevkubeCommand} from '../lib/base-command.js'
 import {defaultName, readConfigFile, resolveConfig} from '../lib/config.js'
 import {CONFIG_FIELDS, describeSpec, type Language} from '../lib/config-schema.js'
-import {type Detection, detectApp, hasOwnDockerfile, SCAFFOLD_LANGUAGES} from '../lib/detect.js'
+import {type Detection, detectApp, type DetectionFact, hasOwnDockerfile, SCAFFOLD_LANGUAGES} from '../lib/detect.js'
 import {InterruptedError, isUserError, UserError} from '../lib/errors.js'
 import {chalk, isInteractive} from '../lib/output.js'
 import {type FileAction, scaffold, type ScaffoldedFile} from '../lib/scaffold.js'
@@ -13,6 +13,8 @@ export interface InitResult {
   lang: Language
   name: string
   port: number
+  /** What detection found and where each came from (the lines init prints under the summary). */
+  facts: DetectionFact[]
   files: ScaffoldedFile[]
 }
 
@@ -140,6 +142,9 @@ devkube.yaml holds every setting; all keys are optional (flags win over the file
     const ownDockerfile = hasOwnDockerfile(projectDir)
     const fixed = (file: ScaffoldedFile) => file.path === '.gitignore' || (file.path === 'Dockerfile' && ownDockerfile)
     this.log(`${chalk.bold(config.name)}: ${describeApp(appLang, detection)}, listening on port ${config.port}${portNote(config.port, detection)}.`)
+    const facts = detection.lang === appLang ? detection.facts : []
+    const keyWidth = Math.max(0, ...facts.map((fact) => fact.key.length))
+    for (const fact of facts) this.log(`  ${fact.key.padEnd(keyWidth)}  ${fact.value} ${chalk.dim(`(${fact.source})`)}`)
     this.log('')
     for (const file of files) {
       const note = file.action !== 'kept' ? '' : file.path === 'Dockerfile' && ownDockerfile ? ' (your own; devkube never replaces it)' : ' (already there)'
@@ -149,7 +154,7 @@ devkube.yaml holds every setting; all keys are optional (flags win over the file
     const rewritable = files.filter((file) => file.action === 'kept' && !fixed(file)).length
     if (rewritable > 0 && !flags.force) this.log(chalk.dim(`${rewritable} existing file${rewritable === 1 ? ' was' : 's were'} left alone; --force rewrites ${rewritable === 1 ? 'it' : 'them'}.`))
     this.log(`Next: ${chalk.bold('devkube up')} builds the image and runs it on the local kind cluster.`)
-    return {projectDir, lang: appLang, name: config.name, port: config.port, files}
+    return {projectDir, lang: appLang, name: config.name, port: config.port, facts, files}
   }
 }
 

@@ -13,8 +13,21 @@ export const SCAFFOLD_LANGUAGES = ['node', 'python', 'go', 'static'] as const
 
 export type PythonFramework = 'flask' | 'fastapi' | 'plain'
 
+/**
+ * One thing detection found and where it came from, e.g. {key: 'package manager', value: 'pnpm',
+ * source: 'pnpm-lock.yaml'}. `init` prints one line per fact and `--json` carries them, so a user can
+ * see why devkube builds what it builds. `source` is 'default' when nothing in the project said so.
+ */
+export interface DetectionFact {
+  key: string
+  value: string
+  source: string
+}
+
 export interface Detection {
   lang: Language
+  /** What was found, one fact per line of `init`'s output, in the order worth reading. */
+  facts: DetectionFact[]
   /** Why devkube thinks so, e.g. "package.json has a start script". */
   reason: string
   port: number
@@ -67,16 +80,28 @@ export function detectApp(projectDir: string, options: {lang?: Language} = {}): 
     throw new UserError(`The project folder ${dir} does not exist.`, {hint: 'Run devkube in the folder of your app.'})
   }
   const lang = options.lang
-  if (lang) return detectAs(dir, lang, `--lang ${lang} was given`)
-  if (hasOwnDockerfile(dir)) return detectAs(dir, 'dockerfile', 'the project has its own Dockerfile')
+  if (lang) return withFacts(detectAs(dir, lang, `--lang ${lang} was given`))
+  if (hasOwnDockerfile(dir)) return withFacts(detectAs(dir, 'dockerfile', 'the project has its own Dockerfile'))
   const packageJson = readPackageJson(dir)
-  if (packageJson && nodeStart(dir, packageJson)) return detectAs(dir, 'node')
-  if (isFile(path.join(dir, 'requirements.txt')) || isFile(path.join(dir, 'pyproject.toml'))) return detectAs(dir, 'python')
-  if (isFile(path.join(dir, 'go.mod'))) return detectAs(dir, 'go')
-  if (isFile(path.join(dir, 'index.html'))) return detectAs(dir, 'static')
+  if (packageJson && nodeStart(dir, packageJson)) return withFacts(detectAs(dir, 'node'))
+  if (isFile(path.join(dir, 'requirements.txt')) || isFile(path.join(dir, 'pyproject.toml'))) return withFacts(detectAs(dir, 'python'))
+  if (isFile(path.join(dir, 'go.mod'))) return withFacts(detectAs(dir, 'go'))
+  if (isFile(path.join(dir, 'index.html'))) return withFacts(detectAs(dir, 'static'))
   throw new UserError(`Cannot tell what kind of app is in ${dir}: found none of ${LOOKED_FOR.join(', ')}.`, {
     hint: 'Pass the language with --lang node|python|go|static, or add a Dockerfile of your own.',
   })
+}
+
+/**
+ * The facts every detection has (port and start command), for languages whose detector did not list
+ * its own; a detector that lists a key itself wins.
+ */
+function withFacts(detection: Detection): Detection {
+  const facts = [...detection.facts]
+  const has = (key: string) => facts.some((fact) => fact.key === key)
+  if (!has('port')) facts.push({key: 'port', value: String(detection.port), source: detection.portSource ?? 'default'})
+  if (!has('start command') && detection.startCommand) facts.push({key: 'start command', value: detection.startCommand.join(' '), source: detection.reason})
+  return {...detection, facts}
 }
 
 function detectAs(dir: string, lang: Language, given?: string): Detection {
@@ -91,7 +116,7 @@ function detectAs(dir: string, lang: Language, given?: string): Detection {
       return detectGo(dir, given)
     }
     case 'static': {
-      return {lang, reason: given ?? 'index.html is there', ...portOrDefault(undefined)}
+      return {lang, facts: [], reason: given ?? 'index.html is there', ...portOrDefault(undefined)}
     }
     case 'dockerfile': {
       const dockerfile = path.join(dir, 'Dockerfile')
@@ -101,7 +126,7 @@ function detectAs(dir: string, lang: Language, given?: string): Detection {
         })
       }
       const expose = /^\s*EXPOSE\s+(\d+)/im.exec(readFileSync(dockerfile, 'utf8'))
-      return {lang, reason: given ?? 'the project has its own Dockerfile', ...portOrDefault(expose && {port: expose[1], source: `Dockerfile: EXPOSE ${expose[1]}`})}
+      return {lang, facts: [], reason: given ?? 'the project has its own Dockerfile', ...portOrDefault(expose && {port: expose[1], source: `Dockerfile: EXPOSE ${expose[1]}`})}
     }
   }
 }
@@ -165,7 +190,7 @@ function detectNode(dir: string, given?: string): Detection {
   const sources = codeFiles(dir, ['.js', '.mjs', '.cjs', '.ts'], entryFile)
   const scriptPort = /(?:\bPORT=|--port[= ])(\d{2,5})\b/.exec(Object.values(packageJson.scripts ?? {}).join('\n'))
   const found = scriptPort ? {port: scriptPort[1], source: `package.json scripts: ${scriptPort[0]}`} : findPort(sources, NODE_PORT_PATTERNS)
-  return {lang: 'node', reason: given ?? start.reason, ...portOrDefault(found), startCommand, entryFile}
+  return {lang: 'node', facts: [], reason: given ?? start.reason, ...portOrDefault(found), startCommand, entryFile}
 }
 
 const NODE_PORT_PATTERNS = [
@@ -223,6 +248,7 @@ function detectPython(dir: string, given?: string): Detection {
   const reason = given ?? `${dependencyFiles.join(' and ')} ${dependencyFiles.length > 1 ? 'are' : 'is'} there${framework === 'plain' ? '' : ` and the app uses ${framework === 'flask' ? 'Flask' : 'FastAPI'}`}`
   return {
     lang: 'python',
+    facts: [],
     reason,
     port,
     portSource,
@@ -279,7 +305,7 @@ function detectGo(dir: string, given?: string): Detection {
     }
   }
   const found = findPort([...sources, ...codeFiles(dir, ['.go'])], GO_PORT_PATTERNS)
-  return {lang: 'go', reason: given ?? 'go.mod is there', ...portOrDefault(found), goPackage}
+  return {lang: 'go', facts: [], reason: given ?? 'go.mod is there', ...portOrDefault(found), goPackage}
 }
 
 const GO_PORT_PATTERNS = [

@@ -38,6 +38,14 @@ describe('detectApp: Node', () => {
     })
   })
 
+  it('lists what it found as facts, each with where it came from', () => {
+    const dir = project({'package.json': packageJson({scripts: {start: 'node server.js'}}), 'server.js': 'require("http").createServer().listen(3000)\n'})
+    expect(detectApp(dir).facts).toEqual(expect.arrayContaining([
+      {key: 'port', value: '3000', source: 'server.js: .listen(3000'},
+      {key: 'start command', value: 'node server.js', source: 'package.json has a start script'},
+    ]))
+  })
+
   it('detects "main" when there is no start script', () => {
     const dir = project({'package.json': packageJson({main: 'src/index.js'}), 'src/index.js': 'const port = process.env.PORT || 4000\n'})
     expect(detectApp(dir)).toMatchObject({lang: 'node', reason: 'package.json has "main": src/index.js', port: 4000, startCommand: ['node', 'src/index.js']})
