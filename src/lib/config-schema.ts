@@ -15,6 +15,8 @@ export type FieldSpec =
   | {kind: 'intOrPercent'}
   | {kind: 'object'; fields: Record<string, FieldSpec>}
   | {kind: 'environments'}
+  | {kind: 'bool'}
+  | {kind: 'stringList'}
 
 const dnsLabel = (value: string) =>
   isDns1123Label(value)
@@ -61,6 +63,9 @@ export const OVERRIDABLE_FIELDS: Record<string, FieldSpec> = {
   healthPath: {kind: 'string', check: urlPath},
   resources: {kind: 'object', fields: {requests: resourceAmounts, limits: resourceAmounts}},
   strategy: {kind: 'object', fields: {maxSurge: {kind: 'intOrPercent'}, maxUnavailable: {kind: 'intOrPercent'}}},
+  // `up --watch`: live sync on or off, and the command pods run while watching (issue 12).
+  sync: {kind: 'bool'},
+  dev: {kind: 'object', fields: {command: {kind: 'stringList'}}},
 }
 
 export const CONFIG_FIELDS: Record<string, FieldSpec> = {
@@ -95,6 +100,12 @@ export function describeSpec(spec: FieldSpec): string {
     }
     case 'environments': {
       return 'a map of environment names to settings'
+    }
+    case 'bool': {
+      return 'true or false'
+    }
+    case 'stringList': {
+      return 'a list of strings, e.g. ["node", "--watch", "server.js"]'
     }
   }
 }

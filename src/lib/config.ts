@@ -35,6 +35,8 @@ export interface ConfigFile {
   healthPath?: string
   resources?: {requests?: {cpu?: string; memory?: string}; limits?: {cpu?: string; memory?: string}}
   strategy?: {maxSurge?: number | string; maxUnavailable?: number | string}
+  sync?: boolean
+  dev?: {command?: string[]}
   environments?: Record<string, Omit<ConfigFile, 'name' | 'lang' | 'environments'>>
 }
 
@@ -59,6 +61,10 @@ export interface AppConfig {
   healthPath: string
   resources: Resources
   strategy: {maxSurge: number | string; maxUnavailable: number | string}
+  /** `up --watch`: sync changed files into the pods (undefined: devkube decides by language). */
+  sync?: boolean
+  /** `up --watch`: the command the pods run while watching, when devkube.yaml sets one. */
+  devCommand?: string[]
 }
 
 /** Values given on the command line; they win over the file. */
@@ -190,6 +196,15 @@ class Validator {
         this.object(node, spec.fields, `${key}.`)
         return
       }
+      case 'bool': {
+        if (!isScalar(node) || typeof node.value !== 'boolean') throw this.fail(node, key, describeSpec(spec), shown)
+        return
+      }
+      case 'stringList': {
+        const ok = isSeq(node) && node.items.length > 0 && node.items.every((item) => isScalar(item) && typeof item.value === 'string')
+        if (!ok) throw this.fail(node, key, describeSpec(spec), shown)
+        return
+      }
       case 'environments': {
         if (!isMap(node)) throw this.fail(node, key, describeSpec(spec), shown)
         for (const pair of node.items) {
@@ -302,6 +317,8 @@ export function resolveConfig(
       limits: {...DEFAULT_RESOURCES.limits, ...resources?.limits},
     },
     strategy: {maxSurge: strategy?.maxSurge ?? 1, maxUnavailable: strategy?.maxUnavailable ?? 0},
+    sync: pick('sync'),
+    devCommand: pick('dev')?.command,
   }
 }
 

@@ -37,6 +37,8 @@ export interface ForegroundForward {
   outcome: ForwardOutcome
   /** Stops forwarding and removes this process's record. */
   stop(): Promise<void>
+  /** Moves the forward to the current pods now (after a redeploy in `up --watch`). */
+  reconnect(): void
 }
 
 /** Starts forwarding in this process; the caller keeps it running and stops it on Ctrl-C. */
@@ -50,7 +52,7 @@ export async function startForegroundForward(config: AppConfig, target: ForwardT
     const url = forwardUrl(target.localPort)
     const {status} = await checkUrl(url)
     writeRecord(config, target, process.pid, false)
-    return {outcome: {url, pid: process.pid, reused: false, detached: false, status}, stop: forwardInThisProcess(config, supervisor)}
+    return {outcome: {url, pid: process.pid, reused: false, detached: false, status}, stop: forwardInThisProcess(config, supervisor), reconnect: () => supervisor.reconnect()}
   } catch (error) {
     await supervisor.stop()
     throw error

@@ -102,6 +102,11 @@ export interface DesiredInput {
   secretEnv?: Record<string, string>
   /** False when the namespace exists and devkube did not create it: then it is left as it is. */
   manageNamespace: boolean
+  /**
+   * `up --watch`: the app container runs this instead of the image's command. It is part of the
+   * applied object, so the next plain `up` sees the difference and puts the production command back.
+   */
+  command?: string[]
 }
 
 export function desiredState(input: DesiredInput): DesiredState {
@@ -168,6 +173,10 @@ function applyDeploymentSettings(deployment: KubeObject, input: DesiredInput, se
     envFrom.push({configMapRef: {name: sources.configMap}})
     if (sources.secret) envFrom.push({secretRef: {name: sources.secret}})
     container.envFrom = envFrom
+    if (input.command) {
+      container.command = input.command
+      delete container.args
+    }
     // The port and health path live in devkube.yaml; the probes and container port follow them, so a
     // changed `port` or `healthPath` needs no hand edit of the manifests.
     for (const probeName of ['readinessProbe', 'livenessProbe']) {

@@ -13,6 +13,8 @@ import {loadProject} from './project.js'
 import {recordBuildArgs} from './last-up.js'
 import {scaffold} from './scaffold.js'
 import {checkInputsBeforeChanges, newUpContext, upPlan, type UpContext} from './up.js'
+import {runWatchMode, watchSettings} from './up-watch.js'
+import {UserError} from './errors.js'
 
 export interface UpRunOptions {
   timeoutSeconds: number
@@ -21,6 +23,8 @@ export interface UpRunOptions {
   forward: boolean
   json: boolean
   verbose: boolean
+  /** Stay after the deploy, sync or rebuild on every change (issue 12). */
+  watch?: boolean
   log: (line: string) => void
   logJson: (value: unknown) => void
 }
@@ -41,6 +45,12 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
   const projectDir = process.cwd()
   const {config, detection} = loadProject(projectDir, overrides, {requireApp: true})
   checkInputsBeforeChanges(config)
+  if (options.watch && (options.detach || options.json)) {
+    throw new UserError(`--watch stays in the foreground and prints a line per change, so it cannot be combined with ${options.detach ? '--detach' : '--json'}.`, {
+      hint: 'Run `devkube up --watch` on its own (add --no-forward to watch without forwarding).',
+    })
+  }
+  const watching = options.watch ? watchSettings(config, detection) : undefined
   const interrupt = new AbortController()
   const onSignal = () => {
     if (interrupt.signal.aborted) process.exit(130)
@@ -49,14 +59,16 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   const mode: ProgressMode = options.json ? 'silent' : isInteractive() && !options.verbose ? 'live' : 'plain'
-  const context = newUpContext(config, {
+  const upOptions = {
     rebuild: options.rebuild,
     timeoutSeconds: options.timeoutSeconds,
+    devCommand: watching?.devCommand,
     async scaffold() {
       const files = scaffold(projectDir, {...config, lang: detection!.lang, detection})
       return files.filter((file) => file.action === 'created').map((file) => file.path)
     },
-  })
+  }
+  const context = newUpContext(config, upOptions)
 
   const lock = acquireLock(projectDir, 'up')
   let steps: StepResult[]
@@ -79,7 +91,10 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
     changed: context.actions,
     steps,
   }
+  const watch = (reconnectForward?: () => void) =>
+    runWatchMode({config, kube: context.kube, settings: watching!, upOptions, deploymentName: context.deploymentName!, imageTag: context.imageTag!, signal: interrupt.signal, log: options.log, reconnectForward})
   if (!options.forward || !context.service) {
+    if (watching) await watch()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     if (!options.json) {
@@ -95,6 +110,7 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
   const existing = runningForwarder(config, target)
   let outcome: ForwardOutcome
   let stopForeground: (() => Promise<void>) | undefined
+  let reconnectForward: (() => void) | undefined
   if (existing) {
     // New pods: the running forwarder moves to one of them now, and the URL is checked, so the URL
     // printed below serves what was just deployed.
@@ -115,6 +131,7 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
     )
     outcome = session.outcome
     stopForeground = session.stop
+    reconnectForward = session.reconnect
   }
   steps.push({id: 'forward', title: 'Forward port', status: existing ? 'skipped' : 'done', skipped: Boolean(existing), ms: Math.round(performance.now() - started), detail: outcome.url})
   result.url = outcome.url
@@ -123,6 +140,20 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
   if (options.json) options.logJson(result)
   else printReady(config, outcome, target, options.log)
 
+  if (watching) {
+    // A forwarder that was already running (another terminal, --detach) is moved with SIGUSR1.
+    const moveForward = reconnectForward ?? (existing ? () => process.kill(existing.pid, 'SIGUSR1') : undefined)
+    try {
+      await watch(moveForward)
+    } finally {
+      await stopForeground?.()
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    }
+    options.log(`\nStopped watching${stopForeground ? ' and forwarding' : ''}. ${config.name} is still running in ${context.kube.context}, namespace ${config.namespace}.`)
+    options.log('`devkube up` puts the production command back; `devkube down` removes the app.')
+    return undefined
+  }
   if (!stopForeground) {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)

@@ -24,6 +24,8 @@ export interface UpOptions {
   timeoutSeconds: number
   /** Scaffolds what the project lacks, as `devkube init --yes` would; returns what it wrote. */
   scaffold: () => Promise<string[]>
+  /** `up --watch`: the command the app container runs instead of the image's (a reloading dev server). */
+  devCommand?: string[]
 }
 
 export interface UpContext {
@@ -179,7 +181,7 @@ const apply: Step<UpContext> = {
     const [namespace, manifests] = await Promise.all([kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true), readManifests(config)])
     const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
     const secretEnv = config.envFile ? readEnvFile(config.envFile, config.projectDir) : undefined
-    const desired = desiredState({config, imageTag: context.imageTag!, manifests, secretEnv, manageNamespace})
+    const desired = desiredState({config, imageTag: context.imageTag!, manifests, secretEnv, manageNamespace, command: context.options.devCommand})
     const deployment = desired.objects.find((object) => object.kind === 'Deployment')
     const service = desired.objects.find((object) => object.kind === 'Service')
     if (!deployment) {
@@ -303,6 +305,11 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
       resolve()
     }
   })
+}
+
+/** `up --watch` after a change that needs a new image: the same idempotent steps, minus the set-up. */
+export function redeployPlan(): PlanItem<UpContext>[] {
+  return [image, load, apply, rollout]
 }
 
 export function upPlan(): PlanItem<UpContext>[] {

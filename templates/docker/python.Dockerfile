@@ -13,7 +13,8 @@ WORKDIR /app
 # Dependencies first, so editing the source does not reinstall them.
 {{installSteps}}
 
-COPY . .
+# Owned by the app's user, so `devkube up --watch` can sync changed files into the running container.
+COPY --chown=10001:10001 . .
 
 # A numeric uid, so Kubernetes can verify runAsNonRoot without a passwd entry.
 USER 10001

@@ -197,7 +197,7 @@ describe('Dockerfile templates', () => {
 
   it('python: pip installs the requirements (plus gunicorn for Flask) before the source, and starts gunicorn', () => {
     const {python} = dockerfiles
-    expect(python.indexOf('COPY requirements.txt ./')).toBeLessThan(python.indexOf('COPY . .'))
+    expect(python.indexOf('COPY requirements.txt ./')).toBeLessThan(python.indexOf('COPY --chown=10001:10001 . .'))
     expect(python).toContain('RUN pip install --no-cache-dir -r requirements.txt gunicorn')
     expect(python).toContain('ARG PYTHON_IMAGE=python:3.12-slim')
     expect(python).toMatch(/^CMD \["gunicorn", "--bind", "0\.0\.0\.0:3000", "app:app"\]$/m)
