@@ -36,7 +36,7 @@ export function devCommand(config: Pick<AppConfig, 'devCommand' | 'port' | 'buil
   }
   if (detection.lang === 'python') {
     if (detection.framework === 'flask' && detection.pythonApp) {
-      return {command: ['python', '-m', 'flask', '--app', detection.pythonApp, 'run', '--debug', '--host', '0.0.0.0', '--port', port], source: 'flask run --debug'}
+      return {command: ['python', '-m', 'flask', '--app', detection.pythonApp, 'run', '--reload', '--host', '0.0.0.0', '--port', port], source: 'flask run --reload'}
     }
     if (detection.framework === 'fastapi' && detection.pythonApp) {
       return {command: ['uvicorn', detection.pythonApp, '--host', '0.0.0.0', '--port', port, '--reload'], source: 'uvicorn --reload'}

@@ -65,7 +65,7 @@ describe.skipIf(!dockerReady)('devkube up --watch', () => {
   it('runs the dev server in watch mode and serves the app', async () => {
     await serves('Hello World')
     const deployment = JSON.parse((await tools.exec('kubectl', ['--context', 'kind-devkube', '-n', 'hello-python', 'get', 'deployment', 'hello-python', '-o', 'json'])).stdout)
-    expect(deployment.spec.template.spec.containers[0].command).toEqual(expect.arrayContaining(['flask', '--debug', 'run']))
+    expect(deployment.spec.template.spec.containers[0].command).toEqual(expect.arrayContaining(['flask', 'run', '--reload']))
   })
 
   it('syncs a saved source file into the pod, and the new code answers', async () => {
