@@ -48,6 +48,7 @@ export const DEFAULT_QUIET_MS = 200
 interface ServiceState {
   pendingRebuild?: string
   syncOff?: string
+  syncHintShown?: boolean
   /** Container instances (pod/restarts) that hold the files synced since the last image. */
   syncedInstances?: Set<string>
 }
@@ -104,10 +105,11 @@ export async function handleChange(service: WatchedDeployable, change: ServiceCh
         if (options.signal.aborted) return undefined
         if (!(error instanceof SyncError) && !(error instanceof NeedsRebuild)) throw error
         rebuildWhy = error.message
-        if (error instanceof SyncError) {
-          // A container that cannot take files will not take the next ones either.
-          state.syncOff = `live sync is off: ${error.message}`
-          notice = `\n  ${chalk.dim(`${error.message} ${error.hint ?? ''}`.trim())}`
+        // Said once: a folder the container user cannot write (e.g. a new file at the top of a
+        // root-owned WORKDIR) rebuilds each time, which is correct, only slower.
+        if (error instanceof SyncError && !state.syncHintShown) {
+          state.syncHintShown = true
+          notice = `\n  ${chalk.dim(error.hint ?? '')}`
         }
       }
     }

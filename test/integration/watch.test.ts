@@ -16,7 +16,7 @@ import {leftoverProcesses} from '../support/processes.js'
 
 const dockerReady = await useDocker()
 
-describe.skipIf(!dockerReady)('devkube up --watch', () => {
+describe.skipIf(!dockerReady)('devkube up --watch', {timeout: 300_000}, () => {
   let tools: FakeToolchain
   let dir: string
   let port: number
@@ -27,7 +27,7 @@ describe.skipIf(!dockerReady)('devkube up --watch', () => {
 
   /** Waits until the output printed after `mark` matches, and returns that part. */
   async function printed(pattern: RegExp, mark: number, timeoutMs = 120_000): Promise<string> {
-    await vi.waitFor(() => expect(output.slice(mark)).toMatch(pattern), {timeout: timeoutMs, interval: 100})
+    await vi.waitFor(() => expect(output.slice(mark), output.slice(mark)).toMatch(pattern), {timeout: timeoutMs, interval: 100})
     return output.slice(mark)
   }
 
@@ -55,6 +55,7 @@ describe.skipIf(!dockerReady)('devkube up --watch', () => {
   })
 
   afterAll(async () => {
+    if (process.env.DEVKUBE_TEST_WATCH_OUTPUT) writeFileSync(process.env.DEVKUBE_TEST_WATCH_OUTPUT, output)
     running?.kill('SIGKILL')
     const images = new Set(output.match(/devkube\.local\/[\w.-]+:[0-9a-f]{12}/g) ?? [])
     await devkube(['down'], {cwd: dir, env: tools.env}).catch(() => {})

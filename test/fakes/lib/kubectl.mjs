@@ -565,6 +565,18 @@ function invalidText(kind, name, errors) {
 function mergeApplied(live, lastApplied, applied) {
   const merged = clone(live)
   const prune = (target, last, next) => {
+    // Lists with a merge key (containers by name, ports by containerPort) prune inside each item, as a
+    // strategic merge patch does: a field dropped from a container since the last apply is removed.
+    if (Array.isArray(last) && Array.isArray(next) && Array.isArray(target)) {
+      for (const lastItem of last) {
+        const k = mergeKey(lastItem)
+        if (k === undefined) continue
+        const nextItem = next.find((item) => mergeKey(item) === k)
+        const targetItem = target.find((item) => mergeKey(item) === k)
+        if (nextItem && targetItem) prune(targetItem, lastItem, nextItem)
+      }
+      return
+    }
     if (!last || typeof last !== 'object' || Array.isArray(last) || !target || typeof target !== 'object') return
     for (const k of Object.keys(last)) {
       if (!next || !(k in next)) delete target[k]
