@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {DevkubeCommand} from '../lib/base-command.js'
 import {writePipeline, type CiResult} from '../lib/ci.js'
 import {projectFlags, projectOverrides} from '../lib/flags.js'
-import {loadProject} from '../lib/project.js'
+import {resolveProject} from '../lib/project.js'
 
 export default class Ci extends DevkubeCommand {
   static summary = 'Write a CI pipeline (GitHub Actions or GitLab CI) that deploys the app to a kind cluster in the job and checks it answers.'
@@ -28,7 +28,7 @@ GitHub: .github/workflows/devkube.yml. GitLab: .gitlab-ci.yml (a docker:dind ser
 
   async run(): Promise<CiResult> {
     const {flags} = await this.parse(Ci)
-    const {config} = loadProject(process.cwd(), projectOverrides(flags), {requireApp: false})
+    const {config} = resolveProject(process.cwd(), projectOverrides(flags), {requireApp: false})
     const result = writePipeline(config, {provider: flags.github ? 'github' : 'gitlab', registry: flags.registry, force: flags.force})
     this.log(result.action === 'kept' ? `${result.file} is already up to date.` : `${result.action === 'created' ? 'Wrote' : 'Overwrote'} ${result.file}: commit it to run devkube in CI.`)
     return result

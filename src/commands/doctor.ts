@@ -3,7 +3,7 @@ import {runDoctor, renderDoctor, type DoctorReport} from '../lib/doctor.js'
 import {DEFAULT_CLUSTER, DEFAULT_PORT} from '../lib/config.js'
 import {isUserError} from '../lib/errors.js'
 import {projectFlags, projectOverrides} from '../lib/flags.js'
-import {loadProject, type LoadedProject} from '../lib/project.js'
+import {resolveProject, type Project} from '../lib/project.js'
 
 export default class Doctor extends DevkubeCommand {
   static summary = 'Check that everything `devkube up` needs is installed and working, and say how to fix what is not.'
@@ -23,10 +23,10 @@ Each check prints ✓ or ✗ (! for a warning) with a one-line fix. Exits with c
 
   async run(): Promise<DoctorReport> {
     const {flags} = await this.parse(Doctor)
-    let project: LoadedProject | undefined
+    let project: Project | undefined
     let configError: {message: string; hint?: string} | undefined
     try {
-      project = loadProject(process.cwd(), projectOverrides(flags), {requireApp: false})
+      project = resolveProject(process.cwd(), projectOverrides(flags), {requireApp: false})
     } catch (error) {
       // A broken devkube.yaml is one of the things doctor reports; the other checks still run.
       if (!isUserError(error)) throw error

@@ -4,9 +4,8 @@ import {DevkubeCommand} from '../lib/base-command.js'
 import {runDown, type DownResult} from '../lib/down.js'
 import {InterruptedError} from '../lib/errors.js'
 import {projectFlags, projectOverrides} from '../lib/flags.js'
-import {Kube} from '../lib/kube.js'
 import {isInteractive} from '../lib/output.js'
-import {loadProject} from '../lib/project.js'
+import {resolveProject} from '../lib/project.js'
 
 export default class Down extends DevkubeCommand {
   static summary = 'Stop the port forwarder and remove the app from the cluster (--cluster: delete the kind cluster too).'
@@ -36,9 +35,9 @@ Running it again when there is nothing left says so and exits 0.`
 
   async run(): Promise<DownResult> {
     const {flags} = await this.parse(Down)
-    const {config} = loadProject(process.cwd(), projectOverrides({env: flags.env, cluster: flags['cluster-name'], namespace: flags.namespace}), {requireApp: false})
+    const {config, kube} = resolveProject(process.cwd(), projectOverrides({env: flags.env, cluster: flags['cluster-name'], namespace: flags.namespace}), {requireApp: false})
     const json = this.jsonEnabled()
-    return runDown(config, new Kube(config.cluster), {
+    return runDown(config, kube, {
       cluster: flags.cluster,
       yes: flags.yes,
       interactive: !json && isInteractive(),

@@ -19,8 +19,7 @@ export default class Forward extends DevkubeCommand {
     port: portFlag('Port the app listens on (used for the default of --forward).'),
     detach: Flags.boolean({char: 'd', description: 'Forward in the background and return.'}),
     'background-child': Flags.boolean({hidden: true}),
-    service: Flags.string({hidden: true}),
-    'remote-port': Flags.integer({hidden: true}),
+    deployed: Flags.string({hidden: true, description: 'The Deployed record (.devkube/deployed-<env>.json) the background child serves.'}),
   }
 
   async run(): Promise<void> {
@@ -29,8 +28,7 @@ export default class Forward extends DevkubeCommand {
       {...projectOverrides(flags), forward: flags.forward, port: flags.port},
       {
         detach: flags.detach,
-        backgroundChild: flags['background-child'],
-        known: flags['background-child'] && flags.service && flags['remote-port'] ? {service: flags.service, remotePort: flags['remote-port']} : undefined,
+        backgroundChild: flags['background-child'] && flags.deployed ? {deployedFile: flags.deployed} : undefined,
         log: (line) => this.log(line),
       },
     )

@@ -1,9 +1,8 @@
 import {Flags} from '@oclif/core'
 import {DevkubeCommand} from '../lib/base-command.js'
 import {projectFlags, projectOverrides} from '../lib/flags.js'
-import {Kube} from '../lib/kube.js'
 import {DEFAULT_TAIL, runLogs} from '../lib/logs.js'
-import {loadProject} from '../lib/project.js'
+import {resolveProject} from '../lib/project.js'
 
 export default class Logs extends DevkubeCommand {
   static summary = "Show the logs of every pod of the app, each line prefixed with its pod's short name."
@@ -38,10 +37,10 @@ When the app has no pods (not deployed, or its cluster does not exist) it says s
     if (flags.since !== undefined && !/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(flags.since)) {
       this.error(`--since takes a duration such as 30s, 10m or 2h, but got "${flags.since}".`, {exit: 2})
     }
-    const {config} = loadProject(process.cwd(), projectOverrides(flags), {requireApp: false})
+    const {config, kube} = resolveProject(process.cwd(), projectOverrides(flags), {requireApp: false})
     await runLogs(
       config,
-      new Kube(config.cluster),
+      kube,
       {follow: flags.follow, tail: flags.tail, since: flags.since, previous: flags.previous, container: flags.container},
       {
         line: (text) => process.stdout.write(`${text}\n`),

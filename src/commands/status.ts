@@ -1,9 +1,7 @@
 import {Flags} from '@oclif/core'
 import {DevkubeCommand} from '../lib/base-command.js'
 import {projectFlags, projectOverrides} from '../lib/flags.js'
-import {Kube} from '../lib/kube.js'
-import {recordedBuildArgs} from '../lib/last-up.js'
-import {loadProject, parseKeyValues} from '../lib/project.js'
+import {parseKeyValues, resolveProject} from '../lib/project.js'
 import {collectStatus, renderStatus, type StatusReport} from '../lib/status.js'
 
 export default class Status extends DevkubeCommand {
@@ -28,8 +26,8 @@ Exits with code 0 when the app is healthy and 1 when it is not (no cluster, not 
 
   async run(): Promise<StatusReport> {
     const {flags} = await this.parse(Status)
-    const {config} = loadProject(process.cwd(), projectOverrides(flags), {requireApp: false})
-    const report = await collectStatus(config, new Kube(config.cluster), {buildArgs: flags['build-arg'] ? parseKeyValues(flags['build-arg'], '--build-arg') : recordedBuildArgs(config)})
+    const {config, kube, state} = resolveProject(process.cwd(), projectOverrides(flags), {requireApp: false})
+    const report = await collectStatus(config, kube, {buildArgs: flags['build-arg'] ? parseKeyValues(flags['build-arg'], '--build-arg') : state.recordedBuildArgs()})
     if (!report.healthy) process.exitCode = 1
     if (!this.jsonEnabled()) for (const line of renderStatus(report)) this.log(line)
     return report

@@ -1,12 +1,42 @@
 /**
- * Finding a deployed app from the day-2 commands (logs, status, down): its cluster must exist and its
- * context must really be that kind cluster; its pods are the ones its Deployment selects.
+ * THE answer to "which objects and pods are service X's", for up, forward, status, logs, down, scale
+ * and rollback: the workload (Deployment, or StatefulSet for a backing service) labelled with the
+ * service's name and managed by devkube, the pods its own selector picks, and the cluster/context
+ * check the day-2 commands start with.
  */
 import type {AppConfig} from './config.js'
 import {verifyKindContext} from './context-guard.js'
 import {UserError} from './errors.js'
 import {clusterExists} from './kind.js'
-import {appSelector, NAME_LABEL, type Deployment, type Kube, type Pod} from './kube.js'
+import {MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, type Deployment, type Kube, type Pod} from './kube.js'
+
+export const PART_OF_LABEL = 'app.kubernetes.io/part-of'
+
+export type WorkloadKind = 'Deployment' | 'StatefulSet'
+
+export interface Workload {
+  kind: WorkloadKind
+  name: string
+  object: Deployment
+}
+
+/** The labels every object of service `service` of app `app` carries. */
+export function serviceLabels(app: string, service: string): Record<string, string> {
+  return {[PART_OF_LABEL]: app, [NAME_LABEL]: service, [MANAGED_BY_LABEL]: MANAGED_BY}
+}
+
+/**
+ * The selector of a service's objects. The name label alone (with managed-by), not part-of: the
+ * objects of a one-service app deployed before part-of existed must still be found.
+ */
+export function serviceSelector(service: string): string {
+  return `${NAME_LABEL}=${service},${MANAGED_BY_LABEL}=${MANAGED_BY}`
+}
+
+/** `kubectl rollout`'s name of a workload: deployment/web, statefulset/db. */
+export function workloadRef(workload: {kind: WorkloadKind; name: string}): string {
+  return `${workload.kind.toLowerCase()}/${workload.name}`
+}
 
 export function noClusterError(config: AppConfig): UserError {
   return new UserError(`${config.name} is not running: the kind cluster "${config.cluster}" does not exist.`, {
@@ -20,29 +50,48 @@ export async function requireCluster(config: AppConfig): Promise<void> {
   await verifyKindContext(config.cluster)
 }
 
-/** The app's Deployment: the one labelled with its name and managed by devkube. */
+/** The service's workload: a Deployment, else a StatefulSet, labelled with its name; the one named after it first. */
+export async function findWorkload(kube: Kube, namespace: string, service: string): Promise<Workload | undefined> {
+  const selector = serviceSelector(service)
+  const [deployments, statefulSets] = await Promise.all([
+    kube.list<Deployment>('deployments.apps', namespace, selector, true),
+    // Listed on their own: a cluster (or fake) without StatefulSets must not fail the Deployment lookup.
+    kube.list<Deployment>('statefulsets.apps', namespace, selector, true).catch(() => []),
+  ])
+  const pick = (objects: Deployment[]) => objects.find((object) => object.metadata.name === service) ?? objects[0]
+  const deployment = pick(deployments)
+  if (deployment) return {kind: 'Deployment', name: deployment.metadata.name, object: deployment}
+  const statefulSet = pick(statefulSets)
+  return statefulSet ? {kind: 'StatefulSet', name: statefulSet.metadata.name, object: statefulSet} : undefined
+}
+
+/** The app's (one-service app's) Deployment. */
 export async function findDeployment(kube: Kube, config: AppConfig): Promise<Deployment | undefined> {
-  const deployments = await kube.list<Deployment>('deployments', config.namespace, appSelector(config.name), true)
-  return deployments.find((deployment) => deployment.metadata.name === config.name) ?? deployments[0]
+  return (await findWorkload(kube, config.namespace, config.name))?.object
 }
 
 /**
- * The label selector of the app's pods: the Deployment's own selector when there is one (a user's
- * manifests may label pods differently), else the name label every devkube app carries.
+ * The label selector of a workload's pods: its own selector when there is one (a user's manifests
+ * may label pods differently), else the name label every devkube service carries.
  */
-export function podSelector(config: AppConfig, deployment?: Deployment): string {
-  const matchLabels = (deployment?.spec as {selector?: {matchLabels?: Record<string, string>}} | undefined)?.selector?.matchLabels
+export function podSelector(service: string | AppConfig, workload?: Deployment): string {
+  const matchLabels = (workload?.spec as {selector?: {matchLabels?: Record<string, string>}} | undefined)?.selector?.matchLabels
   if (matchLabels && Object.keys(matchLabels).length > 0) {
     return Object.entries(matchLabels)
       .map(([key, value]) => `${key}=${value}`)
       .join(',')
   }
-  return `${NAME_LABEL}=${config.name}`
+  return `${NAME_LABEL}=${typeof service === 'string' ? service : service.name}`
+}
+
+/** The pods a selector picks, oldest first. */
+export async function listPods(kube: Kube, namespace: string, selector: string): Promise<Pod[]> {
+  const pods = await kube.list<Pod>('pods', namespace, selector, true)
+  return pods.sort((a, b) => creationTime(a) - creationTime(b) || a.metadata.name.localeCompare(b.metadata.name))
 }
 
 export async function listAppPods(kube: Kube, config: AppConfig, selector: string): Promise<Pod[]> {
-  const pods = await kube.list<Pod>('pods', config.namespace, selector, true)
-  return pods.sort((a, b) => creationTime(a) - creationTime(b) || a.metadata.name.localeCompare(b.metadata.name))
+  return listPods(kube, config.namespace, selector)
 }
 
 export function creationTime(pod: Pod): number {

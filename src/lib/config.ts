@@ -65,6 +65,43 @@ export interface AppConfig {
   sync?: boolean
   /** `up --watch`: the command the pods run while watching, when devkube.yaml sets one. */
   devCommand?: string[]
+  /** The app's services, in devkube.yaml order; one named `name` for a single-app file. */
+  services: ServiceConfig[]
+}
+
+/** Where a service's image comes from. */
+export type ServiceSource =
+  | {kind: 'build'; context: string; dockerfile: string; args: Record<string, string>; target?: string}
+  | {kind: 'image'; image: string}
+  | {kind: 'backing'; engine: string; version?: string; image?: string}
+
+/**
+ * One service of the app, resolved: what `up` builds or pulls, and how it runs. A single-app
+ * devkube.yaml is one service named after the app.
+ */
+export interface ServiceConfig {
+  name: string
+  source: ServiceSource
+  lang?: Language
+  /** The container port; undefined for a service without one (then it gets no Service and no forward). */
+  port?: number
+  /** The local port declared for it (`forward:`); undefined: the next free one from `port`. */
+  forward?: number
+  replicas: number
+  env: Record<string, string>
+  /** Absolute path of the env file to turn into a Secret; undefined when there is none. */
+  envFile?: string
+  healthPath: string
+  resources: Resources
+  strategy: {maxSurge: number | string; maxUnavailable: number | string}
+  command?: string[]
+  dependsOn: string[]
+  /** The user's manifests folder (a single-app project's `k8s/`); undefined: devkube renders them. */
+  manifests?: string
+  /** `up --watch`: sync changed files into the pods (undefined: devkube decides by language). */
+  sync?: boolean
+  /** `up --watch`: the command the pods run while watching (`dev.command`). */
+  devCommand?: string[]
 }
 
 /** Values given on the command line; they win over the file. */
@@ -291,7 +328,7 @@ export function resolveConfig(
     })
   }
   const context = path.resolve(projectDir, build.context ?? '.')
-  return {
+  const resolved: AppConfig = {
     projectDir: path.resolve(projectDir),
     configPath,
     environment,
@@ -319,22 +356,46 @@ export function resolveConfig(
     strategy: {maxSurge: strategy?.maxSurge ?? 1, maxUnavailable: strategy?.maxUnavailable ?? 0},
     sync: pick('sync'),
     devCommand: pick('dev')?.command,
+    services: [],
+  }
+  resolved.services = [singleService(resolved)]
+  return resolved
+}
+
+/** A single-app devkube.yaml (no `services:`): one built service named after the app, with its k8s/ folder. */
+function singleService(config: AppConfig): ServiceConfig {
+  return {
+    name: config.name,
+    source: {kind: 'build', context: config.build.context, dockerfile: config.build.dockerfile, args: config.build.args},
+    lang: config.lang,
+    port: config.port,
+    forward: config.forward,
+    replicas: config.replicas,
+    env: config.env,
+    envFile: config.envFile,
+    healthPath: config.healthPath,
+    resources: config.resources,
+    strategy: config.strategy,
+    dependsOn: [],
+    manifests: config.manifests,
+    sync: config.sync,
+    devCommand: config.devCommand,
   }
 }
 
 /** The build context and Dockerfile must stay inside the project: devkube hashes and sends that folder. */
-export function checkBuildPaths(config: AppConfig): void {
+export function checkBuildPaths(config: AppConfig, build: {context: string; dockerfile: string} = config.build): void {
   const inside = (target: string) => {
     const relative = path.relative(config.projectDir, target)
     return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative))
   }
-  if (!inside(config.build.context)) {
-    throw new UserError(`The build context ${config.build.context} is outside the project folder ${config.projectDir}.`, {
+  if (!inside(build.context)) {
+    throw new UserError(`The build context ${build.context} is outside the project folder ${config.projectDir}.`, {
       hint: 'Set `build.context` in devkube.yaml to a folder inside the project (usually ".").',
     })
   }
-  if (!inside(config.build.dockerfile)) {
-    throw new UserError(`The Dockerfile ${config.build.dockerfile} is outside the project folder.`, {
+  if (!inside(build.dockerfile)) {
+    throw new UserError(`The Dockerfile ${build.dockerfile} is outside the project folder.`, {
       hint: 'Set `build.dockerfile` to a path inside the project.',
     })
   }

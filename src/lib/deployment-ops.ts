@@ -3,7 +3,7 @@ import {findDeployment, requireCluster} from './app-pods.js'
 import type {AppConfig, ConfigOverrides} from './config.js'
 import {UserError} from './errors.js'
 import {Kube, kubectlError, type Deployment} from './kube.js'
-import {loadProject} from './project.js'
+import {resolveProject} from './project.js'
 
 export interface AppDeployment {
   config: AppConfig
@@ -13,8 +13,7 @@ export interface AppDeployment {
 
 /** The app's Deployment, or a sentence saying the app is not deployed. */
 export async function findAppDeployment(overrides: ConfigOverrides): Promise<AppDeployment> {
-  const {config} = loadProject(process.cwd(), overrides, {requireApp: false})
-  const kube = new Kube(config.cluster)
+  const {config, kube} = resolveProject(process.cwd(), overrides, {requireApp: false})
   await requireCluster(config)
   const deployment = await findDeployment(kube, config)
   if (!deployment) {

@@ -6,7 +6,6 @@
  */
 import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
-import type {AppConfig} from './config.js'
 import type {Detection} from './detect.js'
 
 export type DevCommand = {command: string[]; source: string} | {none: string}
@@ -22,12 +21,19 @@ function runtimeDependencies(projectDir: string): Record<string, unknown> {
   }
 }
 
-export function devCommand(config: Pick<AppConfig, 'devCommand' | 'port' | 'build'>, detection: Detection | undefined): DevCommand {
+export interface DevCommandInput {
+  devCommand?: string[]
+  port?: number
+  /** The build context (where package.json is). */
+  context: string
+}
+
+export function devCommand(config: DevCommandInput, detection: Detection | undefined): DevCommand {
   if (config.devCommand) return {command: config.devCommand, source: 'dev.command in devkube.yaml'}
   if (!detection) return {none: 'devkube does not know how this app starts'}
-  const port = String(config.port)
+  const port = String(config.port ?? detection.port)
   if (detection.lang === 'node') {
-    const dependencies = runtimeDependencies(config.build.context)
+    const dependencies = runtimeDependencies(config.context)
     if ('next' in dependencies) return {command: ['node_modules/.bin/next', 'dev', '--port', port, '--hostname', '0.0.0.0'], source: 'next dev'}
     if ('nodemon' in dependencies) return {command: ['node_modules/.bin/nodemon', ...(detection.entryFile ? [detection.entryFile] : [])], source: 'nodemon'}
     const start = detection.startCommand
@@ -41,13 +47,8 @@ export function devCommand(config: Pick<AppConfig, 'devCommand' | 'port' | 'buil
     if (detection.framework === 'fastapi' && detection.pythonApp) {
       return {command: ['uvicorn', detection.pythonApp, '--host', '0.0.0.0', '--port', port, '--reload'], source: 'uvicorn --reload'}
     }
-    if (existsSync(path.join(config.build.context, 'manage.py'))) return {command: ['python', 'manage.py', 'runserver', `0.0.0.0:${port}`], source: 'manage.py runserver'}
+    if (existsSync(path.join(config.context, 'manage.py'))) return {command: ['python', 'manage.py', 'runserver', `0.0.0.0:${port}`], source: 'manage.py runserver'}
     return {none: 'a plain Python script does not reload itself; set dev.command in devkube.yaml'}
   }
   return {none: `${detection.lang} apps are rebuilt on every change`}
-}
-
-/** Live sync is on by default for Node and Python; `sync: false` turns it off. */
-export function syncWanted(config: Pick<AppConfig, 'sync' | 'lang'>): boolean {
-  return config.sync ?? (config.lang === 'node' || config.lang === 'python')
 }

@@ -8,6 +8,22 @@ import {redact} from './secrets.js'
 
 export const CRASH_LOG_LINES = 20
 
+/** What diagnosis knows about the app beyond its pods. */
+export interface DiagnosisContext {
+  port?: number
+  healthPath?: string
+  /** The user the image runs as (`USER` of its Dockerfile), for the "cannot write" sentence; empty or "0" is root. */
+  imageUser?: string
+  /** Folders the app may write to, e.g. ["/app", "/tmp"] for the images devkube writes. */
+  writableDirs?: string[]
+}
+
+/**
+ * Container states waiting will not cure: the kubelet cannot create or start the container, or the
+ * image reference is unusable. They fail `up` at once instead of after the whole timeout.
+ */
+export const FATAL_WAITING_REASONS = ['RunContainerError', 'CreateContainerError', 'CreateContainerConfigError', 'InvalidImageName', 'ErrImageNeverPull'] as const
+
 export interface Diagnosis {
   /** Short reason, e.g. CrashLoopBackOff, for status and --json. */
   reason: string
@@ -15,10 +31,12 @@ export interface Diagnosis {
   hint: string
   pod?: string
   container?: string
+  /** What the log lines showed as the cause, e.g. NotWritable or DisallowedHost. */
+  cause?: string
 }
 
 /** What a pod's state means in plain words, or undefined when the pod looks healthy or is starting. */
-export function diagnosePod(pod: Pod, context: {port?: number; healthPath?: string} = {}): Diagnosis | undefined {
+export function diagnosePod(pod: Pod, context: DiagnosisContext = {}): Diagnosis | undefined {
   const podName = pod.metadata.name
   const scheduled = pod.status.conditions?.find((condition) => condition.type === 'PodScheduled')
   if (pod.status.phase === 'Pending' && scheduled?.status === 'False') {
@@ -33,7 +51,26 @@ export function diagnosePod(pod: Pod, context: {port?: number; healthPath?: stri
     const waiting = status.state?.waiting
     const terminated = status.state?.terminated ?? status.lastState?.terminated
     const spec = pod.spec.containers.find((container) => container.name === status.name)
-    if (waiting?.reason === 'ErrImageNeverPull' || waiting?.reason === 'ErrImagePull' || waiting?.reason === 'ImagePullBackOff' || waiting?.reason === 'InvalidImageName') {
+    if (waiting?.reason === 'InvalidImageName') {
+      return {
+        reason: waiting.reason,
+        pod: podName,
+        container: status.name,
+        message: `The image name ${status.image} of container ${status.name} is not a valid image reference, so the pod ${podName} cannot start (InvalidImageName).`,
+        hint: 'Fix `image:` in the Deployment of your manifests (devkube replaces an `image:` equal to the app name with the image it builds).',
+      }
+    }
+    if (waiting?.reason === 'RunContainerError' || waiting?.reason === 'CreateContainerError') {
+      const detail = waiting.message ? `: ${firstLine(waiting.message)}` : ''
+      return {
+        reason: waiting.reason,
+        pod: podName,
+        container: status.name,
+        message: `The container ${status.name} in pod ${podName} cannot be ${waiting.reason === 'RunContainerError' ? 'started' : 'created'} (${waiting.reason}${detail}).`,
+        hint: 'Check the command the image runs (CMD/ENTRYPOINT of the Dockerfile, or `command:` in the manifests): it must exist in the image and be executable.',
+      }
+    }
+    if (waiting?.reason === 'ErrImageNeverPull' || waiting?.reason === 'ErrImagePull' || waiting?.reason === 'ImagePullBackOff') {
       return {
         reason: waiting.reason,
         pod: podName,
@@ -65,6 +102,16 @@ export function diagnosePod(pod: Pod, context: {port?: number; healthPath?: stri
         hint: `Make the app listen on 0.0.0.0:${context.port ?? port} and answer ${liveness.path ?? '/'} with a 2xx status, or set \`port\`/\`healthPath\` in devkube.yaml to what it serves; its log lines below may say why it does not.`,
       }
     }
+    if (terminated?.exitCode === 0 && status.restartCount > 0 && !status.ready && !status.state?.running) {
+      // Exit code 0 is not a crash: the command ran to its end, e.g. a script or `manage.py` printing help.
+      return {
+        reason: 'ExitedInsteadOfServing',
+        pod: podName,
+        container: status.name,
+        message: `The process exited instead of serving (not a long-running server): container ${status.name} in pod ${podName} ended with code 0 and has been restarted ${status.restartCount} time${status.restartCount === 1 ? '' : 's'}.`,
+        hint: 'Start a server that keeps running and listens on the port (e.g. gunicorn or uvicorn for Python, a Procfile `web:` line, or `command:` in devkube.yaml); its last log lines are below.',
+      }
+    }
     if (waiting?.reason === 'CrashLoopBackOff' || (terminated && status.restartCount > 0 && !status.ready)) {
       const exitCode = terminated?.exitCode
       return {
@@ -80,8 +127,10 @@ export function diagnosePod(pod: Pod, context: {port?: number; healthPath?: stri
         reason: waiting.reason,
         pod: podName,
         container: status.name,
-        message: `The container ${status.name} cannot be created: ${waiting.message ?? 'its configuration refers to something missing'}.`,
-        hint: 'Check the ConfigMaps and Secrets the Deployment refers to (`devkube status` shows them).',
+        message: `The container ${status.name} cannot be created: ${firstLine(waiting.message ?? 'its configuration refers to something missing').replace(/\.$/, '')} (CreateContainerConfigError).`,
+        hint: /runAsNonRoot/.test(waiting.message ?? '')
+          ? 'The manifests require a non-root user (runAsNonRoot) that the image does not declare: add `USER <uid>` (a number) to the Dockerfile, or remove runAsNonRoot from the manifests.'
+          : 'Check the ConfigMaps and Secrets the Deployment refers to (`devkube status` shows them).',
       }
     }
     if (status.state?.running && !status.ready) {
@@ -106,17 +155,61 @@ function probePort(port: number | string | undefined, container: Pod['spec']['co
 }
 
 /** The most telling problem among the pods, with the crashed container's last log lines when it crashed. */
-export async function explainRolloutFailure(kube: Kube, namespace: string, pods: Pod[], context: {port?: number; healthPath?: string}): Promise<Diagnosis | undefined> {
+export async function explainRolloutFailure(kube: Kube, namespace: string, pods: Pod[], context: DiagnosisContext): Promise<Diagnosis | undefined> {
   const diagnoses = pods.map((pod) => diagnosePod(pod, context)).filter((diagnosis): diagnosis is Diagnosis => diagnosis !== undefined)
-  const ranked = ['OOMKilled', 'LivenessProbeFailing', 'CrashLoopBackOff', 'ErrImageNeverPull', 'ImagePullBackOff', 'ErrImagePull', 'CreateContainerConfigError', 'Unschedulable', 'ReadinessProbeFailing']
-  diagnoses.sort((a, b) => rank(ranked, a.reason) - rank(ranked, b.reason))
+  diagnoses.sort((a, b) => rank(RANKED_REASONS, a.reason) - rank(RANKED_REASONS, b.reason))
   const diagnosis = diagnoses[0]
-  if ((diagnosis?.reason === 'CrashLoopBackOff' || diagnosis?.reason === 'LivenessProbeFailing') && diagnosis.pod) {
-    const logs = await kube.kubectl(['logs', diagnosis.pod, '-c', diagnosis.container ?? '', '--previous', `--tail=${CRASH_LOG_LINES}`], {namespace, allowFailure: true, quiet: true})
+  if (diagnosis && (LOGGED_REASONS.has(diagnosis.reason) || diagnosis.reason === 'ReadinessProbeFailing') && diagnosis.pod) {
+    // A running container that never gets ready has its reason in the current log, a crashed one in the previous.
+    const previous = diagnosis.reason === 'ReadinessProbeFailing' ? [] : ['--previous']
+    const logs = await kube.kubectl(['logs', diagnosis.pod, '-c', diagnosis.container ?? '', ...previous, `--tail=${CRASH_LOG_LINES}`], {namespace, allowFailure: true, quiet: true})
     const text = logs.exitCode === 0 ? logs.stdout.trimEnd() : ''
-    if (text) diagnosis.hint = `${diagnosis.hint}\nLast ${CRASH_LOG_LINES} log lines of ${diagnosis.pod}:\n${redact(text)}`
+    if (text) return withLogLines(diagnosis, text, context)
   }
   return diagnosis
+}
+
+const RANKED_REASONS = ['OOMKilled', 'RunContainerError', 'CreateContainerError', 'CreateContainerConfigError', 'InvalidImageName', 'LivenessProbeFailing', 'ExitedInsteadOfServing', 'CrashLoopBackOff', 'ErrImageNeverPull', 'ImagePullBackOff', 'ErrImagePull', 'Unschedulable', 'ReadinessProbeFailing']
+
+/** Diagnoses whose container ran and wrote a log worth showing. */
+const LOGGED_REASONS = new Set(['CrashLoopBackOff', 'LivenessProbeFailing', 'ExitedInsteadOfServing'])
+
+/**
+ * Adds the crashed container's last log lines and, when they show a cause devkube can name, a
+ * sentence about it before them: a write the non-root user may not make, a Django host not allowed.
+ */
+export function withLogLines(diagnosis: Diagnosis, logText: string, context: DiagnosisContext): Diagnosis {
+  const cause = causeInLog(logText, context)
+  const lines = `Last ${CRASH_LOG_LINES} log lines of ${diagnosis.pod}:\n${redact(logText)}`
+  return {...diagnosis, ...(cause ? {cause: cause.reason} : {}), hint: [cause?.sentence, diagnosis.hint, lines].filter(Boolean).join('\n')}
+}
+
+const NO_WRITE = /permission denied|EACCES|read-only file system|EROFS|unable to open database file|PermissionError/i
+const DISALLOWED_HOST = /DisallowedHost|Invalid HTTP_HOST header/
+
+function causeInLog(logText: string, context: DiagnosisContext): {reason: string; sentence: string} | undefined {
+  if (DISALLOWED_HOST.test(logText)) {
+    return {
+      reason: 'DisallowedHost',
+      sentence: 'Django rejects the Host header of the requests (DisallowedHost): Kubernetes\' health checks use the pod\'s IP as the host, so let ALLOWED_HOSTS in settings.py accept it, e.g. `ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "*").split(",")`.',
+    }
+  }
+  if (NO_WRITE.test(logText)) {
+    const user = context.imageUser
+    const root = user === undefined || user === '' || user === '0' || user === 'root' || user.startsWith('0:')
+    const where = context.writableDirs?.length ? context.writableDirs.join(' and ') : '/tmp and the folders its Dockerfile gives that user (COPY --chown, chown)'
+    return {
+      reason: 'NotWritable',
+      sentence: root
+        ? 'The app cannot write where it tries to (permission denied or a read-only file system): check which path it writes to and that the image makes it writable.'
+        : `The app runs as a non-root user (${user}) and cannot write where it tries to: it may write to ${where}; point its files (sqlite database, uploads, collected static files) there, or give that user the folder in the Dockerfile.`,
+    }
+  }
+  return undefined
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n')[0]
 }
 
 function rank(order: string[], reason: string): number {

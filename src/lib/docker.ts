@@ -38,6 +38,8 @@ export interface BuildRequest {
   context: string
   dockerfile: string
   buildArgs: Record<string, string>
+  /** A stage of a multi-stage Dockerfile (`build.target`). */
+  target?: string
   labels: Record<string, string>
   signal?: AbortSignal
   onLine?: (line: string) => void
@@ -50,6 +52,7 @@ const BUILD_ERROR_LINES = 25
 
 export async function buildImage(request: BuildRequest): Promise<void> {
   const argv = ['docker', 'build', '-t', request.tag, '-f', request.dockerfile]
+  if (request.target) argv.push('--target', request.target)
   for (const [key, value] of Object.entries(request.buildArgs)) argv.push('--build-arg', `${key}=${value}`)
   for (const [key, value] of Object.entries(request.labels)) argv.push('--label', `${key}=${value}`)
   argv.push(request.context)
@@ -89,4 +92,34 @@ function step(text: string): string | undefined {
 
 export async function saveImage(tag: string, tarPath: string, signal?: AbortSignal): Promise<void> {
   await run(['docker', 'save', '-o', tarPath, tag], {signal})
+}
+
+/** The user an image runs as: its `USER` as written, and the numeric uid when it can be known (undefined: a name not in its /etc/passwd). */
+export interface ImageUser {
+  user: string
+  uid?: number
+}
+
+/**
+ * Reads the image's USER. A name is looked up in the image's own /etc/passwd (copied out of a
+ * container that is created, never started), because Kubernetes can only verify runAsNonRoot
+ * against a number.
+ */
+export async function imageUser(tag: string): Promise<ImageUser> {
+  const inspected = await run(['docker', 'image', 'inspect', '--format', '{{.Config.User}}', tag], {quiet: true})
+  const user = inspected.stdout.trim()
+  const name = user.split(':')[0]
+  if (name === '') return {user, uid: 0}
+  if (/^\d+$/.test(name)) return {user, uid: Number(name)}
+  const created = await run(['docker', 'create', tag], {allowFailure: true, quiet: true})
+  if (created.exitCode !== 0) return {user}
+  const container = created.stdout.trim()
+  try {
+    const copied = await run(['docker', 'cp', `${container}:/etc/passwd`, '-'], {allowFailure: true, quiet: true})
+    // `docker cp … -` writes a tar stream; the file's lines are in it verbatim.
+    const entry = new RegExp(`^${name.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&')}:[^:\n]*:(\\d+):`, 'm').exec(copied.stdout)
+    return entry ? {user, uid: Number(entry[1])} : {user}
+  } finally {
+    await run(['docker', 'rm', '-f', container], {allowFailure: true, quiet: true})
+  }
 }

@@ -5,11 +5,12 @@
  */
 import {statfs} from 'node:fs/promises'
 import os from 'node:os'
-import {DEFAULT_ENVIRONMENT, type AppConfig} from './config.js'
+import type {AppConfig} from './config.js'
 import {verifyKindContext} from './context-guard.js'
 import {dockerVersion} from './docker.js'
 import {isUserError} from './errors.js'
-import {ensurePortFree, readForwardRecord} from './forward.js'
+import {ensurePortFree} from './forward.js'
+import {ProjectState} from './project-state.js'
 import {clusterExists, kindVersion, MIN_KIND_VERSION} from './kind.js'
 import {Kube, kubectlClientVersion} from './kube.js'
 import {chalk} from './output.js'
@@ -202,8 +203,8 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
 }
 
 async function checkPort(input: DoctorInput): Promise<Outcome> {
-  const record = readForwardRecord(input.projectDir, input.config?.environment ?? DEFAULT_ENVIRONMENT)
-  if (record && record.localPort === input.forwardPort) return ok(`used by devkube's own forwarder (pid ${record.pid}, ${record.url})`)
+  const record = input.config ? new ProjectState(input.projectDir, input.config.environment).liveForwarder(input.config) : undefined
+  if (record?.forwards.some((forward) => forward.localPort === input.forwardPort)) return ok(`used by devkube's own forwarder (pid ${record.pid}, ${record.url})`)
   try {
     await ensurePortFree(input.forwardPort)
     return ok('free')

@@ -5,7 +5,7 @@
  * safe and the second run says there is nothing to remove.
  */
 import type {AppConfig} from './config.js'
-import {readForwardRecord} from './forward.js'
+import {ProjectState} from './project-state.js'
 import {verifyKindContext} from './context-guard.js'
 import {UserError} from './errors.js'
 import {stopForwarder} from './forward-session.js'
@@ -105,9 +105,7 @@ export async function runDown(config: AppConfig, kube: Kube, options: DownOption
 
 /** Only the forwarder of this app's cluster and namespace: another environment's keeps running. */
 async function stopOwnForwarder(config: AppConfig): Promise<{pid: number; url: string} | undefined> {
-  const record = readForwardRecord(config.projectDir, config.environment)
-  if (!record || record.cluster !== config.cluster || record.namespace !== config.namespace) return undefined
-  const stopped = await stopForwarder(config)
+  const stopped = await stopForwarder(new ProjectState(config.projectDir, config.environment), config)
   return stopped ? {pid: stopped.pid, url: stopped.url} : undefined
 }
 

@@ -17,7 +17,7 @@ import {UserError} from './errors.js'
 import {imageRepository, sourceImageTag} from './image-tag.js'
 import {INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, type KubeObject} from './kube.js'
 import {APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION, desiredState, ENVIRONMENT_LABEL, readManifests} from './manifests.js'
-import {loadProject} from './project.js'
+import {resolveProject} from './project.js'
 import {writeFileAtomic} from './scaffold.js'
 import {renderTemplate} from './templates.js'
 
@@ -59,11 +59,11 @@ export function exportedSecretName(appName: string): string {
 
 /** Every environment of the project, rendered by desiredState() exactly as `up --env` renders it. */
 export async function exportSource(projectDir: string, overrides: ConfigOverrides = {}): Promise<ExportSource> {
-  const base = loadProject(projectDir, {...overrides, environment: DEFAULT_ENVIRONMENT}, {requireApp: false}).config
+  const base = resolveProject(projectDir, {...overrides, environment: DEFAULT_ENVIRONMENT}, {requireApp: false}).config
   const names = [DEFAULT_ENVIRONMENT, ...base.environmentNames.filter((name) => name !== DEFAULT_ENVIRONMENT)]
   const environments: ExportedEnvironment[] = []
   for (const environment of names) {
-    const config = environment === DEFAULT_ENVIRONMENT ? base : loadProject(projectDir, {...overrides, environment}, {requireApp: false}).config
+    const config = environment === DEFAULT_ENVIRONMENT ? base : resolveProject(projectDir, {...overrides, environment}, {requireApp: false}).config
     environments.push(await exportEnvironment(config))
   }
   return {name: base.name, environments}

@@ -1,17 +1,20 @@
 /**
- * Forwarding as `up` and `forward` run it: in the foreground (until Ctrl-C) or as a detached
- * background process that `devkube down` stops. Either way the running forwarder is recorded in
- * .devkube/forward-<env>.json, so a re-run finds it and does not start a second one.
+ * Forwarding as `up` and `forward` run it: ONE process per app and environment supervises a
+ * forward for every service with a port, in the foreground (until Ctrl-C) or detached in the
+ * background (until `devkube down`). It is given what to forward (a `Deployed`), never the flags to
+ * find it again. The running forwarder is recorded in .devkube/forward-<env>.json, so a re-run
+ * finds it and does not start a second one.
  */
 import {openSync, readFileSync} from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import type {AppConfig} from './config.js'
 import {UserError} from './errors.js'
-import {checkUrl, ensurePortFree, ForwardSupervisor, forwardLogFile, forwardRecordFile, forwardUrl, readForwardRecord, type ForwardEvent, type ForwardRecord, type ForwardTarget} from './forward.js'
+import {checkUrl, ensurePortFree, ForwardSupervisor, forwardUrl, type ForwardEvent} from './forward.js'
 import {Kube} from './kube.js'
-import {ensureStateDir, processAlive, readJson, removeFile, writeJsonAtomic} from './project-state.js'
+import {processAlive, ProjectState, type ForwardedPort, type ForwardRecord} from './project-state.js'
 import {spawnDetached} from './runner.js'
+import type {Deployed} from './up.js'
 
 export interface ForwardOutcome {
   url: string
@@ -19,44 +22,151 @@ export interface ForwardOutcome {
   reused: boolean
   detached: boolean
   status?: number
+  forwards: ForwardedPort[]
+}
+
+/** One service to forward: its Service, its pods and the local port chosen for it. */
+export interface PlannedForward extends ForwardedPort {
+  selector: string
+  /** Whether it answers HTTP (a built service): only those get the GET check. */
+  http: boolean
+}
+
+export interface ForwardPlan {
+  cluster: string
+  namespace: string
+  forwards: PlannedForward[]
 }
 
 const DETACHED_READY_TIMEOUT_MS = 40_000
 
-function sameTarget(record: ForwardRecord, config: AppConfig, target: ForwardTarget): boolean {
-  return record.cluster === config.cluster && record.namespace === target.namespace && record.service === target.service && record.localPort === target.localPort
+export function stateOf(deployed: Pick<Deployed, 'projectDir' | 'environment'>): ProjectState {
+  return new ProjectState(deployed.projectDir, deployed.environment)
 }
 
-/** A forwarder of this project that is already running for the same target, if any. */
-export function runningForwarder(config: AppConfig, target: ForwardTarget): ForwardRecord | undefined {
-  const record = readForwardRecord(config.projectDir, config.environment)
-  return record && sameTarget(record, config, target) ? record : undefined
+/**
+ * Gives every service with a Service a local port: the declared one; else the one the running
+ * forwarder already uses for it; else the first free port from its container port up.
+ */
+export async function assignLocalPorts(deployed: Deployed): Promise<Deployed> {
+  const running = stateOf(deployed).liveForwarder(deployed)
+  const taken = new Set<number>()
+  const services = []
+  for (const service of deployed.services) {
+    if (!service.service) {
+      services.push(service)
+      continue
+    }
+    let localPort = service.declaredLocalPort ?? running?.forwards.find((forward) => forward.service === service.name && forward.serviceName === service.service!.name)?.localPort
+    if (localPort === undefined) {
+      localPort = service.service.port < 1024 ? 8000 + service.service.port : service.service.port
+      while (taken.has(localPort) || !(await portFree(localPort))) localPort++
+    }
+    taken.add(localPort)
+    services.push({...service, localPort})
+  }
+  return {...deployed, services}
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer()
+    server.once('error', () => resolve(false))
+    server.listen({port, host: '127.0.0.1', exclusive: true}, () => server.close(() => resolve(true)))
+  })
+}
+
+/** What to forward, from what was deployed (after `assignLocalPorts`). */
+export function forwardPlanOf(deployed: Deployed): ForwardPlan {
+  const forwards: PlannedForward[] = []
+  for (const service of deployed.services) {
+    if (!service.service || service.localPort === undefined) continue
+    const {http} = service
+    forwards.push({
+      service: service.name,
+      serviceName: service.service.name,
+      localPort: service.localPort,
+      remotePort: service.service.port,
+      url: http ? forwardUrl(service.localPort) : `localhost:${service.localPort}`,
+      selector: service.selector,
+      http,
+    })
+  }
+  return {cluster: deployed.cluster, namespace: deployed.namespace, forwards}
+}
+
+function sameForwards(record: ForwardRecord, plan: ForwardPlan): boolean {
+  const key = (forward: Pick<ForwardedPort, 'serviceName' | 'localPort' | 'remotePort'>) => `${forward.serviceName}:${forward.localPort}:${forward.remotePort}`
+  return record.forwards.map(key).sort().join() === plan.forwards.map(key).sort().join()
+}
+
+/** A forwarder of this project that already forwards exactly this plan, if any. */
+export function runningForwarder(state: ProjectState, plan: ForwardPlan): ForwardRecord | undefined {
+  const record = state.liveForwarder(plan)
+  return record && sameForwards(record, plan) ? record : undefined
+}
+
+function outcomeOf(plan: ForwardPlan, pid: number, detached: boolean, reused: boolean, status?: number): ForwardOutcome {
+  const forwards = plan.forwards.map(({service, serviceName, localPort, remotePort, url}) => ({service, serviceName, localPort, remotePort, url}))
+  return {url: forwards[0]?.url ?? '', pid, reused, detached, status, forwards}
+}
+
+export function reusedOutcome(record: ForwardRecord): ForwardOutcome {
+  return {url: record.url, pid: record.pid, reused: true, detached: record.detached, forwards: record.forwards}
 }
 
 export interface ForegroundForward {
   outcome: ForwardOutcome
   /** Stops forwarding and removes this process's record. */
   stop(): Promise<void>
-  /** Moves the forward to the current pods now (after a redeploy in `up --watch`). */
+  /** Moves the forwards to the current pods now (after a redeploy in `up --watch`). */
   reconnect(): void
 }
 
 /** Starts forwarding in this process; the caller keeps it running and stops it on Ctrl-C. */
-export async function startForegroundForward(config: AppConfig, target: ForwardTarget, onEvent?: (event: ForwardEvent) => void): Promise<ForegroundForward> {
-  await stopStaleForwarder(config, target)
-  await ensurePortFree(target.localPort)
-  const supervisor = new ForwardSupervisor(new Kube(config.cluster), target, onEvent)
+export async function startForegroundForward(state: ProjectState, plan: ForwardPlan, onEvent?: (forward: PlannedForward, event: ForwardEvent) => void): Promise<ForegroundForward> {
+  await stopStaleForwarder(state, plan)
+  for (const forward of plan.forwards) await ensurePortFree(forward.localPort)
+  const forwarding = await startSupervisors(plan, onEvent)
   try {
-    await supervisor.waitUntilReady()
-    supervisor.startProbing()
-    const url = forwardUrl(target.localPort)
-    const {status} = await checkUrl(url)
-    writeRecord(config, target, process.pid, false)
-    return {outcome: {url, pid: process.pid, reused: false, detached: false, status}, stop: forwardInThisProcess(config, supervisor), reconnect: () => supervisor.reconnect()}
+    const status = await checkHttp(plan)
+    state.writeForwardRecord(recordOf(plan, process.pid, false))
+    return {
+      outcome: outcomeOf(plan, process.pid, false, false, status),
+      stop: forwardInThisProcess(state, forwarding),
+      reconnect: () => forwarding.forEach((supervisor) => supervisor.reconnect()),
+    }
   } catch (error) {
-    await supervisor.stop()
+    await Promise.all(forwarding.map((supervisor) => supervisor.stop()))
     throw error
   }
+}
+
+async function startSupervisors(plan: ForwardPlan, onEvent?: (forward: PlannedForward, event: ForwardEvent) => void): Promise<ForwardSupervisor[]> {
+  const kube = new Kube(plan.cluster)
+  const supervisors = plan.forwards.map(
+    (forward) =>
+      new ForwardSupervisor(kube, {namespace: plan.namespace, service: forward.serviceName, localPort: forward.localPort, remotePort: forward.remotePort, selector: forward.selector}, (event) => onEvent?.(forward, event)),
+  )
+  try {
+    await Promise.all(supervisors.map((supervisor) => supervisor.waitUntilReady()))
+  } catch (error) {
+    await Promise.all(supervisors.map((supervisor) => supervisor.stop()))
+    throw error
+  }
+  for (const supervisor of supervisors) supervisor.startProbing()
+  return supervisors
+}
+
+/** GET through each HTTP forward: proof the URLs answer; the first one's status for the user. */
+async function checkHttp(plan: ForwardPlan): Promise<number | undefined> {
+  const statuses = await Promise.all(plan.forwards.filter((forward) => forward.http).map((forward) => checkUrl(forward.url)))
+  return statuses[0]?.status
+}
+
+function recordOf(plan: ForwardPlan, pid: number, detached: boolean): ForwardRecord {
+  const forwards = plan.forwards.map(({service, serviceName, localPort, remotePort, url}) => ({service, serviceName, localPort, remotePort, url}))
+  return {pid, cluster: plan.cluster, namespace: plan.namespace, detached, since: new Date().toISOString(), forwards, url: forwards[0]?.url ?? ''}
 }
 
 /**
@@ -64,86 +174,97 @@ export async function startForegroundForward(config: AppConfig, target: ForwardT
  * that redeployed sends SIGUSR1 to move it to the new pods. Returns the way to stop it, which also
  * removes its record.
  */
-export function forwardInThisProcess(config: AppConfig, supervisor: ForwardSupervisor): () => Promise<void> {
-  const reconnect = () => supervisor.reconnect()
+function forwardInThisProcess(state: ProjectState, supervisors: ForwardSupervisor[]): () => Promise<void> {
+  const reconnect = () => {
+    for (const supervisor of supervisors) supervisor.reconnect()
+  }
   process.on('SIGUSR1', reconnect)
   return async () => {
     process.off('SIGUSR1', reconnect)
-    await supervisor.stop()
-    clearRecord(config, process.pid)
+    await Promise.all(supervisors.map((supervisor) => supervisor.stop()))
+    state.clearForwardRecord(process.pid)
   }
 }
 
-/** Says once that the forward was lost and once that it is back: the retries between (a pod still starting) are noise. */
-export function reconnectNotices(log: (line: string) => void, url: string): (event: ForwardEvent) => void {
-  let lost = false
-  return (event) => {
-    if (event.type === 'restarting' && !lost) {
-      lost = true
-      log(`Port forward lost (${event.reason}); reconnecting…`)
+/** Says once that a forward was lost and once that it is back: the retries between (a pod still starting) are noise. */
+export function reconnectNotices(log: (line: string) => void): (forward: PlannedForward, event: ForwardEvent) => void {
+  const lost = new Set<string>()
+  return (forward, event) => {
+    if (event.type === 'restarting' && !lost.has(forward.service)) {
+      lost.add(forward.service)
+      log(`Port forward of ${forward.service} lost (${event.reason}); reconnecting…`)
     }
-    if (event.type === 'ready' && lost) {
-      lost = false
-      log(`Forwarding again: ${url}`)
+    if (event.type === 'ready' && lost.has(forward.service)) {
+      lost.delete(forward.service)
+      log(`Forwarding again: ${forward.url}`)
     }
   }
 }
 
-/** Starts `devkube forward --background-child` detached, and waits until it reports that it forwards. */
-export async function startDetachedForward(config: AppConfig, target: ForwardTarget, extraArgs: string[]): Promise<ForwardOutcome> {
-  await stopStaleForwarder(config, target)
-  await ensurePortFree(target.localPort)
-  ensureStateDir(config.projectDir)
-  const recordFile = forwardRecordFile(config.projectDir, config.environment)
-  removeFile(recordFile)
-  const logFile = forwardLogFile(config.projectDir, config.environment)
+/**
+ * Starts `devkube forward --background-child --deployed <file>` detached, and waits until it reports
+ * that it forwards. The child reads what to forward from the Deployed record `up` has just written.
+ */
+export async function startDetachedForward(deployed: Deployed, plan: ForwardPlan): Promise<ForwardOutcome> {
+  const state = stateOf(deployed)
+  await stopStaleForwarder(state, plan)
+  for (const forward of plan.forwards) await ensurePortFree(forward.localPort)
+  state.ensure()
+  state.writeDeployed(deployed)
+  state.clearForwardRecord()
+  const logFile = state.forwardLogFile
   const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/run.js')
-  const pid = spawnDetached([process.execPath, bin, 'forward', '--background-child', ...extraArgs], {cwd: config.projectDir, logFd: openSync(logFile, 'a')})
+  const pid = spawnDetached([process.execPath, bin, 'forward', '--background-child', '--deployed', state.deployedFile], {cwd: deployed.projectDir, logFd: openSync(logFile, 'a')})
   const deadline = Date.now() + DETACHED_READY_TIMEOUT_MS
   while (Date.now() < deadline) {
-    const record = readJson<ForwardRecord>(recordFile)
-    if (record?.pid === pid) {
-      const url = forwardUrl(target.localPort)
-      const {status} = await checkUrl(url)
-      return {url, pid, reused: false, detached: true, status}
-    }
+    if (state.forwardRecord()?.pid === pid) return outcomeOf(plan, pid, true, false, await checkHttp(plan))
     if (!processAlive(pid)) break
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   if (processAlive(pid)) process.kill(pid, 'SIGTERM')
   const log = readLogTail(logFile)
-  throw new UserError('The background port forwarder did not start.', {hint: log ? `Its log (${path.relative(config.projectDir, logFile)}) ends with:\n${log}` : 'Run `devkube forward` in the foreground to see why.'})
+  throw new UserError('The background port forwarder did not start.', {hint: log ? `Its log (${path.relative(deployed.projectDir, logFile)}) ends with:\n${log}` : 'Run `devkube forward` in the foreground to see why.'})
 }
 
-/** The detached child's side: record itself once forwarding, and remove the record when stopped. */
-export function writeRecord(config: AppConfig, target: ForwardTarget, pid: number, detached: boolean): void {
-  const record: ForwardRecord = {...target, pid, url: forwardUrl(target.localPort), cluster: config.cluster, detached, since: new Date().toISOString()}
-  writeJsonAtomic(forwardRecordFile(config.projectDir, config.environment), record)
+/** The detached child's side: forward what the Deployed file says until SIGTERM, recorded while it does. */
+export async function runBackgroundForwarder(deployedFile: string): Promise<void> {
+  const deployed = new ProjectState('', '').readDeployed<Deployed>(deployedFile)
+  if (!deployed) throw new UserError(`Nothing to forward: ${deployedFile} is missing.`, {hint: 'Run `devkube up` again.'})
+  const state = stateOf(deployed)
+  const plan = forwardPlanOf(deployed)
+  const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`)
+  const supervisors = await startSupervisors(plan, (forward, event) =>
+    log(event.type === 'ready' ? `forwarding ${forward.url} → ${forward.serviceName}:${forward.remotePort} (attempt ${event.attempt})` : `${forward.service}: restarting in ${event.delayMs} ms: ${event.reason}`),
+  )
+  const stopForwarding = forwardInThisProcess(state, supervisors)
+  const stop = async () => {
+    await stopForwarding()
+    process.exit(0)
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+  state.writeForwardRecord(recordOf(plan, process.pid, true))
+  await Promise.all(supervisors.map((supervisor) => supervisor.finished))
 }
 
-function clearRecord(config: AppConfig, pid: number): void {
-  const file = forwardRecordFile(config.projectDir, config.environment)
-  if (readJson<ForwardRecord>(file)?.pid === pid) removeFile(file)
-}
-
-/** A forwarder of this project for another target (another port, namespace) is stopped first. */
-async function stopStaleForwarder(config: AppConfig, target: ForwardTarget): Promise<void> {
-  reapDeadForwarder(config)
-  const record = readForwardRecord(config.projectDir, config.environment)
-  if (!record || sameTarget(record, config, target) || record.pid === process.pid) return
-  await stopForwarder(config)
+/** A forwarder of this project for another plan (other ports, namespace) is stopped first. */
+async function stopStaleForwarder(state: ProjectState, plan: ForwardPlan): Promise<void> {
+  reapDeadForwarder(state)
+  const record = state.forwardRecord()
+  if (!record || !processAlive(record.pid) || record.pid === process.pid) return
+  if (record.cluster === plan.cluster && record.namespace === plan.namespace && sameForwards(record, plan)) return
+  await stopForwarder(state)
 }
 
 /**
- * A background forwarder that was killed outright (SIGKILL, OOM) leaves its kubectl port-forward
- * running and holding the port. It led its own process group, so what is left of that group goes.
+ * A background forwarder that was killed outright (SIGKILL, OOM) leaves its kubectl port-forwards
+ * running and holding the ports. It led its own process group, so what is left of that group goes.
  */
-function reapDeadForwarder(config: AppConfig): void {
-  const file = forwardRecordFile(config.projectDir, config.environment)
-  const record = readJson<ForwardRecord>(file)
+function reapDeadForwarder(state: ProjectState): void {
+  const record = state.forwardRecord()
   if (!record || processAlive(record.pid)) return
   if (record.detached) signalGroup(record.pid, 'SIGTERM')
-  removeFile(file)
+  state.clearForwardRecord()
 }
 
 function signalGroup(leader: number, signal: NodeJS.Signals): void {
@@ -154,20 +275,19 @@ function signalGroup(leader: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** Stops the recorded forwarder (detached or another terminal's foreground one); returns its record. */
-export async function stopForwarder(config: AppConfig): Promise<ForwardRecord | undefined> {
-  reapDeadForwarder(config)
-  const record = readForwardRecord(config.projectDir, config.environment)
-  if (!record) {
-    removeFile(forwardRecordFile(config.projectDir, config.environment))
-    return undefined
-  }
+/** Stops the project's live forwarder in this cluster and namespace (detached or another terminal's); returns its record. */
+export async function stopForwarder(state: ProjectState, place: {cluster: string; namespace: string}): Promise<ForwardRecord | undefined>
+export async function stopForwarder(state: ProjectState): Promise<ForwardRecord | undefined>
+export async function stopForwarder(state: ProjectState, place?: {cluster: string; namespace: string}): Promise<ForwardRecord | undefined> {
+  reapDeadForwarder(state)
+  const record = place ? state.liveForwarder(place) : state.forwardRecord()
+  if (!record) return undefined
   const stop = (signal: NodeJS.Signals) => (record.detached ? signalGroup(record.pid, signal) : process.kill(record.pid, signal))
   stop('SIGTERM')
   const deadline = Date.now() + 5000
   while (processAlive(record.pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
   if (processAlive(record.pid)) stop('SIGKILL')
-  removeFile(forwardRecordFile(config.projectDir, config.environment))
+  state.clearForwardRecord()
   return record
 }
 
@@ -177,13 +297,4 @@ function readLogTail(file: string): string {
   } catch {
     return ''
   }
-}
-
-/**
- * The flags that make the background forwarder resolve the same app, namespace and port. The target
- * is passed along too: the parent has just checked the context and found the Service, and the child
- * starting to forward sooner is what the user waits for.
- */
-export function forwardArgs(config: AppConfig, target: ForwardTarget): string[] {
-  return ['--env', config.environment, '--cluster', config.cluster, '--namespace', config.namespace, '--forward', String(config.forward), '--port', String(config.port), '--service', target.service, '--remote-port', String(target.remotePort)]
 }

@@ -8,21 +8,15 @@ import net from 'node:net'
 import {UserError} from './errors.js'
 import type {Kube, Pod} from './kube.js'
 import {run, type BackgroundProcess} from './runner.js'
-import {processAlive, readJson, statePath} from './project-state.js'
 
 export interface ForwardTarget {
   namespace: string
+  /** The Kubernetes Service to forward to. */
   service: string
   localPort: number
   remotePort: number
-}
-
-export interface ForwardRecord extends ForwardTarget {
-  pid: number
-  url: string
-  cluster: string
-  detached: boolean
-  since: string
+  /** Its pods' selector, when the caller knows it (saves a lookup on every reconnect). */
+  selector?: string
 }
 
 export type ForwardEvent =
@@ -41,20 +35,6 @@ export function forwardUrl(localPort: number): string {
   return `http://localhost:${localPort}`
 }
 
-/** One forwarder per environment, so dev and staging of one project can both be forwarded at once. */
-export function forwardRecordFile(projectDir: string, environment: string): string {
-  return statePath(projectDir, `forward-${environment}.json`)
-}
-
-export function forwardLogFile(projectDir: string, environment: string): string {
-  return statePath(projectDir, `forward-${environment}.log`)
-}
-
-export function readForwardRecord(projectDir: string, environment: string): ForwardRecord | undefined {
-  const record = readJson<ForwardRecord>(forwardRecordFile(projectDir, environment))
-  return record && processAlive(record.pid) ? record : undefined
-}
-
 /** A taken local port, named with the process holding it where the system can tell. */
 export async function ensurePortFree(port: number): Promise<void> {
   const free = await new Promise<boolean>((resolve) => {
@@ -63,8 +43,12 @@ export async function ensurePortFree(port: number): Promise<void> {
     server.listen({port, host: '127.0.0.1', exclusive: true}, () => server.close(() => resolve(true)))
   })
   if (free) return
-  const owner = await portOwner(port)
-  throw new UserError(`The local port ${port} is already in use${owner ? ` by ${owner}` : ''}.`, {
+  throw portInUseError(port, await portOwner(port))
+}
+
+/** The one sentence for a taken local port, whether devkube found it first or kubectl did. */
+export function portInUseError(port: number, owner?: string): UserError {
+  return new UserError(`The local port ${port} is already in use${owner ? ` by ${owner}` : ''}.`, {
     hint: `Stop that process, or forward another port with \`--forward <port>\` (or \`forward:\` in devkube.yaml).`,
   })
 }
@@ -147,11 +131,7 @@ export class ForwardSupervisor {
       }
       if (!everReady && /unable to listen on any of the requested ports/.test(reason)) {
         this.stopped = true
-        this.rejectReady(
-          new UserError(`The local port ${this.target.localPort} is already in use.`, {
-            hint: 'Stop the process using it, or forward another port with `--forward <port>`.',
-          }),
-        )
+        this.rejectReady(portInUseError(this.target.localPort, await portOwner(this.target.localPort)))
         return
       }
       // Forwarding that worked for a while lost its pod (a redeploy, a restart): reconnect promptly.
@@ -172,7 +152,7 @@ export class ForwardSupervisor {
   /** Polls until the Service has a ready, not terminating pod, or READY_POLL_LIMIT_MS passes. */
   private async waitForReadyPod(): Promise<void> {
     const deadline = Date.now() + READY_POLL_LIMIT_MS
-    this.selector ??= await this.serviceSelector()
+    this.selector ??= this.target.selector ?? (await this.serviceSelector())
     if (!this.selector) return
     while (!this.stopped && Date.now() < deadline) {
       const pods = await this.kube.list<Pod>('pods', this.target.namespace, this.selector, true).catch(() => [])

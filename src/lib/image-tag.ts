@@ -10,7 +10,7 @@ import path from 'node:path'
 import {createRequire} from 'node:module'
 import type {Ignore} from '@balena/dockerignore'
 import {UserError} from './errors.js'
-import type {AppConfig} from './config.js'
+import type {AppConfig, ServiceConfig} from './config.js'
 import {STATE_DIR, statePath} from './project-state.js'
 
 // A CommonJS module whose typings declare an ES default export that does not exist at run time.
@@ -31,6 +31,8 @@ export interface ContextHashInput {
   buildArgs: Record<string, string>
   /** Where per-file hashes are cached between runs (keyed by size and mtime). */
   cacheFile?: string
+  /** False: read the cache but leave it as it is (status only looks; up owns the cache). */
+  writeCache?: boolean
 }
 
 export function imageRepository(appName: string): string {
@@ -41,13 +43,28 @@ export function imageRepository(appName: string): string {
  * The tag `up` builds the project's source as it is now, with devkube.yaml's build args plus any
  * given on the command line. `up` and `status` must agree on it to the byte.
  */
-export async function sourceImageTag(config: AppConfig, extraBuildArgs: Record<string, string> = {}): Promise<string> {
-  return computeImageTag(config.name, {
-    context: config.build.context,
-    dockerfile: config.build.dockerfile,
-    buildArgs: {...config.build.args, ...extraBuildArgs},
-    cacheFile: statePath(config.projectDir, 'context-hashes.json'),
+export async function sourceImageTag(config: AppConfig, extraBuildArgs: Record<string, string> = {}, options: {writeCache?: boolean} = {}): Promise<string> {
+  const service = config.services.find((candidate) => candidate.name === config.name) ?? config.services[0]
+  return serviceImageTag(config, service, extraBuildArgs, options)
+}
+
+/** The repository of a service's image: the app's name for a one-service app (as before services existed), else app-service. */
+export function serviceImageRepository(appName: string, serviceName: string): string {
+  return imageRepository(serviceName === appName ? appName : `${appName}-${serviceName}`)
+}
+
+/** The tag of a built service's source as it is now. */
+export async function serviceImageTag(config: AppConfig, service: ServiceConfig, extraBuildArgs: Record<string, string> = {}, options: {writeCache?: boolean} = {}): Promise<string> {
+  if (service.source.kind !== 'build') throw new Error(`The service ${service.name} is not built from source.`)
+  const digest = await hashBuildInputs({
+    context: service.source.context,
+    dockerfile: service.source.dockerfile,
+    buildArgs: {...service.source.args, ...extraBuildArgs, ...(service.source.target ? {'devkube:target': service.source.target} : {})},
+    // One cache per service: two services' contexts may share files but not their hashes' keys.
+    cacheFile: statePath(config.projectDir, service.name === config.name ? 'context-hashes.json' : `context-hashes-${service.name}.json`),
+    writeCache: options.writeCache,
   })
+  return `${serviceImageRepository(config.name, service.name)}:${digest.slice(0, TAG_LENGTH)}`
 }
 
 export async function computeImageTag(appName: string, input: ContextHashInput): Promise<string> {
@@ -87,7 +104,7 @@ export async function hashBuildInputs(input: ContextHashInput): Promise<string> 
     // The executable bit changes what the image runs, so it is part of the content.
     hash.update(`${relative}\0${stats.mode & 0o111 ? 'x' : '-'}\0${fileHash}\n`)
   }
-  saveCache(input.cacheFile, nextCache)
+  if (input.writeCache !== false) saveCache(input.cacheFile, nextCache)
   return hash.digest('hex')
 }
 

@@ -51,10 +51,7 @@ export function renderClusterConfig(cluster: string): string {
   return renderTemplate('kind/cluster.yaml', {clusterName: cluster})
 }
 
-/**
- * kind makes the new cluster the kubeconfig's current context. devkube never changes which cluster
- * the user's own kubectl talks to, so the previous current-context (or its absence) is put back.
- */
+/** The kubeconfig's current-context as kubectl resolves it (KUBECONFIG included), read only to put it back. */
 async function currentContext(): Promise<string | undefined> {
   const result = await run(['kubectl', 'config', 'view', '-o', 'json'], {allowFailure: true, quiet: true})
   if (result.exitCode !== 0) return undefined
@@ -66,6 +63,10 @@ async function restoreCurrentContext(previous: string | undefined): Promise<void
   await run(previous ? ['kubectl', 'config', 'use-context', previous] : ['kubectl', 'config', 'unset', 'current-context'], {allowFailure: true, quiet: true})
 }
 
+/**
+ * kind makes the new cluster the kubeconfig's current context. devkube never changes which cluster
+ * the user's own kubectl talks to, so the previous current-context (or its absence) is put back.
+ */
 export async function createCluster(cluster: string, options: {signal?: AbortSignal; onLine?: (line: string) => void} = {}): Promise<void> {
   const previousContext = await currentContext()
   try {
@@ -89,11 +90,6 @@ async function createClusterAsKindDoes(cluster: string, options: {signal?: Abort
 export async function deleteCluster(cluster: string): Promise<void> {
   const result = await run(['kind', 'delete', 'cluster', '--name', cluster], {allowFailure: true})
   if (result.exitCode !== 0) throw kindFailure(result, `delete the cluster "${cluster}"`, 'Run `devkube doctor` to check Docker and kind.')
-}
-
-export async function clusterNodes(cluster: string): Promise<string[]> {
-  const result = await run(['kind', 'get', 'nodes', '--name', cluster], {allowFailure: true, quiet: true})
-  return result.exitCode === 0 ? result.stdout.split('\n').map((line) => line.trim()).filter(Boolean) : []
 }
 
 /** The API server address kind itself recorded for the cluster: what the kind-X context must point at. */

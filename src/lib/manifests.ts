@@ -11,6 +11,7 @@ import path from 'node:path'
 import {parseAllDocuments, stringify} from 'yaml'
 import type {AppConfig} from './config.js'
 import {UserError} from './errors.js'
+import type {ImageUser} from './docker.js'
 import {imageRepository} from './image-tag.js'
 import {INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, type KubeObject} from './kube.js'
 import {run} from './runner.js'
@@ -102,6 +103,8 @@ export interface DesiredInput {
   secretEnv?: Record<string, string>
   /** False when the namespace exists and devkube did not create it: then it is left as it is. */
   manageNamespace: boolean
+  /** The built image's USER: decides runAsNonRoot (left as the manifests say when unknown). */
+  imageUser?: ImageUser
   /**
    * `up --watch`: the app container runs this instead of the image's command. It is part of the
    * applied object, so the next plain `up` sees the difference and puts the production command back.
@@ -160,10 +163,12 @@ function applyDeploymentSettings(deployment: KubeObject, input: DesiredInput, se
   spec.strategy = {type: 'RollingUpdate', rollingUpdate: {maxSurge: config.strategy.maxSurge, maxUnavailable: config.strategy.maxUnavailable}}
   spec.template.metadata = {...spec.template.metadata}
   spec.template.metadata.annotations = {...spec.template.metadata.annotations, [CONFIG_HASH_ANNOTATION]: settingsHash}
+  const podSpec = spec.template.spec as {securityContext?: SecurityContext; containers: Array<Record<string, unknown>>}
   for (const container of spec.template.spec.containers) {
     const image = String(container.image ?? '')
     const repository = image.replace(/:[^/:]+$/, '')
     if (image !== config.name && repository !== imageRepository(config.name)) continue
+    if (input.imageUser) runAsImageUser(podSpec, container as {securityContext?: SecurityContext}, input.imageUser)
     container.image = input.imageTag
     container.imagePullPolicy = 'IfNotPresent'
     container.resources = {requests: {...config.resources.requests}, limits: {...config.resources.limits}}
@@ -191,6 +196,50 @@ function applyDeploymentSettings(deployment: KubeObject, input: DesiredInput, se
       if (variable.name === 'PORT' && variable.value !== undefined) variable.value = String(config.port)
     }
   }
+}
+
+interface SecurityContext {
+  runAsNonRoot?: boolean
+  runAsUser?: number
+  runAsGroup?: number
+  [key: string]: unknown
+}
+
+/** The uid and gid devkube's manifests used to force on every image; the image's own USER decides now. */
+const FORMER_FORCED_ID = 10_001
+
+/**
+ * The container runs as the user its image names, as `docker run` would: devkube never overrides it.
+ * runAsNonRoot is set (on the app's container) only where the image's user is known to be non-root
+ * (Kubernetes refuses to start a root image under it; a pod-wide one is taken away then), with that uid as runAsUser when the image names its user, because the kubelet
+ * can only verify a number. A root image, or a name devkube cannot resolve, runs without it.
+ */
+function runAsImageUser(podSpec: {securityContext?: SecurityContext}, container: {securityContext?: SecurityContext}, imageUser: ImageUser): void {
+  const podSecurity: SecurityContext = {...podSpec.securityContext}
+  const containerSecurity: SecurityContext = {...container.securityContext}
+  // Manifests scaffolded by earlier versions forced uid/gid 10001 on any image: that is not the user's choice.
+  for (const security of [podSecurity, containerSecurity]) {
+    if (security.runAsUser === FORMER_FORCED_ID) delete security.runAsUser
+    if (security.runAsGroup === FORMER_FORCED_ID) delete security.runAsGroup
+  }
+  const nonRoot = imageUser.uid !== undefined && imageUser.uid !== 0
+  const dropsAll = JSON.stringify(containerSecurity.capabilities) === JSON.stringify({drop: ['ALL']})
+  if (nonRoot) {
+    // On the app's container only: a pod-wide setting would also bind sidecars built from other images.
+    containerSecurity.runAsNonRoot = true
+    // A non-root process has no capabilities to use; dropping them all costs it nothing.
+    containerSecurity.capabilities ??= {drop: ['ALL']}
+    const named = !/^\d+$/.test(imageUser.user.split(':')[0])
+    if (named && containerSecurity.runAsUser === undefined && podSecurity.runAsUser === undefined) containerSecurity.runAsUser = imageUser.uid
+  } else {
+    delete podSecurity.runAsNonRoot
+    delete containerSecurity.runAsNonRoot
+    // A root image may need its capabilities (an entrypoint that chowns, or switches to a worker user as
+    // nginx and postgres do): only devkube's former blanket drop is taken away, a user's own choice stays.
+    if (dropsAll) delete containerSecurity.capabilities
+  }
+  podSpec.securityContext = podSecurity
+  container.securityContext = containerSecurity
 }
 
 /** devkube's own settings and secret references (any revision's), replaced on every up. */

@@ -4,10 +4,6 @@ import chalk from 'chalk'
 // NO_COLOR (https://no-color.org) wins over everything; chalk alone only honours FORCE_COLOR.
 if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') chalk.level = 0
 
-export function stdoutIsTty(): boolean {
-  return Boolean(process.stdout.isTTY)
-}
-
 /** Prompts and live views need a person at a terminal: a TTY on both ends and not CI. */
 export function isInteractive(): boolean {
   return Boolean(process.stdin.isTTY && process.stdout.isTTY) && !isCi()

@@ -16,13 +16,38 @@ export interface StepHandle {
   progress(line: string): void
 }
 
-export interface Step<C> {
+/**
+ * A step takes the plan's input (`context`, never written to) and the outputs of the steps before
+ * it, and returns its own output for the steps after it, as Skaffold's Build → Render → Deploy do.
+ */
+export interface Step<C, O = unknown> {
   id: string
   title: string
-  run(context: C, handle: StepHandle): Promise<void>
+  run(context: C, handle: StepHandle, outputs: StepOutputs): Promise<O>
 }
 
-export type PlanItem<C> = Step<C> | {id: string; title: string; concurrent: Step<C>[]}
+export type AnyStep<C> = Step<C, unknown>
+
+export type PlanItem<C> = AnyStep<C> | {id: string; title: string; concurrent: AnyStep<C>[]}
+
+/** What the steps that ran returned, read by the step object itself so the type comes with it. */
+export class StepOutputs {
+  private readonly values = new Map<string, unknown>()
+
+  set(id: string, value: unknown): void {
+    this.values.set(id, value)
+  }
+
+  /** The output of `step`; reading a step that has not run is a bug in the plan's order. */
+  of<O>(step: Step<never, O>): O {
+    if (!this.values.has(step.id)) throw new Error(`The step "${step.id}" was read before it ran: the plan's order is wrong.`)
+    return this.values.get(step.id) as O
+  }
+
+  has(step: {id: string}): boolean {
+    return this.values.has(step.id)
+  }
+}
 
 export type StepStatus = 'pending' | 'done' | 'skipped' | 'failed' | 'interrupted'
 
@@ -42,6 +67,8 @@ export interface RunPlanOptions {
   signal: AbortSignal
   /** Where plain mode writes its lines (default: stdout). */
   write?: (line: string) => void
+  /** Collects what each step returned; the caller reads the plan's results from it. */
+  outputs?: StepOutputs
 }
 
 // Taken before listr2 runs: while it renders it may swap process.stdout.write for a buffer (it does
@@ -59,6 +86,7 @@ export function plainLine(result: StepResult, skipReason?: string): string {
 
 export async function runPlan<C>(plan: PlanItem<C>[], context: C, runOptions: RunPlanOptions): Promise<StepResult[]> {
   const options = {write: (line: string) => writeStdout(`${line}\n`), ...runOptions}
+  const outputs = options.outputs ?? new StepOutputs()
   const results = new Map<string, StepResult>()
   const steps = plan.flatMap((item) => ('concurrent' in item ? item.concurrent : [item]))
   for (const step of steps) results.set(step.id, {id: step.id, title: step.title, status: 'pending', skipped: false, ms: 0})
@@ -66,7 +94,7 @@ export async function runPlan<C>(plan: PlanItem<C>[], context: C, runOptions: Ru
   // When one concurrent step fails, listr2 stops waiting for its siblings, but they are still running
   // (a cluster create cleaning up after Ctrl-C) and must finish before devkube exits.
   const running = new Set<Promise<void>>()
-  const toTask = (step: Step<C>): ListrTask => ({
+  const toTask = (step: AnyStep<C>): ListrTask => ({
     title: step.title,
     task: (_, task) => {
       const execution = runStep(step, task)
@@ -78,7 +106,7 @@ export async function runPlan<C>(plan: PlanItem<C>[], context: C, runOptions: Ru
       return execution
     },
   })
-  const runStep = async (step: Step<C>, task: {output?: unknown; title?: unknown; skip(message?: string): void}): Promise<void> => {
+  const runStep = async (step: AnyStep<C>, task: {output?: unknown; title?: unknown; skip(message?: string): void}): Promise<void> => {
     const result = results.get(step.id)!
     const started = performance.now()
     let skipReason: string | undefined
@@ -97,7 +125,7 @@ export async function runPlan<C>(plan: PlanItem<C>[], context: C, runOptions: Ru
     }
     try {
       if (options.signal.aborted) throw new InterruptedError()
-      await step.run(context, handle)
+      outputs.set(step.id, await step.run(context, handle, outputs))
       if (options.signal.aborted) throw new InterruptedError()
       result.status = skipReason === undefined ? 'done' : 'skipped'
       result.skipped = skipReason !== undefined

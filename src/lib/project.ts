@@ -1,23 +1,31 @@
 /**
- * Loading a project the way every command needs it: devkube.yaml (optional), app detection, flags,
- * resolved into one AppConfig.
+ * A project resolved once, the way every command needs it: devkube.yaml (optional) with its
+ * services, app detection, flags, the `Kube` of its cluster and its `.devkube/` records. Commands
+ * call `resolveProject` and pass the result on; nothing resolves the config a second time.
  */
 import {type Language} from './config-schema.js'
-import {readConfigFile, resolveConfig, type AppConfig, type ConfigOverrides} from './config.js'
+import {readConfigFile, resolveConfig, type AppConfig, type ConfigOverrides, type ServiceConfig} from './config.js'
 import {detectApp, type Detection} from './detect.js'
 import {UserError} from './errors.js'
+import {Kube} from './kube.js'
+import {ProjectState} from './project-state.js'
 
-export interface LoadedProject {
+export interface Project {
+  dir: string
+  /** App-wide values (name, cluster, namespace, environment) and, for a single-app file, its settings. */
   config: AppConfig
+  services: ServiceConfig[]
   /** Undefined when detection was optional and found nothing (day-2 commands need no language). */
   detection?: Detection
+  kube: Kube
+  state: ProjectState
 }
 
 /**
  * `requireApp`: up and init need to know what to build, so an unrecognised folder is an error;
  * status, logs and down only need names and still work there.
  */
-export function loadProject(projectDir: string, overrides: ConfigOverrides, options: {requireApp: boolean}): LoadedProject {
+export function resolveProject(projectDir: string, overrides: ConfigOverrides, options: {requireApp: boolean}): Project {
   const loaded = readConfigFile(projectDir)
   const lang: Language | undefined = overrides.lang ?? loaded.file.lang
   let detection: Detection | undefined
@@ -27,7 +35,16 @@ export function loadProject(projectDir: string, overrides: ConfigOverrides, opti
     if (options.requireApp) throw error
   }
   const config = resolveConfig(projectDir, overrides, {lang: detection?.lang, port: detection?.port}, loaded)
-  return {config, detection}
+  return {dir: config.projectDir, config, services: config.services, detection, kube: new Kube(config.cluster), state: new ProjectState(config.projectDir, config.environment)}
+}
+
+/** The service named `name`, or a sentence listing the app's services. */
+export function serviceNamed(project: Project, name: string): ServiceConfig {
+  const service = project.services.find((candidate) => candidate.name === name)
+  if (!service) {
+    throw new UserError(`${project.config.name} has no service "${name}".`, {hint: `Its services: ${project.services.map((entry) => entry.name).join(', ')}.`})
+  }
+  return service
 }
 
 /** key=value pairs from repeated --build-arg flags. */

@@ -13,10 +13,6 @@ export function registerSecret(value: string): void {
   if (value.length >= MIN_SECRET_LENGTH) secretValues.add(value)
 }
 
-export function clearSecrets(): void {
-  secretValues.clear()
-}
-
 export function redact(text: string): string {
   if (secretValues.size === 0 || !text) return text
   let result = text

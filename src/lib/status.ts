@@ -7,9 +7,11 @@ import {existsSync} from 'node:fs'
 import type {AppConfig} from './config.js'
 import {verifyKindContext} from './context-guard.js'
 import {diagnosePod} from './diagnose.js'
-import {checkUrl, readForwardRecord} from './forward.js'
+import {newestReplicaSetPods} from './rollout-pods.js'
+import {checkUrl} from './forward.js'
 import {sourceImageTag} from './image-tag.js'
 import {clusterExists} from './kind.js'
+import {ProjectState} from './project-state.js'
 import {MANAGED_BY, MANAGED_BY_LABEL, type Kube, type KubeObject, type Pod} from './kube.js'
 import {chalk} from './output.js'
 import {run} from './runner.js'
@@ -92,7 +94,11 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
     kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true),
     findDeployment(kube, config),
   ])
-  const [pods, sourceTag] = await Promise.all([namespace ? listAppPods(kube, config, podSelector(config, deployment)) : Promise.resolve([]), currentSourceTag(config, options.buildArgs)])
+  const [pods, replicaSets, sourceTag] = await Promise.all([
+    namespace ? listAppPods(kube, config, podSelector(config, deployment)) : Promise.resolve([]),
+    deployment ? kube.list<KubeObject>('replicasets.apps', config.namespace, podSelector(config, deployment), true) : Promise.resolve([]),
+    currentSourceTag(config, options.buildArgs),
+  ])
   await forwardCheck
 
   report.cluster.nodes = (nodes?.items ?? []).map((node) => ({
@@ -133,7 +139,10 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
       report.problems.push(`${config.name} is scaled to 0 replicas, so no pod runs.`)
       report.hint = '`devkube up` sets the replicas from devkube.yaml again.'
     } else if (ready < desired) {
-      const diagnosed = report.pods.find((pod) => pod.problem)?.problem
+      // Only the newest ReplicaSet's pods say what is wrong with what was deployed last; an older
+      // version's pods may still be crashing on their way out.
+      const current = new Set(deployment ? newestReplicaSetPods(deployment, replicaSets, pods).map((pod) => pod.metadata.name) : [])
+      const diagnosed = report.pods.find((pod) => pod.problem && current.has(pod.name))?.problem
       report.problems.push(`Only ${ready} of ${desired} pod${desired === 1 ? ' is' : 's are'} ready.`)
       if (diagnosed) {
         report.problems.push(diagnosed.message)
@@ -157,8 +166,8 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
 
 /** The detached (or another terminal's) forwarder of this app, and whether its URL answers. */
 async function checkForward(config: AppConfig, report: StatusReport): Promise<void> {
-  const record = readForwardRecord(config.projectDir, config.environment)
-  if (!record || record.cluster !== config.cluster || record.namespace !== config.namespace) return
+  const record = new ProjectState(config.projectDir, config.environment).liveForwarder(config)
+  if (!record) return
   report.forward = {running: true, pid: record.pid, url: record.url}
   try {
     const {status} = await checkUrl(record.url, URL_CHECK_TIMEOUT_MS)
@@ -175,7 +184,7 @@ async function checkForward(config: AppConfig, report: StatusReport): Promise<vo
 async function currentSourceTag(config: AppConfig, buildArgs: Record<string, string> = {}): Promise<{tag?: string; error?: string}> {
   if (!existsSync(config.build.dockerfile)) return {}
   try {
-    return {tag: await sourceImageTag(config, buildArgs)}
+    return {tag: await sourceImageTag(config, buildArgs, {writeCache: false})}
   } catch (error) {
     return {error: (error as Error).message}
   }

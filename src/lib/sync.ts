@@ -251,7 +251,8 @@ export async function syncIntoContainers(kube: Kube, namespace: string, context:
 
 function syncFailure(target: SyncTarget, stderr: string): SyncError {
   const reason = stderr.split('\n').map((line) => line.trim()).find((line) => line && !/^command terminated with exit code/.test(line)) ?? 'unknown error'
-  if (/Permission denied|Read-only file system/i.test(stderr)) {
+  // GNU tar replaces a file by unlinking it first: in a folder the user cannot write that shows as "File exists".
+  if (/Permission denied|Read-only file system|Cannot open: File exists/i.test(stderr)) {
     return new SyncError(`The container ${target.container} of ${target.pod} cannot write the synced files (${reason}).`, {
       hint: 'Let the container user own the app folder (e.g. `COPY --chown=10001:10001 . .`), or set `sync: false` to rebuild on every change.',
     })

@@ -1,20 +1,19 @@
 /**
- * `devkube up` from flags to result: load the project, take the lock, run the plan with progress,
- * then forward the port (foreground, detached or not at all) and report the URL.
+ * `devkube up` from flags to result: resolve the project, take the lock, deploy it with progress,
+ * then forward what was deployed (foreground, detached or not at all) and report the URLs.
  */
-import type {ConfigOverrides, AppConfig} from './config.js'
-import {InterruptedError} from './errors.js'
-import {checkUrl, forwardUrl, type ForwardTarget} from './forward.js'
-import {forwardArgs, reconnectNotices, runningForwarder, startDetachedForward, startForegroundForward, type ForwardOutcome} from './forward-session.js'
+import path from 'node:path'
+import type {ConfigOverrides} from './config.js'
+import {InterruptedError, UserError} from './errors.js'
+import {checkUrl} from './forward.js'
+import {assignLocalPorts, forwardPlanOf, reconnectNotices, reusedOutcome, runningForwarder, startDetachedForward, startForegroundForward, stateOf, type ForwardOutcome} from './forward-session.js'
 import {acquireLock} from './lock.js'
 import {chalk, isInteractive} from './output.js'
-import {runPlan, type ProgressMode, type StepResult} from './pipeline.js'
-import {loadProject} from './project.js'
-import {recordBuildArgs} from './last-up.js'
+import type {ProgressMode, StepResult} from './pipeline.js'
+import {resolveProject} from './project.js'
 import {scaffold} from './scaffold.js'
-import {checkInputsBeforeChanges, newUpContext, upPlan, type UpContext} from './up.js'
+import {checkInputsBeforeChanges, deploy, type Deployed, type DeployOptions, type UpActions} from './up.js'
 import {runWatchMode, watchSettings} from './up-watch.js'
-import {UserError} from './errors.js'
 
 export interface UpRunOptions {
   timeoutSeconds: number
@@ -30,27 +29,31 @@ export interface UpRunOptions {
 }
 
 export interface UpResult {
+  /** The first forwarded service's URL (a one-service app's only one). */
   url?: string
   cluster: string
   context: string
   namespace: string
   environment: string
+  /** The built image of a one-service app (its only service's). */
   image?: string
   forward?: {url: string; pid: number; detached: boolean; reused: boolean}
-  changed: UpContext['actions']
+  services: Array<{name: string; image?: string; workload: string; service?: string; url?: string; localPort?: number}>
+  changed: UpActions
   steps: StepResult[]
 }
 
 export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): Promise<UpResult | undefined> {
-  const projectDir = process.cwd()
-  const {config, detection} = loadProject(projectDir, overrides, {requireApp: true})
+  const project = resolveProject(process.cwd(), overrides, {requireApp: true})
+  const {config, detection} = project
   checkInputsBeforeChanges(config)
   if (options.watch && (options.detach || options.json)) {
     throw new UserError(`--watch stays in the foreground and prints a line per change, so it cannot be combined with ${options.detach ? '--detach' : '--json'}.`, {
       hint: 'Run `devkube up --watch` on its own (add --no-forward to watch without forwarding).',
     })
   }
-  const watching = options.watch ? watchSettings(config, detection) : undefined
+  // Decided before the deploy: the dev command is part of the applied Deployment.
+  const watching = options.watch ? watchSettings(project.services[0], detection) : undefined
   const interrupt = new AbortController()
   const onSignal = () => {
     if (interrupt.signal.aborted) process.exit(130)
@@ -59,75 +62,77 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   const mode: ProgressMode = options.json ? 'silent' : isInteractive() && !options.verbose ? 'live' : 'plain'
-  const upOptions = {
+  const deployOptions: DeployOptions = {
     rebuild: options.rebuild,
     timeoutSeconds: options.timeoutSeconds,
     devCommand: watching?.devCommand,
     async scaffold() {
-      const files = scaffold(projectDir, {...config, lang: detection!.lang, detection})
+      const files = scaffold(project.dir, {...config, lang: detection!.lang, detection})
       return files.filter((file) => file.action === 'created').map((file) => file.path)
     },
   }
-  const context = newUpContext(config, upOptions)
 
-  const lock = acquireLock(projectDir, 'up')
-  let steps: StepResult[]
+  const lock = acquireLock(project.dir, 'up')
+  let deployment: {deployed: Deployed; steps: StepResult[]}
   try {
-    steps = await runPlan(upPlan(), context, {mode, signal: interrupt.signal})
+    deployment = await deploy(project, deployOptions, {mode, signal: interrupt.signal})
   } catch (error) {
     if (interrupt.signal.aborted) throw new InterruptedError('Interrupted: nothing was left half-done; run `devkube up` again to continue')
     throw error
   } finally {
     lock.release()
   }
-
-  recordBuildArgs(config, overrides.buildArgs ?? {})
-  const result: UpResult = {
-    cluster: config.cluster,
-    context: context.kube.context,
-    namespace: config.namespace,
-    environment: config.environment,
-    image: context.imageTag,
-    changed: context.actions,
-    steps,
-  }
+  const {steps} = deployment
+  let deployed = deployment.deployed
+  project.state.recordBuildArgs(overrides.buildArgs ?? {})
+  const forwardable = deployed.services.some((service) => service.service)
+  if (options.forward && forwardable) deployed = await assignLocalPorts(deployed)
+  project.state.writeDeployed(deployed)
+  const result = upResult(deployed, steps)
   const watch = (reconnectForward?: () => void) =>
-    runWatchMode({config, kube: context.kube, settings: watching!, upOptions, deploymentName: context.deploymentName!, imageTag: context.imageTag!, signal: interrupt.signal, log: options.log, reconnectForward})
-  if (!options.forward || !context.service) {
-    if (watching) await watch()
+    runWatchMode({project, deployed, settings: watching!, deployOptions, signal: interrupt.signal, log: options.log, reconnectForward})
+  if (!options.forward || !forwardable) {
+    if (watching) {
+      await watch().finally(() => {
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
+      })
+      options.log(`\nStopped watching. ${config.name} is still running in ${deployed.context}, namespace ${config.namespace}.`)
+      return undefined
+    }
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     if (!options.json) {
-      options.log(`${chalk.green('✓')} ${config.name} is running in ${context.kube.context}, namespace ${config.namespace}.`)
-      if (!context.service) options.log('The manifests have no Service, so there is no port to forward.')
+      options.log(`${chalk.green('✓')} ${config.name} is running in ${deployed.context}, namespace ${config.namespace}.`)
+      if (!forwardable) options.log('The manifests have no Service, so there is no port to forward.')
       else options.log(`Forward it with \`devkube forward\`, or run \`devkube up\` without --no-forward.`)
     }
     return result
   }
 
-  const target: ForwardTarget = {namespace: config.namespace, service: context.service.name, localPort: config.forward, remotePort: context.service.port}
+  const plan = forwardPlanOf(deployed)
   const started = performance.now()
-  const existing = runningForwarder(config, target)
+  const existing = runningForwarder(project.state, plan)
   let outcome: ForwardOutcome
   let stopForeground: (() => Promise<void>) | undefined
   let reconnectForward: (() => void) | undefined
   if (existing) {
-    // New pods: the running forwarder moves to one of them now, and the URL is checked, so the URL
-    // printed below serves what was just deployed.
-    if (context.actions.rolledOut) {
+    // New pods: the running forwarder moves to them now, and the URLs are checked, so the URLs
+    // printed below serve what was just deployed.
+    if (deployed.actions.rolledOut) {
       process.kill(existing.pid, 'SIGUSR1')
-      await checkUrl(existing.url)
+      await Promise.all(plan.forwards.filter((forward) => forward.http).map((forward) => checkUrl(forward.url)))
     }
-    outcome = {url: existing.url, pid: existing.pid, reused: true, detached: existing.detached}
+    outcome = reusedOutcome(existing)
   } else if (options.detach) {
-    outcome = await startDetachedForward(config, target, forwardArgs(config, target))
+    outcome = await startDetachedForward(deployed, plan)
   } else {
     const session = await startForegroundForward(
-      config,
-      target,
+      project.state,
+      plan,
       reconnectNotices((line) => {
         if (!options.json) options.log(chalk.dim(line))
-      }, forwardUrl(target.localPort)),
+      }),
     )
     outcome = session.outcome
     stopForeground = session.stop
@@ -136,12 +141,13 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
   steps.push({id: 'forward', title: 'Forward port', status: existing ? 'skipped' : 'done', skipped: Boolean(existing), ms: Math.round(performance.now() - started), detail: outcome.url})
   result.url = outcome.url
   result.forward = {url: outcome.url, pid: outcome.pid, detached: outcome.detached, reused: outcome.reused}
+  for (const entry of result.services) entry.url = outcome.forwards.find((forward) => forward.service === entry.name)?.url
 
   if (options.json) options.logJson(result)
-  else printReady(config, outcome, target, options.log)
+  else printReady(deployed, outcome, options.log)
 
   if (watching) {
-    // A forwarder that was already running (another terminal, --detach) is moved with SIGUSR1.
+    // A forwarder already running (another terminal, --detach) is moved with SIGUSR1.
     const moveForward = reconnectForward ?? (existing ? () => process.kill(existing.pid, 'SIGUSR1') : undefined)
     try {
       await watch(moveForward)
@@ -150,7 +156,7 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
     }
-    options.log(`\nStopped watching${stopForeground ? ' and forwarding' : ''}. ${config.name} is still running in ${context.kube.context}, namespace ${config.namespace}.`)
+    options.log(`\nStopped watching${stopForeground ? ' and forwarding' : ''}. ${config.name} is still running in ${deployed.context}, namespace ${config.namespace}.`)
     options.log('`devkube up` puts the production command back; `devkube down` removes the app.')
     return undefined
   }
@@ -159,25 +165,50 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
     process.off('SIGTERM', onSignal)
     return options.json ? undefined : result
   }
-  // Foreground: stay until Ctrl-C; the supervisor keeps the URL answering across pod restarts.
+  // Foreground: stay until Ctrl-C; the supervisors keep the URLs answering across pod restarts.
   if (!interrupt.signal.aborted) await new Promise((resolve) => interrupt.signal.addEventListener('abort', resolve, {once: true}))
   await stopForeground()
   process.off('SIGINT', onSignal)
   process.off('SIGTERM', onSignal)
   if (!options.json) {
-    options.log(`\nStopped forwarding. ${config.name} is still running in ${context.kube.context}, namespace ${config.namespace}.`)
+    options.log(`\nStopped forwarding. ${config.name} is still running in ${deployed.context}, namespace ${config.namespace}.`)
     options.log('`devkube up --detach` forwards it in the background; `devkube down` removes it.')
   }
   return undefined
 }
 
-function printReady(config: AppConfig, outcome: ForwardOutcome, target: ForwardTarget, log: (line: string) => void): void {
-  log(`\n${chalk.green('✓')} ${config.name} is running: ${chalk.bold(outcome.url)}`)
+/** The JSON result: per service, plus the one-service fields scripts already read. */
+function upResult(deployed: Deployed, steps: StepResult[]): UpResult {
+  const single = deployed.services.length === 1 ? deployed.services[0] : undefined
+  return {
+    cluster: deployed.cluster,
+    context: deployed.context,
+    namespace: deployed.namespace,
+    environment: deployed.environment,
+    image: single?.image,
+    services: deployed.services.map((service) => ({name: service.name, image: service.image, workload: `${service.workload.kind.toLowerCase()}/${service.workload.name}`, service: service.service?.name, localPort: service.localPort})),
+    changed: deployed.actions,
+    steps,
+  }
+}
+
+function printReady(deployed: Deployed, outcome: ForwardOutcome, log: (line: string) => void): void {
+  if (outcome.forwards.length === 1) {
+    log(`\n${chalk.green('✓')} ${deployed.app} is running: ${chalk.bold(outcome.url)}`)
+  } else {
+    log(`\n${chalk.green('✓')} ${deployed.app} is running:`)
+    const width = Math.max(...outcome.forwards.map((forward) => forward.service.length))
+    for (const forward of outcome.forwards) log(`  ${forward.service.padEnd(width)}  ${chalk.bold(forward.url)}`)
+  }
+  const state = stateOf(deployed)
   if (outcome.reused) {
     log(`Already forwarding (pid ${outcome.pid}${outcome.detached ? ', in the background' : ''}); \`devkube down\` stops the app and the forward.`)
   } else if (outcome.detached) {
-    log(`Forwarding in the background (pid ${outcome.pid}, log .devkube/forward-${config.environment}.log); \`devkube down\` stops it and removes the app.`)
+    log(`Forwarding in the background (pid ${outcome.pid}, log ${path.relative(deployed.projectDir, state.forwardLogFile)}); \`devkube down\` stops it and removes the app.`)
+  } else if (outcome.forwards.length === 1) {
+    const [forward] = outcome.forwards
+    log(`Forwarding ${outcome.url} → service/${forward.serviceName}:${forward.remotePort} in namespace ${deployed.namespace}. Press Ctrl-C to stop forwarding (the app keeps running).`)
   } else {
-    log(`Forwarding ${outcome.url} → service/${target.service}:${target.remotePort} in namespace ${target.namespace}. Press Ctrl-C to stop forwarding (the app keeps running).`)
+    log(`Forwarding ${outcome.forwards.length} services in namespace ${deployed.namespace}. Press Ctrl-C to stop forwarding (the app keeps running).`)
   }
 }

@@ -4,18 +4,17 @@
  * same idempotent steps as `up`, under the project lock) until Ctrl-C.
  */
 import {readFileSync} from 'node:fs'
-import type {AppConfig} from './config.js'
+import type {ServiceConfig} from './config.js'
 import type {Detection} from './detect.js'
 import {devCommand} from './dev-command.js'
 import {UserError} from './errors.js'
-import {imageRepository} from './image-tag.js'
-import {appSelector, type Deployment, type Kube} from './kube.js'
+import type {Deployment} from './kube.js'
 import {acquireLock} from './lock.js'
 import {LogFollower} from './logs.js'
 import {chalk} from './output.js'
-import {runPlan} from './pipeline.js'
+import type {Project} from './project.js'
 import {syncRules} from './sync.js'
-import {newUpContext, redeployPlan, type UpOptions} from './up.js'
+import {deploy, redeployPlan, type Deployed, type DeployedService, type DeployOptions} from './up.js'
 import {watchLoop, type WatchedDeployable} from './watch-loop.js'
 
 export interface WatchSettings {
@@ -29,21 +28,20 @@ export interface WatchSettings {
  * Decided before the first deploy, because the dev command is part of the applied Deployment.
  * Sync is on for Node and Python apps with a reloading command, or wherever `sync: true` says so.
  */
-export function watchSettings(config: AppConfig, detection: Detection | undefined): WatchSettings {
-  if (config.sync === false) return {syncOff: 'sync: false in devkube.yaml'}
-  const dev = devCommand(config, detection)
+export function watchSettings(service: ServiceConfig, detection: Detection | undefined): WatchSettings {
+  if (service.source.kind !== 'build') return {syncOff: 'it is not built from source'}
+  if (service.sync === false) return {syncOff: 'sync: false in devkube.yaml'}
+  const dev = devCommand({devCommand: service.devCommand, port: service.port, context: service.source.context}, detection)
   if ('command' in dev) return {devCommand: dev.command}
-  if (config.sync === true) return {}
+  if (service.sync === true) return {}
   return {syncOff: dev.none}
 }
 
 export interface WatchModeInput {
-  config: AppConfig
-  kube: Kube
+  project: Project
+  deployed: Deployed
   settings: WatchSettings
-  upOptions: UpOptions
-  deploymentName: string
-  imageTag: string
+  deployOptions: DeployOptions
   signal: AbortSignal
   log: (line: string) => void
   /** Moves the port forward to the new pods after a rollout. */
@@ -52,28 +50,31 @@ export interface WatchModeInput {
 
 /** Watches, syncs or rebuilds, and streams the app's logs until the signal aborts. */
 export async function runWatchMode(input: WatchModeInput): Promise<void> {
-  const {config, kube} = input
-  const service = await watchedService(input)
-  const selector = appSelector(config.name)
+  const {project, deployed} = input
+  const {config, kube} = project
+  const built = deployed.services.filter((service) => service.image)
+  const services = await Promise.all(built.map((service) => watchedService(input, service)))
+  const selector = built.map((service) => service.selector).join(',')
   const logs = new LogFollower(kube, config, selector, {follow: true, previous: false, tail: 0}, {line: input.log, notice: (text) => input.log(chalk.dim(text))})
   const following = logs.run(await kube.list('pods', config.namespace, selector, true))
-  input.log(
-    `Watching ${config.build.context} for changes (${'rules' in service.sync ? 'live sync into the pods' : `rebuild on every change: ${service.sync.off}`}). Ctrl-C stops watching (the app keeps running).`,
-  )
+  for (const service of services) {
+    input.log(`Watching ${service.context} for changes of ${service.name} (${'rules' in service.sync ? 'live sync into the pods' : `rebuild on every change: ${service.sync.off}`}).`)
+  }
+  input.log('Ctrl-C stops watching (the app keeps running).')
   try {
     await watchLoop({
-      services: [service],
+      services,
       kube,
       signal: input.signal,
       log: input.log,
-      rebuild: async (_name, signal) => {
+      rebuild: async (name, signal) => {
         // Another `devkube up` in this project may be running: the lock keeps the two apart.
-        const lock = acquireLock(config.projectDir, 'up')
+        const lock = acquireLock(project.dir, 'up')
         try {
-          const context = newUpContext(config, {...input.upOptions, rebuild: false})
-          await runPlan(redeployPlan(), context, {mode: 'silent', signal})
-          if (context.actions.rolledOut) input.reconnectForward?.()
-          return context.actions.imageBuilt ? `to ${context.imageTag}` : `(${context.imageTag} was built before)`
+          const {deployed: redeployed} = await deploy(project, {...input.deployOptions, rebuild: false}, {mode: 'silent', signal}, redeployPlan())
+          if (redeployed.actions.rolledOut) input.reconnectForward?.()
+          const image = redeployed.services.find((service) => service.name === name)?.image
+          return redeployed.actions.builtServices.includes(name) ? `to ${image}` : `(${image} was built before)`
         } finally {
           lock.release()
         }
@@ -85,23 +86,25 @@ export async function runWatchMode(input: WatchModeInput): Promise<void> {
   }
 }
 
-async function watchedService(input: WatchModeInput): Promise<WatchedDeployable> {
-  const {config, kube} = input
-  const deployment = await kube.getJson<Deployment>(['deployment', input.deploymentName], config.namespace, true)
-  const containers = deployment?.spec.template.spec.containers ?? []
-  const container = containers.find((candidate) => candidate.image === input.imageTag || candidate.image.startsWith(`${imageRepository(config.name)}:`)) ?? containers[0]
-  if (!container) throw new UserError(`The Deployment ${input.deploymentName} has no container to watch.`, {hint: 'Check the manifests, then run `devkube up --watch` again.'})
+async function watchedService(input: WatchModeInput, deployed: DeployedService): Promise<WatchedDeployable> {
+  const {project} = input
+  const config = project.services.find((service) => service.name === deployed.name)
+  if (!config || config.source.kind !== 'build') throw new Error(`unreachable: ${deployed.name} is not built`)
+  const workload = await project.kube.getJson<Deployment>([deployed.workload.kind.toLowerCase(), deployed.workload.name], project.config.namespace, true)
+  const containers = workload?.spec.template.spec.containers ?? []
+  const container = containers.find((candidate) => candidate.image === deployed.image) ?? containers[0]
+  if (!container) throw new UserError(`The ${deployed.workload.kind} ${deployed.workload.name} has no container to watch.`, {hint: 'Check the manifests, then run `devkube up --watch` again.'})
   let sync: WatchedDeployable['sync'] = {off: input.settings.syncOff ?? ''}
   if (!input.settings.syncOff) {
-    const rules = syncRules(readFileSync(config.build.dockerfile, 'utf8'))
+    const rules = syncRules(readFileSync(config.source.dockerfile, 'utf8'), config.source.target)
     sync = 'rules' in rules ? {rules: rules.rules} : {off: rules.unsyncable}
   }
   return {
-    name: config.name,
-    context: config.build.context,
-    dockerfile: config.build.dockerfile,
-    namespace: config.namespace,
-    selector: appSelector(config.name),
+    name: deployed.name,
+    context: config.source.context,
+    dockerfile: config.source.dockerfile,
+    namespace: project.config.namespace,
+    selector: deployed.selector,
     container: container.name,
     sync,
   }

@@ -1,25 +1,31 @@
 /**
- * The steps of `devkube up` as data. Each step observes the world first and acts only on the
- * difference, so a re-run with nothing changed builds, loads and applies nothing.
+ * The steps of `devkube up` as data, and `deploy()`, which runs them and returns what is running.
+ * Each step observes the world first and acts only on the difference, so a re-run with nothing
+ * changed builds, loads and applies nothing. Steps hand typed results forward (images → load →
+ * apply → rollout), as Skaffold's Build → Render → Deploy do; the input they share is read-only.
  */
-import {existsSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
-import {checkBuildPaths, type AppConfig} from './config.js'
-import {explainRolloutFailure, diagnosePod, diagnosisError} from './diagnose.js'
-import {buildImage, dockerVersion, imageId} from './docker.js'
+import {serviceSelector, workloadRef, type WorkloadKind} from './app-pods.js'
+import {checkBuildPaths, type AppConfig, type ServiceConfig} from './config.js'
+import {explainRolloutFailure, diagnosePod, diagnosisError, type DiagnosisContext} from './diagnose.js'
+import {GENERATED_MARKER} from './detect.js'
+import {buildImage, dockerVersion, imageId, imageUser, type ImageUser} from './docker.js'
+import {listNewestPods} from './rollout-pods.js'
 import {readEnvFile} from './dotenv.js'
 import {UserError} from './errors.js'
-import {sourceImageTag} from './image-tag.js'
+import {serviceImageTag} from './image-tag.js'
 import {checkClusterName, clusterExists, createCluster, deleteCluster, kindVersion, loadImage, MIN_KIND_VERSION} from './kind.js'
-import {appSelector, Kube, kubectlClientVersion, MANAGED_BY, MANAGED_BY_LABEL, type Deployment, type KubeObject, type Pod} from './kube.js'
+import {kubectlClientVersion, MANAGED_BY, MANAGED_BY_LABEL, type Deployment, type KubeObject, type Pod} from './kube.js'
 import {desiredState, inSync, readManifests, resourceName} from './manifests.js'
 import {verifyKindContext} from './context-guard.js'
-import type {PlanItem, Step} from './pipeline.js'
-import {ensureStateDir} from './project-state.js'
+import {runPlan, StepOutputs, type PlanItem, type ProgressMode, type Step, type StepResult} from './pipeline.js'
+import type {Project} from './project.js'
 import type {RunResult} from './runner.js'
 import {versionAtLeast} from './versions.js'
 
-export interface UpOptions {
+export interface DeployOptions {
   rebuild: boolean
   timeoutSeconds: number
   /** Scaffolds what the project lacks, as `devkube init --yes` would; returns what it wrote. */
@@ -28,15 +34,52 @@ export interface UpOptions {
   devCommand?: string[]
 }
 
-export interface UpContext {
-  config: AppConfig
-  options: UpOptions
-  kube: Kube
-  imageTag?: string
-  /** What changed in this run, for the summary, --json and the benchmarks. */
-  actions: {scaffolded: string[]; clusterCreated: boolean; imageBuilt: boolean; imageLoaded: boolean; applied: string[]; rolledOut: boolean}
-  deploymentName?: string
+/** The plan's input: read by every step, written by none. */
+export interface UpInput {
+  project: Project
+  options: DeployOptions
+}
+
+/** What changed in this run, for the summary, --json and the benchmarks. */
+export interface UpActions {
+  scaffolded: string[]
+  clusterCreated: boolean
+  imageBuilt: boolean
+  imageLoaded: boolean
+  applied: string[]
+  rolledOut: boolean
+  /** The services whose image was built, and those rolled out, by name. */
+  builtServices: string[]
+  rolledOutServices: string[]
+}
+
+/** One service as deployed: what the forwarder, status and the JSON result need, found once. */
+export interface DeployedService {
+  name: string
+  /** The image built from source (built services only). */
+  image?: string
+  workload: {kind: WorkloadKind; name: string}
+  /** The Kubernetes Service in front of it and its port, when it has one. */
   service?: {name: string; port: number}
+  /** The label selector of its pods. */
+  selector: string
+  /** The local port it is forwarded on, once forwarding is planned. */
+  localPort?: number
+  /** Whether it serves HTTP (a service built from source): its URL is checked with a GET. */
+  http: boolean
+  /** The local port devkube.yaml declares (`forward:`); undefined: the next free one. */
+  declaredLocalPort?: number
+}
+
+export interface Deployed {
+  app: string
+  projectDir: string
+  cluster: string
+  context: string
+  namespace: string
+  environment: string
+  services: DeployedService[]
+  actions: UpActions
   versions: Record<string, string>
 }
 
@@ -45,62 +88,59 @@ export interface UpContext {
  * leaves a half-scaffolded project or a built image behind.
  */
 export function checkInputsBeforeChanges(config: AppConfig): void {
-  checkBuildPaths(config)
-  const defaultDockerfile = path.join(config.build.context, 'Dockerfile')
-  if (config.build.dockerfile !== defaultDockerfile && !existsSync(config.build.dockerfile)) {
-    throw new UserError(`The Dockerfile ${config.build.dockerfile} named by \`build.dockerfile\` does not exist.`, {
-      hint: 'Fix `build.dockerfile` in devkube.yaml, or remove it to let devkube scaffold ./Dockerfile.',
-    })
+  for (const service of config.services) {
+    if (service.source.kind !== 'build') continue
+    checkBuildPaths(config, service.source)
+    const defaultDockerfile = path.join(service.source.context, 'Dockerfile')
+    const single = config.services.length === 1
+    // A single app's own ./Dockerfile is scaffolded when missing; a named one must exist.
+    if ((service.source.dockerfile !== defaultDockerfile || !single) && !existsSync(service.source.dockerfile)) {
+      throw new UserError(
+        single
+          ? `The Dockerfile ${service.source.dockerfile} named by \`build.dockerfile\` does not exist.`
+          : `The Dockerfile ${path.relative(config.projectDir, service.source.dockerfile)} of the service ${service.name} does not exist.`,
+        {hint: single ? 'Fix `build.dockerfile` in devkube.yaml, or remove it to let devkube scaffold ./Dockerfile.' : `Fix \`services.${service.name}.build\` in devkube.yaml.`},
+      )
+    }
   }
-  if (config.envFile) readEnvFile(config.envFile, config.projectDir)
+  for (const service of config.services) if (service.envFile) readEnvFile(service.envFile, config.projectDir)
 }
 
-export function newUpContext(config: AppConfig, options: UpOptions): UpContext {
-  return {
-    config,
-    options,
-    kube: new Kube(config.cluster),
-    actions: {scaffolded: [], clusterCreated: false, imageBuilt: false, imageLoaded: false, applied: [], rolledOut: false},
-    versions: {},
-  }
-}
-
-const preflight: Step<UpContext> = {
+const preflight: Step<UpInput, Record<string, string>> = {
   id: 'preflight',
   title: 'Check docker, kind and kubectl',
-  async run(context, handle) {
-    checkClusterName(context.config.cluster)
+  async run({project}, handle) {
+    checkClusterName(project.config.cluster)
     const [docker, kind, kubectl] = await Promise.all([dockerVersion(), kindVersion(), kubectlClientVersion()])
     if (!versionAtLeast(kind, MIN_KIND_VERSION)) {
       throw new UserError(`kind ${kind} is too old: devkube needs kind ${MIN_KIND_VERSION} or newer.`, {
         hint: 'Upgrade kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation',
       })
     }
-    context.versions = {docker: docker.server, kind, kubectl}
     handle.detail(`docker ${docker.server}, kind ${kind}, kubectl ${kubectl}`)
+    return {docker: docker.server, kind, kubectl}
   },
 }
 
-
-const scaffold: Step<UpContext> = {
+const scaffold: Step<UpInput, string[]> = {
   id: 'scaffold',
   title: 'Scaffold missing files',
-  async run(context, handle) {
-    const written = await context.options.scaffold()
-    context.actions.scaffolded = written
+  async run({options}, handle) {
+    const written = await options.scaffold()
     if (written.length === 0) handle.skip('nothing missing')
     else handle.detail(`wrote ${written.join(', ')}`)
+    return written
   },
 }
 
-const cluster: Step<UpContext> = {
+const cluster: Step<UpInput, {created: boolean}> = {
   id: 'cluster',
   title: 'Ensure kind cluster',
-  async run(context, handle) {
-    const name = context.config.cluster
+  async run({project}, handle) {
+    const name = project.config.cluster
     if (await clusterExists(name)) {
       handle.skip(`reusing "${name}"`)
-      return
+      return {created: false}
     }
     try {
       await createCluster(name, {signal: handle.signal, onLine: (line) => handle.progress(line.trim())})
@@ -108,102 +148,169 @@ const cluster: Step<UpContext> = {
       // A create cut short leaves a half-made cluster that a later `up` would wrongly reuse.
       if (handle.signal.aborted) await deleteCluster(name).catch(() => {})
     }
-    if (handle.signal.aborted) return
-    context.actions.clusterCreated = true
+    if (handle.signal.aborted) return {created: false}
     handle.detail(`created "${name}"`)
+    return {created: true}
   },
 }
 
-const image: Step<UpContext> = {
-  id: 'image',
-  title: 'Build image',
-  async run(context, handle) {
-    const {config} = context
-    checkBuildPaths(config)
-    ensureStateDir(config.projectDir)
-    const tag = await sourceImageTag(config)
-    context.imageTag = tag
-    if (!context.options.rebuild && (await imageId(tag))) {
-      handle.skip(`${tag} is up to date`)
-      return
-    }
-    await buildImage({
-      tag,
-      context: config.build.context,
-      dockerfile: config.build.dockerfile,
-      buildArgs: config.build.args,
-      labels: {[MANAGED_BY_LABEL]: MANAGED_BY, 'app.kubernetes.io/name': config.name},
-      signal: handle.signal,
-      onLine: (line) => {
-        if (line.trim()) handle.progress(line.trim())
-      },
-    })
-    context.actions.imageBuilt = true
-    handle.detail(tag)
-  },
+export interface ServiceImage {
+  service: string
+  tag: string
+  /** Built in this run (so new to the nodes). */
+  built: boolean
+  /** The image's USER: decides runAsNonRoot in the manifests and the "cannot write" sentence. */
+  user?: ImageUser
 }
 
-const contextGuard: Step<UpContext> = {
-  id: 'context',
-  title: 'Check kube context',
-  async run(context, handle) {
-    await verifyKindContext(context.config.cluster)
-    handle.detail(context.kube.context)
-  },
-}
-
-const load: Step<UpContext> = {
-  id: 'load',
-  title: 'Load image into kind',
-  async run(context, handle) {
-    const tag = context.imageTag!
-    // A tag just built is new to the nodes: load it without asking them first.
-    if (!context.actions.imageBuilt) {
-      const nodes = await context.kube.getJson<{items: Array<{status?: {images?: Array<{names?: string[]}>}}>}>(['nodes'], undefined, true)
-      const everyNodeHasIt = (nodes?.items.length ?? 0) > 0 && nodes!.items.every((node) => node.status?.images?.some((entry) => entry.names?.some((name) => name === tag || name === `docker.io/${tag}`)))
-      if (everyNodeHasIt) {
-        handle.skip('every node has it')
-        return
+/** Runs `work` over `items`, at most `limit` at a time; the first failure stops starting new ones. */
+async function boundedAll<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length)
+  let next = 0
+  let failed = false
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const index = next++
+      try {
+        results[index] = await work(items[index])
+      } catch (error) {
+        failed = true
+        throw error
       }
     }
-    const outcome = await loadImage(context.config.cluster, tag, handle.signal)
-    context.actions.imageLoaded = outcome === 'loaded'
-    if (outcome === 'present') handle.skip('every node has it')
+  }
+  await Promise.all(Array.from({length: Math.min(limit, items.length)}, worker))
+  return results
+}
+
+const images: Step<UpInput, ServiceImage[]> = {
+  id: 'image',
+  title: 'Build image',
+  async run({project, options}, handle) {
+    const {config} = project
+    project.state.ensure()
+    const built = config.services.filter((service) => service.source.kind === 'build')
+    // Builds run side by side up to one per core: docker build is mostly one busy core each.
+    const results = await boundedAll(built, Math.max(1, os.cpus().length), async (service) => {
+      if (service.source.kind !== 'build') throw new Error('unreachable')
+      checkBuildPaths(config, service.source)
+      const tag = await serviceImageTag(config, service)
+      if (!options.rebuild && (await imageId(tag))) return {service: service.name, tag, built: false, user: await imageUser(tag)}
+      await buildImage({
+        tag,
+        context: service.source.context,
+        dockerfile: service.source.dockerfile,
+        buildArgs: service.source.args,
+        target: service.source.target,
+        labels: {[MANAGED_BY_LABEL]: MANAGED_BY, 'app.kubernetes.io/name': service.name},
+        signal: handle.signal,
+        onLine: (line) => {
+          if (line.trim()) handle.progress(built.length > 1 ? `${service.name}: ${line.trim()}` : line.trim())
+        },
+      })
+      return {service: service.name, tag, built: true, user: await imageUser(tag)}
+    })
+    const fresh = results.filter((result) => result.built)
+    if (fresh.length === 0) handle.skip(results.length === 1 ? `${results[0].tag} is up to date` : 'every image is up to date')
+    else handle.detail(fresh.map((result) => result.tag).join(', '))
+    return results
   },
 }
 
-const apply: Step<UpContext> = {
+const contextGuard: Step<UpInput, void> = {
+  id: 'context',
+  title: 'Check kube context',
+  async run({project}, handle) {
+    await verifyKindContext(project.config.cluster)
+    handle.detail(project.kube.context)
+  },
+}
+
+const load: Step<UpInput, {loaded: string[]}> = {
+  id: 'load',
+  title: 'Load image into kind',
+  async run({project}, handle, outputs) {
+    const serviceImages = outputs.of(images)
+    // A tag just built is new to the nodes: load it without asking them first.
+    let missing = serviceImages.filter((image) => image.built).map((image) => image.tag)
+    const unbuilt = serviceImages.filter((image) => !image.built).map((image) => image.tag)
+    if (unbuilt.length > 0) {
+      const nodes = await project.kube.getJson<{items: Array<{status?: {images?: Array<{names?: string[]}>}}>}>(['nodes'], undefined, true)
+      const onEveryNode = (tag: string) => (nodes?.items.length ?? 0) > 0 && nodes!.items.every((node) => node.status?.images?.some((entry) => entry.names?.some((name) => name === tag || name === `docker.io/${tag}`)))
+      missing = [...missing, ...unbuilt.filter((tag) => !onEveryNode(tag))]
+    }
+    if (missing.length === 0) {
+      handle.skip('every node has it')
+      return {loaded: []}
+    }
+    const loaded: string[] = []
+    for (const tag of missing) {
+      if ((await loadImage(project.config.cluster, tag, handle.signal)) === 'loaded') loaded.push(tag)
+    }
+    if (loaded.length === 0) handle.skip('every node has it')
+    return {loaded}
+  },
+}
+
+/** A service's objects as rendered: what rollout waits on and what the forwarder serves. */
+export interface RenderedService {
+  config: ServiceConfig
+  /** The built image's USER, for the diagnosis of a pod that cannot write. */
+  imageUser?: ImageUser
+  workload: {kind: WorkloadKind; name: string; images: string[]}
+  service?: {name: string; port: number}
+  selector: string
+}
+
+const apply: Step<UpInput, {services: RenderedService[]; applied: string[]}> = {
   id: 'apply',
   title: 'Apply manifests',
-  async run(context, handle) {
-    const {config, kube} = context
+  async run({project, options}, handle, outputs) {
+    const {config, kube} = project
+    const built = new Map(outputs.of(images).map((image) => [image.service, image]))
     // Independent reads, at once: each is a process and, on a real cluster, an API round trip.
+    const service = config.services[0]
     const [namespace, manifests] = await Promise.all([kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true), readManifests(config)])
     const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
-    const secretEnv = config.envFile ? readEnvFile(config.envFile, config.projectDir) : undefined
-    const desired = desiredState({config, imageTag: context.imageTag!, manifests, secretEnv, manageNamespace, command: context.options.devCommand})
-    const deployment = desired.objects.find((object) => object.kind === 'Deployment')
-    const service = desired.objects.find((object) => object.kind === 'Service')
-    if (!deployment) {
-      throw new UserError(`The manifests in ${path.relative(config.projectDir, config.manifests)} have no Deployment.`, {
-        hint: 'devkube runs the app as a Deployment: run `devkube init --force` to scaffold one, or add it.',
-      })
-    }
-    context.deploymentName = deployment.metadata.name
-    const servicePorts = (service?.spec as {ports?: Array<{port: number}>} | undefined)?.ports
-    if (service && servicePorts?.[0]) context.service = {name: service.metadata.name, port: servicePorts[0].port}
+    const secretEnv = service.envFile ? readEnvFile(service.envFile, config.projectDir) : undefined
+    const image = built.get(service.name)!
+    const desired = desiredState({config, imageTag: image.tag, manifests, secretEnv, manageNamespace, imageUser: image.user, command: options.devCommand})
+    const rendered = [{...renderedService(config, service, desired.objects), imageUser: image.user}]
 
     const namespaced = desired.objects.filter((object) => object.kind !== 'Namespace')
     const kinds = [...new Set(namespaced.map((object) => resourceName(object.kind)))].join(',')
-    const live = namespace ? await kube.list(kinds, config.namespace, appSelector(config.name), true) : []
+    const live = namespace ? await kube.list(kinds, config.namespace, serviceSelector(config.name), true) : []
     if (namespace && inSync(namespaced, live)) {
       handle.skip('unchanged')
-      return
+      return {services: rendered, applied: []}
     }
     const lines = await kube.apply(desired.yaml)
-    context.actions.applied = lines.filter((line) => !line.endsWith(' unchanged'))
     handle.detail(summarizeApply(lines))
+    return {services: rendered, applied: lines.filter((line) => !line.endsWith(' unchanged'))}
   },
+}
+
+/** Finds a service's workload and Service among its rendered objects. */
+function renderedService(config: AppConfig, service: ServiceConfig, objects: KubeObject[]): RenderedService {
+  const own = objects.filter((object) => object.metadata.labels?.['app.kubernetes.io/name'] === service.name)
+  const workload = own.find((object) => object.kind === 'Deployment') ?? own.find((object) => object.kind === 'StatefulSet')
+  if (!workload) {
+    const where = service.manifests ? path.relative(config.projectDir, service.manifests) : `the manifests of ${service.name}`
+    throw new UserError(`The manifests in ${where} have no Deployment.`, {
+      hint: 'devkube runs the app as a Deployment: run `devkube init --force` to scaffold one, or add it.',
+    })
+  }
+  const spec = workload.spec as {selector?: {matchLabels?: Record<string, string>}; template?: {spec?: {containers?: Array<{image?: string}>}}}
+  const serviceObject = own.find((object) => object.kind === 'Service')
+  const port = (serviceObject?.spec as {ports?: Array<{port: number}>} | undefined)?.ports?.[0]?.port
+  const matchLabels = spec.selector?.matchLabels ?? {'app.kubernetes.io/name': service.name}
+  return {
+    config: service,
+    imageUser: undefined,
+    workload: {kind: workload.kind as WorkloadKind, name: workload.metadata.name, images: (spec.template?.spec?.containers ?? []).map((container) => String(container.image ?? ''))},
+    service: serviceObject && port ? {name: serviceObject.metadata.name, port} : undefined,
+    selector: Object.entries(matchLabels).map(([key, value]) => `${key}=${value}`).join(','),
+  }
 }
 
 function summarizeApply(lines: string[]): string {
@@ -222,70 +329,114 @@ const POD_CHECK_INTERVAL_MS = 2000
 /** Restarts after which a crashing container is reported instead of waited on. */
 const CRASH_RESTARTS = 2
 
-const rollout: Step<UpContext> = {
+/**
+ * The services in waves: each wave's services depend only on services of earlier waves, so a wave
+ * rolls out together once the one before it is ready.
+ */
+export function rolloutWaves<T extends {config: {name: string; dependsOn: string[]}}>(services: T[]): T[][] {
+  const waves: T[][] = []
+  const placed = new Set<string>()
+  const names = new Set(services.map((service) => service.config.name))
+  let remaining = services
+  while (remaining.length > 0) {
+    const wave = remaining.filter((service) => service.config.dependsOn.every((dependency) => placed.has(dependency) || !names.has(dependency)))
+    // config.ts rejects cycles; this only guards against looping forever on one.
+    if (wave.length === 0) throw new Error(`dependsOn cycle among ${remaining.map((service) => service.config.name).join(', ')}`)
+    waves.push(wave)
+    for (const service of wave) placed.add(service.config.name)
+    remaining = remaining.filter((service) => !wave.includes(service))
+  }
+  return waves
+}
+
+const rollout: Step<UpInput, {rolledOut: string[]}> = {
   id: 'rollout',
   title: 'Wait for rollout',
-  async run(context, handle) {
-    const {config, kube} = context
-    const name = context.deploymentName!
-    if (context.actions.applied.length === 0) {
-      const deployment = await kube.getJson<Deployment>(['deployment', name], config.namespace, true)
-      const want = deployment?.spec.replicas ?? 1
-      const status = deployment?.status
-      if (status && (status.updatedReplicas ?? 0) >= want && (status.availableReplicas ?? 0) >= want && (status.replicas ?? 0) === want) {
-        handle.skip('already rolled out')
-        return
+  async run(input, handle, outputs) {
+    const {services, applied} = outputs.of(apply)
+    const rolledOut: string[] = []
+    for (const wave of rolloutWaves(services)) {
+      // One failing service stops the others of its wave at once: its diagnosis is what the user needs.
+      const controller = new AbortController()
+      const abort = () => controller.abort()
+      handle.signal.addEventListener('abort', abort)
+      try {
+        const results = await Promise.all(
+          wave.map((service) =>
+            rolloutService(input, service, applied.length === 0, controller.signal, (line) => handle.progress(services.length > 1 ? `${service.config.name}: ${line}` : line)).catch((error: unknown) => {
+              controller.abort()
+              throw error
+            }),
+          ),
+        )
+        wave.forEach((service, index) => results[index] && rolledOut.push(service.config.name))
+      } finally {
+        handle.signal.removeEventListener('abort', abort)
       }
+      if (handle.signal.aborted) return {rolledOut}
     }
-    const controller = new AbortController()
-    const abort = () => controller.abort()
-    handle.signal.addEventListener('abort', abort)
-    const waiting = kube.kubectl(['rollout', 'status', `deployment/${name}`, `--timeout=${context.options.timeoutSeconds}s`], {
-      namespace: config.namespace,
-      allowFailure: true,
-      signal: controller.signal,
-      onLine: (line) => handle.progress(line),
-    })
-    const watchdog = watchForFatalPods(context, controller.signal)
-    try {
-      // The watchdog settles early only with fatal pods; otherwise the rollout's own result decides.
-      const rolloutOutcome: Promise<RolloutOutcome> = waiting.then((result) => ({kind: 'rollout', result}))
-      const fatalOutcome: Promise<RolloutOutcome> = watchdog.then((pods) => (pods ? {kind: 'fatal', pods} : rolloutOutcome))
-      const outcome = await Promise.race([rolloutOutcome, fatalOutcome])
-      if (outcome.kind === 'rollout' && outcome.result.exitCode === 0) {
-        context.actions.rolledOut = true
-        handle.detail(`${name} ready`)
-        return
-      }
-      if (handle.signal.aborted) return
-      const pods = outcome.kind === 'fatal' ? outcome.pods : await kube.list<Pod>('pods', config.namespace, appSelector(config.name), true)
-      const diagnosis = await explainRolloutFailure(kube, config.namespace, pods, {port: config.port, healthPath: config.healthPath})
-      if (diagnosis) throw diagnosisError(diagnosis)
-      const reason = outcome.kind === 'rollout' ? outcome.result.stderr.trim().split('\n').at(-1) : ''
-      throw new UserError(`The rollout of ${name} did not finish within ${context.options.timeoutSeconds} s${reason ? ` (${reason.replace(/^error: /, '')})` : ''}.`, {
-        hint: 'Run `devkube status` to see the pods, or raise --timeout if the app is just slow to start.',
-      })
-    } finally {
-      controller.abort()
-      handle.signal.removeEventListener('abort', abort)
-      await Promise.allSettled([waiting, watchdog])
-    }
+    if (rolledOut.length === 0) handle.skip('already rolled out')
+    else handle.detail(`${rolledOut.length === 1 ? services.find((service) => service.config.name === rolledOut[0])!.workload.name : rolledOut.join(', ')} ready`)
+    return {rolledOut}
   },
 }
 
+/** Waits until one service is rolled out; false when it already was (nothing applied, all ready). */
+async function rolloutService({project, options}: UpInput, service: RenderedService, nothingApplied: boolean, signal: AbortSignal, progress: (line: string) => void): Promise<boolean> {
+  const {config, kube} = project
+  const {workload} = service
+  if (nothingApplied) {
+    const live = await kube.getJson<Deployment>([workload.kind.toLowerCase(), workload.name], config.namespace, true)
+    const want = live?.spec.replicas ?? 1
+    const status = live?.status
+    const updated = workload.kind === 'StatefulSet' ? ((status as {updatedReplicas?: number; currentReplicas?: number} | undefined)?.updatedReplicas ?? (status as {currentReplicas?: number} | undefined)?.currentReplicas ?? 0) : (status?.updatedReplicas ?? 0)
+    const available = workload.kind === 'StatefulSet' ? (status?.readyReplicas ?? 0) : (status?.availableReplicas ?? 0)
+    if (status && updated >= want && available >= want && (status.replicas ?? 0) === want) return false
+  }
+  const controller = new AbortController()
+  const abort = () => controller.abort()
+  signal.addEventListener('abort', abort)
+  const waiting = kube.kubectl(['rollout', 'status', workloadRef(workload), `--timeout=${options.timeoutSeconds}s`], {
+    namespace: config.namespace,
+    allowFailure: true,
+    signal: controller.signal,
+    onLine: progress,
+  })
+  const probe = diagnosisContext(service)
+  const watchdog = watchForFatalPods(project, service, probe, controller.signal)
+  try {
+    // The watchdog settles early only with fatal pods; otherwise the rollout's own result decides.
+    const rolloutOutcome: Promise<RolloutOutcome> = waiting.then((result) => ({kind: 'rollout', result}))
+    const fatalOutcome: Promise<RolloutOutcome> = watchdog.then((pods) => (pods ? {kind: 'fatal', pods} : rolloutOutcome))
+    const outcome = await Promise.race([rolloutOutcome, fatalOutcome])
+    if (outcome.kind === 'rollout' && outcome.result.exitCode === 0) return true
+    if (signal.aborted) return false
+    const pods = outcome.kind === 'fatal' ? outcome.pods : await currentPods(project, service)
+    const diagnosis = await explainRolloutFailure(kube, config.namespace, pods, probe)
+    if (diagnosis) throw diagnosisError(diagnosis)
+    const reason = outcome.kind === 'rollout' ? outcome.result.stderr.trim().split('\n').at(-1) : ''
+    throw new UserError(`The rollout of ${workload.name} did not finish within ${options.timeoutSeconds} s${reason ? ` (${reason.replace(/^error: /, '')})` : ''}.`, {
+      hint: 'Run `devkube status` to see the pods, or raise --timeout if the app is just slow to start.',
+    })
+  } finally {
+    controller.abort()
+    signal.removeEventListener('abort', abort)
+    await Promise.allSettled([waiting, watchdog])
+  }
+}
+
 /**
- * Resolves with the pods once one is in a state that waiting will not fix (a crash loop, a missing
- * image); with undefined once the wait is over for another reason.
+ * Resolves with the pods once one of the new revision is in a state that waiting will not fix (a
+ * crash loop, a missing image); with undefined once the wait is over for another reason.
  */
-async function watchForFatalPods(context: UpContext, signal: AbortSignal): Promise<Pod[] | undefined> {
-  const {config, kube} = context
+async function watchForFatalPods(project: Project, service: RenderedService, probe: DiagnosisContext, signal: AbortSignal): Promise<Pod[] | undefined> {
   while (!signal.aborted) {
     await abortableSleep(POD_CHECK_INTERVAL_MS, signal)
     if (signal.aborted) break
-    const pods = await kube.list<Pod>('pods', config.namespace, appSelector(config.name), true).catch(() => [])
-    const current = pods.filter((pod) => pod.spec.containers.some((container) => container.image === context.imageTag))
-    for (const pod of current) {
-      const diagnosis = diagnosePod(pod, {port: config.port, healthPath: config.healthPath})
+    // Only what was just deployed counts: the previous version's pods (crashing or not) are on their way out.
+    const pods = await currentPods(project, service).catch(() => [])
+    for (const pod of pods) {
+      const diagnosis = diagnosePod(pod, probe)
       const restarts = Math.max(0, ...(pod.status.containerStatuses ?? []).map((status) => status.restartCount))
       if (!diagnosis || diagnosis.reason === 'ReadinessProbeFailing') continue
       if ((diagnosis.reason === 'CrashLoopBackOff' || diagnosis.reason === 'LivenessProbeFailing') && restarts < CRASH_RESTARTS) continue
@@ -293,6 +444,41 @@ async function watchForFatalPods(context: UpContext, signal: AbortSignal): Promi
     }
   }
   return undefined
+}
+
+/** The pods of what was just deployed: a Deployment's newest ReplicaSet's; a StatefulSet's running its images. */
+async function currentPods(project: Project, service: RenderedService): Promise<Pod[]> {
+  const {config, kube} = project
+  if (service.workload.kind === 'Deployment') return listNewestPods(kube, config.namespace, service.workload.name)
+  const pods = await kube.list<Pod>('pods', config.namespace, service.selector, true)
+  return pods.filter((pod) => pod.spec.containers.some((container) => service.workload.images.includes(container.image)))
+}
+
+/**
+ * Where the app of a Dockerfile devkube wrote may write: its working directory (owned by the app's
+ * user) and /tmp. For the project's own Dockerfile devkube cannot know, and says so in general terms.
+ */
+function writableDirs(dockerfile: string): string[] | undefined {
+  let text: string
+  try {
+    text = readFileSync(dockerfile, 'utf8')
+  } catch {
+    return undefined
+  }
+  if (!text.startsWith(GENERATED_MARKER)) return undefined
+  const finalStage = text.split(/^FROM\s/m).at(-1) ?? ''
+  const workdir = [...finalStage.matchAll(/^WORKDIR\s+(\S+)/gm)].at(-1)?.[1]
+  return [...(workdir ? [`its working directory ${workdir}`] : []), '/tmp']
+}
+
+function diagnosisContext(service: RenderedService): DiagnosisContext {
+  const {config} = service
+  return {
+    port: config.port,
+    healthPath: config.healthPath,
+    imageUser: service.imageUser?.user,
+    writableDirs: config.source.kind === 'build' ? writableDirs(config.source.dockerfile) : undefined,
+  }
 }
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -307,19 +493,52 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   })
 }
 
-/** `up --watch` after a change that needs a new image: the same idempotent steps, minus the set-up. */
-export function redeployPlan(): PlanItem<UpContext>[] {
-  return [image, load, apply, rollout]
+export function upPlan(): PlanItem<UpInput>[] {
+  return [preflight, scaffold, {id: 'prepare', title: 'Cluster and image', concurrent: [cluster, images]}, contextGuard, load, apply, rollout]
 }
 
-export function upPlan(): PlanItem<UpContext>[] {
-  return [
-    preflight,
-    scaffold,
-    {id: 'prepare', title: 'Cluster and image', concurrent: [cluster, image]},
-    contextGuard,
-    load,
-    apply,
-    rollout,
-  ]
+/** `up --watch` after a change that needs a new image: the same idempotent steps, minus the set-up. */
+export function redeployPlan(): PlanItem<UpInput>[] {
+  return [images, load, apply, rollout]
+}
+
+/** Runs the plan and returns what is deployed, with each step's outcome. */
+export async function deploy(project: Project, options: DeployOptions, run: {mode: ProgressMode; signal: AbortSignal}, plan = upPlan()): Promise<{deployed: Deployed; steps: StepResult[]}> {
+  const outputs = new StepOutputs()
+  const steps = await runPlan(plan, {project, options}, {...run, outputs})
+  const serviceImages = outputs.of(images)
+  const {services, applied} = outputs.of(apply)
+  const {rolledOut} = outputs.of(rollout)
+  const {loaded} = outputs.of(load)
+  const tags = new Map(serviceImages.map((image) => [image.service, image.tag]))
+  const {config} = project
+  const deployed: Deployed = {
+    app: config.name,
+    projectDir: project.dir,
+    cluster: config.cluster,
+    context: project.kube.context,
+    namespace: config.namespace,
+    environment: config.environment,
+    services: services.map((service) => ({
+      name: service.config.name,
+      image: tags.get(service.config.name),
+      workload: {kind: service.workload.kind, name: service.workload.name},
+      service: service.service,
+      selector: service.selector,
+      http: service.config.source.kind === 'build',
+      declaredLocalPort: service.config.forward,
+    })),
+    actions: {
+      scaffolded: outputs.has(scaffold) ? outputs.of(scaffold) : [],
+      clusterCreated: outputs.has(cluster) && outputs.of(cluster).created,
+      imageBuilt: serviceImages.some((image) => image.built),
+      imageLoaded: loaded.length > 0,
+      applied,
+      rolledOut: rolledOut.length > 0,
+      builtServices: serviceImages.filter((image) => image.built).map((image) => image.service),
+      rolledOutServices: rolledOut,
+    },
+    versions: outputs.has(preflight) ? outputs.of(preflight) : {},
+  }
+  return {deployed, steps}
 }

@@ -13,7 +13,9 @@ WORKDIR /app
 # Dependencies first, so editing the source does not reinstall them.
 {{installSteps}}
 
-# Owned by the app's user, so `devkube up --watch` can sync changed files into the running container.
+# The app's user owns its folder and code, so `devkube up --watch` can sync changed files into the
+# running container.
+RUN chown 10001:10001 /app
 COPY --chown=10001:10001 . .
 
 # A numeric uid, so Kubernetes can verify runAsNonRoot without a passwd entry.

@@ -12,7 +12,7 @@ import {
 } from '../../src/lib/backing.js'
 import {Kube, type KubeObject} from '../../src/lib/kube.js'
 import {setCommandEcho, setRunner} from '../../src/lib/runner.js'
-import {clearSecrets, redact} from '../../src/lib/secrets.js'
+import {redact} from '../../src/lib/secrets.js'
 import {FakeRunner} from '../support/fake-runner.js'
 
 const credentials: BackingCredentials = {user: 'app', password: 's3cr3t-pa55', database: 'app'}
@@ -214,7 +214,6 @@ describe('credentials', () => {
   const notFound = (what: string) => ({exitCode: 1, stderr: `Error from server (NotFound): ${what} not found\n`})
 
   beforeEach(() => {
-    clearSecrets()
     echoed.length = 0
     runner = new FakeRunner()
     restore = setRunner(runner)
@@ -224,7 +223,6 @@ describe('credentials', () => {
   afterEach(() => {
     setCommandEcho(undefined)
     restore()
-    clearSecrets()
   })
 
   it('reuses the live Secret\'s values: the volume was initialised with them', async () => {

@@ -11,7 +11,7 @@ import {afterAll, describe, expect, it} from 'vitest'
 import {parse} from 'yaml'
 import {renderPipeline, writePipeline} from '../../src/lib/ci.js'
 import {isUserError} from '../../src/lib/errors.js'
-import {loadProject} from '../../src/lib/project.js'
+import {resolveProject} from '../../src/lib/project.js'
 
 const REPO = path.resolve(import.meta.dirname, '../..')
 const root = mkdtempSync(path.join(tmpdir(), 'devkube-ci-'))
@@ -23,7 +23,7 @@ function project(): string {
   return dir
 }
 
-const configOf = (dir: string) => loadProject(dir, {}, {requireApp: false}).config
+const configOf = (dir: string) => resolveProject(dir, {}, {requireApp: false}).config
 
 interface GithubStep {uses?: string; run?: string; if?: string; with?: Record<string, unknown>; name?: string}
 

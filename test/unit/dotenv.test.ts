@@ -1,10 +1,8 @@
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {parseEnv} from '../../src/lib/dotenv.js'
-import {clearSecrets, redact} from '../../src/lib/secrets.js'
+import {redact} from '../../src/lib/secrets.js'
 
 describe('.env parsing', () => {
-  afterEach(() => clearSecrets())
-
   it('reads KEY=value lines, export, quotes, comments and blank lines', () => {
     const values = parseEnv(['# comment', '', 'A=1', 'export B = two words ', 'C="quoted # not a comment"', "D='single'", 'E=x # trailing comment', 'F="multi\\nline"'].join('\n'))
     expect(values).toEqual({A: '1', B: 'two words', C: 'quoted # not a comment', D: 'single', E: 'x', F: 'multi\nline'})

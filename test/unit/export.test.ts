@@ -16,7 +16,7 @@ import {runExport} from '../../src/lib/export.js'
 import {sourceImageTag} from '../../src/lib/image-tag.js'
 import type {KubeObject} from '../../src/lib/kube.js'
 import {desiredState, readManifests} from '../../src/lib/manifests.js'
-import {loadProject} from '../../src/lib/project.js'
+import {resolveProject} from '../../src/lib/project.js'
 import {helmBinary, kubectlBinary} from '../support/helm.js'
 
 const FIXTURE = path.resolve(import.meta.dirname, '../fixtures/export-shop')
@@ -70,7 +70,7 @@ const hashedConfigMap = (name: string) => name.replace(/^(.*-env)-[0-9a-z]{8,10}
  * name), devkube's apply/settings hashes, and the hash in the ConfigMap's name.
  */
 async function upObjects(environment: string, namespaced: boolean): Promise<KubeObject[]> {
-  const {config} = loadProject(project, {environment}, {requireApp: true})
+  const {config} = resolveProject(project, {environment}, {requireApp: true})
   const secretEnv = readEnvFile(config.envFile!, project)
   const desired = desiredState({config, imageTag: await sourceImageTag(config), manifests: await readManifests(config), secretEnv, manageNamespace: true})
   return normalise(desired.objects.filter((object) => object.kind !== 'Namespace' && object.kind !== 'Secret'), namespaced ? config.namespace : undefined)
@@ -144,7 +144,7 @@ describe('devkube export', () => {
   it.each(ENVIRONMENTS)('renders with kubectl kustomize, for overlay %s, the objects `up --env` applies in its namespace', async (environment) => {
     const rendered = objectsOf(tool(kubectl, ['kustomize', path.join(overlays, 'overlays', environment)]))
     expect(rendered.find((object) => object.kind === 'Namespace')?.metadata.name).toBe(environment === 'dev' ? 'shop' : 'shop-staging')
-    const {config} = loadProject(project, {environment}, {requireApp: true})
+    const {config} = resolveProject(project, {environment}, {requireApp: true})
     expect(normalise(rendered, config.namespace)).toEqual(await upObjects(environment, true))
   })
 
@@ -193,7 +193,7 @@ describe('devkube export', () => {
     await runExport(other, {}, {kustomize: dir, force: false})
     const rendered = objectsOf(tool(kubectl, ['kustomize', path.join(dir, 'overlays', 'staging')]))
     expect(rendered.find((object) => object.kind === 'Service')?.metadata.annotations).toEqual({team: 'payments'})
-    const {config} = loadProject(other, {environment: 'staging'}, {requireApp: true})
+    const {config} = resolveProject(other, {environment: 'staging'}, {requireApp: true})
     const desired = desiredState({config, imageTag: await sourceImageTag(config), manifests: await readManifests(config), secretEnv: readEnvFile(config.envFile!, other), manageNamespace: false})
     expect(normalise(rendered, 'shop-staging')).toEqual(normalise(desired.objects.filter((object) => object.kind !== 'Secret'), 'shop-staging'))
   })

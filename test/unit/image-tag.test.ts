@@ -1,4 +1,4 @@
-import {mkdtempSync, writeFileSync, mkdirSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, utimesSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {beforeEach, describe, expect, it} from 'vitest'
@@ -43,11 +43,35 @@ describe('image tags from content', () => {
   })
 
   it('gives the same tag from the per-file cache as without it, and sees edits despite it', async () => {
+    mkdirSync(path.join(dir, '.devkube'))
     const cacheFile = path.join(dir, '.devkube', 'hashes.json')
-    const uncached = await tag({}, cacheFile)
+    const uncached = await tag()
+    expect(await tag({}, cacheFile)).toBe(uncached)
+    expect(existsSync(cacheFile)).toBe(true)
     expect(await tag({}, cacheFile)).toBe(uncached)
     writeFileSync(path.join(dir, 'app.py'), 'print("edited")\n')
     expect(await tag({}, cacheFile)).not.toBe(uncached)
+  })
+
+  it('reads a file again only when its size or mtime changed: the cache is what a re-run uses', async () => {
+    mkdirSync(path.join(dir, '.devkube'))
+    const cacheFile = path.join(dir, '.devkube', 'hashes.json')
+    const source = path.join(dir, 'app.py')
+    const mtime = new Date('2026-01-02T03:04:05Z')
+    utimesSync(source, mtime, mtime)
+    const before = await tag({}, cacheFile)
+    // Same size, same mtime, other bytes: only a cache hit can still give the old tag.
+    writeFileSync(source, 'print("HI")\n')
+    utimesSync(source, mtime, mtime)
+    expect(await tag({}, cacheFile)).toBe(before)
+    expect(await tag()).not.toBe(before)
+  })
+
+  it('leaves the cache file as it is when told not to write it (status only looks)', async () => {
+    mkdirSync(path.join(dir, '.devkube'))
+    const cacheFile = path.join(dir, '.devkube', 'hashes.json')
+    await computeImageTag('hello', {context: dir, dockerfile: path.join(dir, 'Dockerfile'), buildArgs: {}, cacheFile, writeCache: false})
+    expect(existsSync(cacheFile)).toBe(false)
   })
 
   it('says so when the Dockerfile is missing', async () => {

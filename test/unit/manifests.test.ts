@@ -103,3 +103,50 @@ describe('desired state', () => {
     expect(sameSecret).toBe(secret)
   })
 })
+
+describe('the user the container runs as: the image decides', () => {
+  /** A Deployment as earlier devkube versions scaffolded it: uid 10001 forced on any image. */
+  const formerScaffold = (): KubeObject => {
+    const object = deployment()
+    const spec = (object.spec as {template: {spec: Record<string, unknown> & {containers: Array<Record<string, unknown>>}}}).template.spec
+    spec.securityContext = {runAsNonRoot: true, runAsUser: 10_001, runAsGroup: 10_001, seccompProfile: {type: 'RuntimeDefault'}}
+    spec.containers[0].securityContext = {allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: {drop: ['ALL']}}
+    return object
+  }
+  const podSpec = (imageUser: {user: string; uid?: number}, manifest = formerScaffold()) => {
+    const state = desiredState({config: appConfig(), imageTag: 't', manifests: [manifest], manageNamespace: false, imageUser})
+    const object = state.objects.find((entry) => entry.kind === 'Deployment') as unknown as {spec: {template: {spec: {securityContext?: Record<string, unknown>; containers: Array<{securityContext?: Record<string, unknown>}>}}}}
+    return object.spec.template.spec
+  }
+
+  it('an image running as root: no runAsNonRoot, no forced uid, capabilities as the image needs them', () => {
+    const spec = podSpec({user: '', uid: 0})
+    expect(spec.securityContext).toEqual({seccompProfile: {type: 'RuntimeDefault'}})
+    expect(spec.containers[0].securityContext).toEqual({allowPrivilegeEscalation: false})
+  })
+
+  it('a numeric non-root USER: runAsNonRoot, and the uid stays the image\'s own', () => {
+    const spec = podSpec({user: '10001', uid: 10_001})
+    expect(spec.securityContext).toEqual({runAsNonRoot: true, seccompProfile: {type: 'RuntimeDefault'}})
+    expect(spec.containers[0].securityContext).toEqual({allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: {drop: ['ALL']}})
+  })
+
+  it('a named USER resolved from the image: runAsNonRoot with its uid, which the kubelet can verify', () => {
+    const spec = podSpec({user: 'app', uid: 999}, deployment())
+    expect(spec.securityContext).toEqual({})
+    expect(spec.containers[0].securityContext).toMatchObject({runAsNonRoot: true, runAsUser: 999})
+  })
+
+  it('a named USER devkube cannot resolve: no runAsNonRoot (the kubelet would refuse to start it)', () => {
+    const spec = podSpec({user: 'ghost'})
+    expect(spec.securityContext?.runAsNonRoot).toBeUndefined()
+    expect(spec.containers[0].securityContext?.runAsNonRoot).toBeUndefined()
+  })
+
+  it('a uid the user set themselves is kept', () => {
+    const manifest = formerScaffold()
+    const spec0 = (manifest.spec as {template: {spec: {securityContext: Record<string, unknown>}}}).template.spec
+    spec0.securityContext.runAsUser = 1000
+    expect(podSpec({user: '1000', uid: 1000}, manifest).securityContext).toMatchObject({runAsUser: 1000, runAsNonRoot: true})
+  })
+})

@@ -1,6 +1,6 @@
 import {afterEach, describe, expect, it} from 'vitest'
 import {CommandError, run, setCommandEcho, setRunner, ToolNotFoundError} from '../../src/lib/runner.js'
-import {clearSecrets, MASK, registerSecret} from '../../src/lib/secrets.js'
+import {MASK, registerSecret} from '../../src/lib/secrets.js'
 import {FakeRunner} from '../support/fake-runner.js'
 
 describe('runner', () => {
@@ -8,7 +8,6 @@ describe('runner', () => {
   afterEach(() => {
     restore()
     setCommandEcho(undefined)
-    clearSecrets()
   })
 
   it('turns a failed call into a CommandError with a copy-pasteable command, exit code and output tail', async () => {

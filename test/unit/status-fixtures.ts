@@ -55,13 +55,29 @@ export function deployment(options: {name?: string; replicas?: number; ready?: n
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: {name: options.name ?? 'hello', namespace: 'hello', labels: {'app.kubernetes.io/name': 'hello', 'app.kubernetes.io/managed-by': 'devkube'}},
+    metadata: {name: options.name ?? 'hello', namespace: 'hello', uid: `uid-deployment-${options.name ?? 'hello'}`, labels: {'app.kubernetes.io/name': 'hello', 'app.kubernetes.io/managed-by': 'devkube'}},
     spec: {
       replicas,
       selector: {matchLabels: {'app.kubernetes.io/name': 'hello'}},
       template: {spec: {containers: [{name: 'hello', image: options.image ?? 'devkube.local/hello:aaaaaaaaaaaa'}]}},
     } as Deployment['spec'],
     status: {replicas, readyReplicas: options.ready ?? replicas, updatedReplicas: options.updated ?? replicas, availableReplicas: options.ready ?? replicas},
+  }
+}
+
+/** A ReplicaSet of the `deployment()` above, as the Deployment controller makes it for one pod template. */
+export function replicaSet(hash: string, revision: number, name = 'hello'): KubeObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    metadata: {
+      name: `${name}-${hash}`,
+      namespace: 'hello',
+      uid: `uid-rs-${hash}`,
+      labels: {'app.kubernetes.io/name': name, 'app.kubernetes.io/managed-by': 'devkube', 'pod-template-hash': hash},
+      annotations: {'deployment.kubernetes.io/revision': String(revision)},
+      ownerReferences: [{apiVersion: 'apps/v1', kind: 'Deployment', name, uid: `uid-deployment-${name}`, controller: true}],
+    },
   }
 }
 
@@ -86,6 +102,7 @@ const KINDS: Record<string, string> = {
   pods: 'Pod',
   deployments: 'Deployment',
   'deployments.apps': 'Deployment',
+  'replicasets.apps': 'ReplicaSet',
   services: 'Service',
   configmaps: 'ConfigMap',
   secrets: 'Secret',

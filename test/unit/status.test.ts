@@ -9,7 +9,7 @@ import {Kube} from '../../src/lib/kube.js'
 import {chalk} from '../../src/lib/output.js'
 import {setRunner} from '../../src/lib/runner.js'
 import {collectStatus, formatAge, renderStatus} from '../../src/lib/status.js'
-import {deployment, namespaceObject, pod, worldRunner, type World} from './status-fixtures.js'
+import {deployment, namespaceObject, pod, replicaSet, worldRunner, type World} from './status-fixtures.js'
 
 describe('devkube status', () => {
   let config: AppConfig
@@ -22,7 +22,7 @@ describe('devkube status', () => {
     const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'devkube-status-')), 'hello')
     mkdirSync(dir)
     config = resolveConfig(dir, {})
-    world = {clusters: ['devkube'], objects: [namespaceObject('hello'), deployment(), pod({name: 'hello-7d9f8b6c4-x2k4z', hash: '7d9f8b6c4', ageSeconds: 330})]}
+    world = {clusters: ['devkube'], objects: [namespaceObject('hello'), deployment(), replicaSet('7d9f8b6c4', 1), pod({name: 'hello-7d9f8b6c4-x2k4z', hash: '7d9f8b6c4', ageSeconds: 330})]}
     restore = setRunner(worldRunner(world))
   })
   afterEach(() => {
@@ -52,6 +52,7 @@ describe('devkube status', () => {
     world.objects = [
       namespaceObject('hello'),
       deployment({ready: 0}),
+      replicaSet('7d9f8b6c4', 1),
       pod({name: 'hello-7d9f8b6c4-x2k4z', hash: '7d9f8b6c4', ready: false, restarts: 4, state: {waiting: {reason: 'CrashLoopBackOff'}}, lastState: {terminated: {reason: 'Error', exitCode: 1}}}),
     ]
     const report = await collectStatus(config, new Kube(config.cluster))

@@ -78,7 +78,8 @@ describe('k8s templates', () => {
     expect(deployment.spec.strategy).toEqual({type: 'RollingUpdate', rollingUpdate: {maxSurge: '25%', maxUnavailable: 0}})
     const pod = deployment.spec.template
     expect(pod.metadata.labels).toEqual(labels)
-    expect(pod.spec.securityContext).toMatchObject({runAsNonRoot: true, runAsUser: 10001})
+    // The image's own USER decides: `up` adds runAsNonRoot for a non-root image, nothing forces a uid.
+    expect(pod.spec.securityContext).toEqual({seccompProfile: {type: 'RuntimeDefault'}})
     expect(pod.spec.containers).toHaveLength(1)
     const [container] = pod.spec.containers
     expect(container).toMatchObject({
@@ -88,7 +89,7 @@ describe('k8s templates', () => {
       ports: [{name: 'http', containerPort: 3000}],
       env: [{name: 'PORT', value: '3000'}],
       resources: {requests: {cpu: '100m', memory: '64Mi'}, limits: {cpu: '1', memory: '512Mi'}},
-      securityContext: {allowPrivilegeEscalation: false, runAsNonRoot: true},
+      securityContext: {allowPrivilegeEscalation: false},
     })
     for (const probe of [container.readinessProbe, container.livenessProbe]) expect(probe.httpGet).toEqual({path: '/healthz', port: 'http'})
   })

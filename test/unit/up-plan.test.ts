@@ -4,13 +4,11 @@ import os from 'node:os'
 import path from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {parseAllDocuments} from 'yaml'
-import {resolveConfig} from '../../src/lib/config.js'
-import {detectApp} from '../../src/lib/detect.js'
 import type {KubeObject} from '../../src/lib/kube.js'
-import {runPlan} from '../../src/lib/pipeline.js'
+import {resolveProject} from '../../src/lib/project.js'
 import {setRunner} from '../../src/lib/runner.js'
 import {scaffold} from '../../src/lib/scaffold.js'
-import {newUpContext, upPlan} from '../../src/lib/up.js'
+import {deploy} from '../../src/lib/up.js'
 import {FakeRunner} from '../support/fake-runner.js'
 
 const examples = path.resolve(import.meta.dirname, '../../examples')
@@ -28,7 +26,7 @@ function worldRunner() {
       world.clusters.add(argv[argv.indexOf('--name') + 1])
       return {stderr: 'Creating cluster ...'}
     })
-    .when('docker image inspect', (argv) => (world.images.has(argv.at(-1)!) ? {stdout: 'sha256:1\n'} : {exitCode: 1, stderr: 'Error: No such image'}))
+    .when('docker image inspect', (argv) => (world.images.has(argv.at(-1)!) ? {stdout: argv.includes('{{.Config.User}}') ? '10001\n' : 'sha256:1\n'} : {exitCode: 1, stderr: 'Error: No such image'}))
     .when('docker build', (argv) => {
       world.images.add(argv[argv.indexOf('-t') + 1])
       return {stdout: 'Successfully built\n'}
@@ -83,23 +81,26 @@ describe('the up plan', () => {
   afterEach(() => restore?.())
 
   async function up() {
-    const detection = detectApp(dir)
-    const config = resolveConfig(dir, {}, {lang: detection.lang, port: detection.port})
-    const context = newUpContext(config, {
-      rebuild: false,
-      timeoutSeconds: 30,
-      scaffold: async () => scaffold(dir, {...config, lang: detection.lang, detection}).filter((file) => file.action === 'created').map((file) => file.path),
-    })
-    const steps = await runPlan(upPlan(), context, {mode: 'silent', signal: new AbortController().signal})
-    return {context, steps}
+    const project = resolveProject(dir, {}, {requireApp: true})
+    const {config, detection} = project
+    const {deployed, steps} = await deploy(
+      project,
+      {
+        rebuild: false,
+        timeoutSeconds: 30,
+        scaffold: async () => scaffold(dir, {...config, lang: detection!.lang, detection}).filter((file) => file.action === 'created').map((file) => file.path),
+      },
+      {mode: 'silent', signal: new AbortController().signal},
+    )
+    return {deployed, steps}
   }
 
   it('creates, builds, loads, applies and waits on a cold run; a second run changes nothing', async () => {
     const {runner} = worldRunner()
     restore = setRunner(runner)
     const cold = await up()
-    expect(cold.context.actions).toMatchObject({clusterCreated: true, imageBuilt: true, imageLoaded: true, rolledOut: true})
-    expect(cold.context.actions.scaffolded).toContain('Dockerfile')
+    expect(cold.deployed.actions).toMatchObject({clusterCreated: true, imageBuilt: true, imageLoaded: true, rolledOut: true})
+    expect(cold.deployed.actions.scaffolded).toContain('Dockerfile')
     for (const words of ['kind create cluster', 'docker build', 'kind load docker-image', 'kubectl apply', 'kubectl rollout status']) expect(runner.callsOf(words)).toHaveLength(1)
     // every kubectl call that talks to a cluster names the kind context
     for (const call of runner.calls.filter((c) => c.argv[0] === 'kubectl' && !['kustomize', 'config', 'version'].includes(c.argv[1]))) {
@@ -108,7 +109,7 @@ describe('the up plan', () => {
 
     runner.calls.length = 0
     const again = await up()
-    expect(again.context.actions).toMatchObject({clusterCreated: false, imageBuilt: false, imageLoaded: false, applied: [], rolledOut: false, scaffolded: []})
+    expect(again.deployed.actions).toMatchObject({clusterCreated: false, imageBuilt: false, imageLoaded: false, applied: [], rolledOut: false, scaffolded: []})
     for (const words of ['kind create', 'docker build', 'kind load', 'kubectl apply', 'kubectl rollout']) expect(runner.callsOf(words)).toEqual([])
     expect(again.steps.filter((step) => step.skipped).map((step) => step.id)).toEqual(['scaffold', 'cluster', 'image', 'load', 'apply', 'rollout'])
   })
@@ -120,10 +121,10 @@ describe('the up plan', () => {
     writeFileSync(path.join(dir, 'server.js'), `${'// changed\n'}${spawnSync('cat', [path.join(dir, 'server.js')], {encoding: 'utf8'}).stdout}`)
     runner.calls.length = 0
     const second = await up()
-    expect(second.context.imageTag).not.toBe(first.context.imageTag)
-    expect(second.context.actions).toMatchObject({clusterCreated: false, imageBuilt: true, imageLoaded: true, rolledOut: true})
+    expect(second.deployed.services[0].image).not.toBe(first.deployed.services[0].image)
+    expect(second.deployed.actions).toMatchObject({clusterCreated: false, imageBuilt: true, imageLoaded: true, rolledOut: true})
     expect(runner.callsOf('kind create')).toEqual([])
     const deployment = world.objects.get('Deployment/hello-node') as unknown as {spec: {template: {spec: {containers: Array<{image: string}>}}}}
-    expect(deployment.spec.template.spec.containers[0].image).toBe(second.context.imageTag)
+    expect(deployment.spec.template.spec.containers[0].image).toBe(second.deployed.services[0].image)
   })
 })

@@ -302,10 +302,11 @@ async function exportKubeconfig(args) {
 }
 
 async function imageId(image) {
-  const result = await docker(['image', 'inspect', '-f', '{{ .Id }}|{{ .Size }}', image])
+  // The image's USER is kept: the kubelet checks runAsNonRoot against it.
+  const result = await docker(['image', 'inspect', '-f', '{{ .Id }}|{{ .Size }}|{{ .Config.User }}', image])
   if (result.code !== 0) return undefined
-  const [id, size] = result.stdout.trim().split('|')
-  return {id, size: Number(size)}
+  const [id, size, user] = result.stdout.trim().split('|')
+  return {id, size: Number(size), user: user ?? ''}
 }
 
 function clusterNodesOrFail(name, nodesFlag) {
@@ -369,8 +370,8 @@ async function loadImageArchive(args) {
         const result = await docker(['load', '-i', tar])
         if (result.code !== 0) throw err(`failed to load image: ${result.stderr.trim()}`)
       }
-      const size = Number((await docker(['image', 'inspect', '-f', '{{.Size}}', id])).stdout.trim()) || 0
-      for (const tag of entry.RepoTags ?? []) loaded.push([tag, {id, size}])
+      const [size, user = ''] = (await docker(['image', 'inspect', '-f', '{{.Size}}|{{.Config.User}}', id])).stdout.trim().split('|')
+      for (const tag of entry.RepoTags ?? []) loaded.push([tag, {id, size: Number(size) || 0, user}])
     }
   }
   await simulateLatency('load')

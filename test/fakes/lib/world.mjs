@@ -508,6 +508,8 @@ function imageProblem(state, container) {
 
 function configProblem(state, pod, container) {
   const ns = pod.metadata.namespace
+  const nonRoot = nonRootProblem(state, pod, container)
+  if (nonRoot) return nonRoot
   for (const source of container.envFrom ?? []) {
     if (source.configMapRef && !source.configMapRef.optional && !getObject(state, 'ConfigMap', ns, source.configMapRef.name)) return `configmap "${source.configMapRef.name}" not found`
     if (source.secretRef && !source.secretRef.optional && !getObject(state, 'Secret', ns, source.secretRef.name)) return `secret "${source.secretRef.name}" not found`
@@ -520,6 +522,18 @@ function configProblem(state, pod, container) {
     if (!obj) return `${kind.toLowerCase()} "${ref.name}" not found`
     if (!(ref.key in (obj.data ?? {}))) return `couldn't find key ${ref.key} in ${kind} ${ns}/${ref.name}`
   }
+  return undefined
+}
+
+/** The kubelet's verifyRunAsNonRoot: runAsNonRoot needs a uid it can see is not 0 (runAsUser, else the image's numeric USER). */
+function nonRootProblem(state, pod, container) {
+  const security = {...(pod.spec.securityContext ?? {}), ...(container.securityContext ?? {})}
+  if (security.runAsNonRoot !== true) return undefined
+  const where = `(pod: "${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})", container: ${container.name})`
+  if (security.runAsUser !== undefined) return Number(security.runAsUser) === 0 ? `container's runAsUser breaks non-root policy ${where}` : undefined
+  const user = String(nodeImage(state, container.image)?.user ?? '').split(':')[0]
+  if (user === '' || /^0+$/.test(user)) return `container has runAsNonRoot and image will run as root ${where}`
+  if (!/^\d+$/.test(user)) return `container has runAsNonRoot and image has non-numeric user (${user}), cannot verify user is non-root ${where}`
   return undefined
 }
 
