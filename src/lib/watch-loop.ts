@@ -42,7 +42,7 @@ export interface IterationReport {
   ms: number
 }
 
-export const DEFAULT_QUIET_MS = 200
+export const DEFAULT_QUIET_MS = 100
 
 /** Per service: why the next change must rebuild (a failed rebuild, a container that lost synced files). */
 interface ServiceState {

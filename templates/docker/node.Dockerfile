@@ -16,7 +16,10 @@ RUN if [ -f package-lock.json ]; then npm ci --omit=dev --no-audit --no-fund; \
     else npm install --omit=dev --no-audit --no-fund; fi \
  && rm -rf /tmp/.npm
 
-COPY . .
+# The app's user owns its folder and code, so `devkube up --watch` can sync changed files into the
+# running container.
+RUN chown 10001:10001 /app
+COPY --chown=10001:10001 . .
 
 # A numeric uid, so Kubernetes can verify runAsNonRoot without a passwd entry.
 USER 10001

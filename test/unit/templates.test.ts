@@ -189,7 +189,7 @@ describe('Dockerfile templates', () => {
 
   it('node: installs dependencies before copying the source, with npm ci when there is a lock file', () => {
     const {node} = dockerfiles
-    expect(node.indexOf('COPY package*.json ./')).toBeLessThan(node.indexOf('COPY . .'))
+    expect(node.indexOf('COPY package*.json ./')).toBeLessThan(node.indexOf('COPY --chown=10001:10001 . .'))
     expect(node).toContain('npm ci --omit=dev')
     expect(node).toContain('npm install --omit=dev')
     expect(node).toContain('ARG NODE_IMAGE=node:22-slim')
