@@ -11,5 +11,14 @@ if (major < 22) {
 const {enableCompileCache} = await import('node:module')
 enableCompileCache?.()
 
+// A reader that stops early (`devkube init --yes | head -1`) closes the pipe: the rest of the output has
+// nowhere to go, and the command finishes its work quietly instead of dying of an unhandled EPIPE.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error.code !== 'EPIPE') throw error
+    stream.write = () => true
+  })
+}
+
 const {execute} = await import('@oclif/core')
 await execute({dir: import.meta.url})

@@ -7,6 +7,9 @@
 #   devkube-standin/golang:1.19    for golang:1.23                                  (GO_IMAGE)
 #   devkube-standin/runtime:latest for gcr.io/distroless/static-debian12:nonroot    (RUNTIME_IMAGE)
 #   devkube-standin/nginx:latest   for nginxinc/nginx-unprivileged:1.27-alpine      (NGINX_IMAGE)
+#   devkube-standin/postgres:16    for postgres:16   (backing service; PostgreSQL 15 from Debian)
+#   devkube-standin/redis:7        for redis:7       (backing service)
+#   devkube-standin/mariadb:11     for mariadb:11    (backing service; MariaDB 10.11 from Debian)
 #
 # One Debian rootfs made by debootstrap (from the Debian archive, which is reachable) backs every Debian-based tag;
 # it is cached under ~/.cache/devkube-standin and imported once, and each tag is a small `docker build` on top of it,
@@ -32,7 +35,7 @@ suite=bookworm
 # /etc/services and /etc/protocols, which the official images have and Python's socket helpers read.
 packages=ca-certificates,libstdc++6,netbase,python3,python3-pip,python3-flask,gunicorn,python-is-python3,nginx-light,golang-go,python3-django,python3-fastapi,python3-uvicorn,python3-starlette,python3-psycopg2,python3-redis,python3-pymysql,postgresql,redis-server,mariadb-server,docker-registry
 
-tags=(devkube-standin/node:22 devkube-standin/python:3.12 devkube-standin/golang:1.19 devkube-standin/runtime:latest devkube-standin/nginx:latest)
+tags=(devkube-standin/node:22 devkube-standin/python:3.12 devkube-standin/golang:1.19 devkube-standin/runtime:latest devkube-standin/nginx:latest devkube-standin/postgres:16 devkube-standin/redis:7 devkube-standin/mariadb:11)
 recipe_label=devkube.standin.recipe
 
 started_at=$(date +%s)
@@ -323,6 +326,164 @@ EOF
   build_tag devkube-standin/runtime:latest "$ctx"
 }
 
+# The backing-service stand-ins run Debian's server packages behind an entrypoint that does what the official
+# image's docker-entrypoint.sh does for what devkube relies on: the same env variables, initialisation on an empty
+# data folder (then never again), listening on 0.0.0.0, and the server running as its own user (the entrypoint
+# starts as root, fixes the data folder's owner and drops privileges, as the official ones do with gosu).
+make_postgres() {
+  local ctx="$work_dir/postgres"
+  mkdir -p "$ctx"
+  cat >"$ctx/docker-entrypoint.sh" <<'EOF'
+#!/bin/bash
+# As postgres:16's entrypoint: POSTGRES_PASSWORD (required), POSTGRES_USER (default postgres), POSTGRES_DB (default
+# the user), PGDATA; initdb + CREATE DATABASE on the first start with a server on the Unix socket only.
+set -Eeuo pipefail
+if [[ "${1:0:1}" == - ]]; then set -- postgres "$@"; fi
+if [[ "$1" != postgres ]]; then exec "$@"; fi
+if [[ "$(id -u)" == 0 ]]; then
+  mkdir -p "$PGDATA" /var/run/postgresql
+  chown postgres:postgres "$PGDATA" /var/run/postgresql
+  chmod 700 "$PGDATA"
+  exec setpriv --reuid=postgres --regid=postgres --init-groups "$BASH_SOURCE" "$@"
+fi
+if [[ ! -s "$PGDATA/PG_VERSION" ]]; then
+  if [[ -z "${POSTGRES_PASSWORD:-}" ]]; then
+    echo 'Error: Database is uninitialized and superuser password is not specified.' >&2
+    echo '       You must specify POSTGRES_PASSWORD to a non-empty value for the superuser.' >&2
+    exit 1
+  fi
+  user="${POSTGRES_USER:-postgres}"
+  database="${POSTGRES_DB:-$user}"
+  initdb --username="$user" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") -D "$PGDATA"
+  printf '\nhost all all all scram-sha-256\n' >>"$PGDATA/pg_hba.conf"
+  pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p 5432" -w start
+  if [[ "$database" != postgres ]]; then
+    psql -v ON_ERROR_STOP=1 --username "$user" --no-password --dbname postgres --set db="$database" <<<'CREATE DATABASE :"db" ;'
+  fi
+  pg_ctl -D "$PGDATA" -m fast -w stop
+  echo 'PostgreSQL init process complete; ready for start up.'
+fi
+exec "$@"
+EOF
+  # listen_addresses='*' in the sample config, as the official image does, so initdb writes it.
+  cat >"$ctx/Dockerfile" <<EOF
+FROM $base_tag
+COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+RUN chmod 755 /usr/local/bin/docker-entrypoint.sh \\
+ && sed -ri "s!^#?(listen_addresses)\\s*=\\s*\\S+.*!\\1 = '*'!" /usr/share/postgresql/15/postgresql.conf.sample \\
+ && mkdir -p /var/lib/postgresql/data && chown postgres:postgres /var/lib/postgresql/data && chmod 1777 /var/lib/postgresql/data
+ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin PGDATA=/var/lib/postgresql/data
+VOLUME /var/lib/postgresql/data
+STOPSIGNAL SIGINT
+EXPOSE 5432
+ENTRYPOINT ["docker-entrypoint.sh"]
+CMD ["postgres"]
+EOF
+  build_tag devkube-standin/postgres:16 "$ctx"
+}
+
+make_redis() {
+  local ctx="$work_dir/redis"
+  mkdir -p "$ctx"
+  cat >"$ctx/docker-entrypoint.sh" <<'EOF'
+#!/bin/sh
+# As redis:7's entrypoint: options alone mean redis-server; it runs as redis in /data. The official build turns
+# protected mode off by default; Debian's binary keeps it on, so it is switched off here (a later argument wins).
+set -e
+case "$1" in -*) set -- redis-server "$@" ;; esac
+if [ "$1" = redis-server ] && [ "$(id -u)" = 0 ]; then
+  find . \! -user redis -exec chown redis '{}' +
+  exec setpriv --reuid=redis --regid=redis --init-groups "$0" "$@"
+fi
+if [ "$1" = redis-server ]; then
+  shift
+  exec redis-server --protected-mode no "$@"
+fi
+exec "$@"
+EOF
+  cat >"$ctx/Dockerfile" <<EOF
+FROM $base_tag
+COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+RUN chmod 755 /usr/local/bin/docker-entrypoint.sh && mkdir /data && chown redis:redis /data
+VOLUME /data
+WORKDIR /data
+EXPOSE 6379
+ENTRYPOINT ["docker-entrypoint.sh"]
+CMD ["redis-server"]
+EOF
+  build_tag devkube-standin/redis:7 "$ctx"
+}
+
+make_mariadb() {
+  local ctx="$work_dir/mariadb"
+  mkdir -p "$ctx"
+  cat >"$ctx/docker-entrypoint.sh" <<'EOF'
+#!/bin/bash
+# As mariadb:11's entrypoint: MARIADB_ROOT_PASSWORD, MARIADB_DATABASE, MARIADB_USER, MARIADB_PASSWORD (or their
+# MYSQL_* names); on an empty data folder: install the system tables, then set the passwords, the database and the
+# user through a server without networking, so nothing can connect before that is done.
+set -Eeuo pipefail
+if [[ "${1:0:1}" == - ]]; then set -- mariadbd "$@"; fi
+if [[ "$1" != mariadbd && "$1" != mysqld ]]; then exec "$@"; fi
+if [[ "$(id -u)" == 0 ]]; then
+  mkdir -p /var/lib/mysql /run/mysqld
+  chown -R mysql:mysql /var/lib/mysql /run/mysqld
+  exec setpriv --reuid=mysql --regid=mysql --init-groups "$BASH_SOURCE" "$@"
+fi
+env_of() { local name="MARIADB_$1" legacy="MYSQL_$1"; printf '%s' "${!name:-${!legacy:-}}"; }
+sql_string() { local value="${1//\\/\\\\}"; printf "'%s'" "${value//\'/\\\'}"; }
+if [[ ! -d /var/lib/mysql/mysql ]]; then
+  root_password="$(env_of ROOT_PASSWORD)"
+  if [[ -z "$root_password" ]]; then
+    echo 'error: Database is uninitialized and password option is not specified' >&2
+    echo '	You need to specify one of MARIADB_ROOT_PASSWORD, MARIADB_ROOT_PASSWORD_HASH, MARIADB_ALLOW_EMPTY_ROOT_PASSWORD and MARIADB_RANDOM_ROOT_PASSWORD' >&2
+    exit 1
+  fi
+  database="$(env_of DATABASE)" user="$(env_of USER)" password="$(env_of PASSWORD)"
+  mariadb-install-db --datadir=/var/lib/mysql --skip-test-db --auth-root-authentication-method=normal >/dev/null
+  mariadbd --skip-networking --socket=/run/mysqld/mysqld.sock &
+  for _ in $(seq 60); do mariadb --protocol=socket -uroot -e 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.5; done
+  {
+    # mariadb-install-db also makes password-less root@127.0.0.1, root@::1 and root@<hostname>: dropped, as the
+    # official entrypoint does, so root logs in with the password from anywhere.
+    echo "DROP USER IF EXISTS root@'127.0.0.1', root@'::1';"
+    echo "EXECUTE IMMEDIATE CONCAT('DROP USER IF EXISTS root@\\'', @@hostname, '\\'');"
+    echo "ALTER USER 'root'@'localhost' IDENTIFIED BY $(sql_string "$root_password");"
+    echo "CREATE USER 'root'@'%' IDENTIFIED BY $(sql_string "$root_password");"
+    echo "GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;"
+    if [[ -n "$database" ]]; then echo "CREATE DATABASE IF NOT EXISTS \`$database\`;"; fi
+    if [[ -n "$user" && -n "$password" ]]; then
+      echo "CREATE USER $(sql_string "$user")@'%' IDENTIFIED BY $(sql_string "$password");"
+      if [[ -n "$database" ]]; then echo "GRANT ALL ON \`$database\`.* TO $(sql_string "$user")@'%';"; fi
+    fi
+  } | mariadb --protocol=socket -uroot
+  mariadb-admin --protocol=socket -uroot --password="$root_password" shutdown
+  wait
+  echo 'MariaDB init process done. Ready for start up.'
+fi
+exec "$@"
+EOF
+  # The official image listens on every address and does not resolve client host names (conf.d/docker.cnf).
+  cat >"$ctx/docker.cnf" <<'EOF'
+[mariadbd]
+bind-address = 0.0.0.0
+skip-name-resolve
+host-cache-size = 0
+EOF
+  cat >"$ctx/Dockerfile" <<EOF
+FROM $base_tag
+COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+COPY docker.cnf /etc/mysql/mariadb.conf.d/99-docker.cnf
+RUN chmod 755 /usr/local/bin/docker-entrypoint.sh \\
+ && rm -rf /var/lib/mysql && mkdir -p /var/lib/mysql /run/mysqld && chown mysql:mysql /var/lib/mysql /run/mysqld
+VOLUME /var/lib/mysql
+EXPOSE 3306
+ENTRYPOINT ["docker-entrypoint.sh"]
+CMD ["mariadbd"]
+EOF
+  build_tag devkube-standin/mariadb:11 "$ctx"
+}
+
 # Quick proof that each stand-in runs its tool (and, for Python, that an offline pip install of the example's
 # requirements succeeds).
 check_tag() {
@@ -338,6 +499,12 @@ check_tag() {
       docker run --rm "$1" nginx -t 2>&1 | tail -n1 ;;
     devkube-standin/runtime:*)
       [[ "$(docker image inspect -f '{{.Config.User}}' "$1")" == 65532 ]] && echo "runs as 65532" ;;
+    devkube-standin/postgres:*)
+      docker run --rm --entrypoint sh "$1" -c 'postgres --version && pg_isready --version' ;;
+    devkube-standin/redis:*)
+      docker run --rm --entrypoint sh "$1" -c 'redis-server --version && redis-cli --version' ;;
+    devkube-standin/mariadb:*)
+      docker run --rm --entrypoint sh "$1" -c 'mariadbd --version && mariadb-admin --version' ;;
   esac
 }
 
@@ -350,6 +517,9 @@ for tag in "${to_build[@]}"; do
     devkube-standin/golang:*) make_golang ;;
     devkube-standin/nginx:*) make_nginx ;;
     devkube-standin/runtime:*) make_runtime ;;
+    devkube-standin/postgres:*) make_postgres ;;
+    devkube-standin/redis:*) make_redis ;;
+    devkube-standin/mariadb:*) make_mariadb ;;
   esac
   if ! check_output="$(check_tag "$tag" 2>&1)"; then
     printf '%s\n' "$check_output" >&2

@@ -1,8 +1,11 @@
 import {input, number, select} from '@inquirer/prompts'
+import {existsSync} from 'node:fs'
+import path from 'node:path'
 import {Flags} from '@oclif/core'
 import {DevkubeCommand} from '../lib/base-command.js'
 import {defaultName, readConfigFile, resolveConfig} from '../lib/config.js'
 import {CONFIG_FIELDS, describeSpec, type Language} from '../lib/config-schema.js'
+import {goCommands} from '../lib/detect-go.js'
 import {type Detection, detectApp, type DetectionFact, hasOwnDockerfile, SCAFFOLD_LANGUAGES} from '../lib/detect.js'
 import {InterruptedError, isUserError, UserError} from '../lib/errors.js'
 import {chalk, isInteractive} from '../lib/output.js'
@@ -68,6 +71,7 @@ devkube.yaml holds every setting; all keys are optional (flags win over the file
     port: Flags.integer({description: 'Port the app listens on (default: detected, else 8080).'}),
     yes: Flags.boolean({char: 'y', description: 'Ask nothing; use the detected values.'}),
     force: Flags.boolean({char: 'f', description: 'Overwrite files that exist (never a Dockerfile the project brought).'}),
+    cmd: Flags.string({description: 'Go: which cmd/<name> is the server, when cmd/ holds several.'}),
   }
 
   async run(): Promise<InitResult> {
@@ -79,15 +83,22 @@ devkube.yaml holds every setting; all keys are optional (flags win over the file
     const loaded = readConfigFile(projectDir)
 
     let lang = (flags.lang as Language | undefined) ?? loaded.file.lang
+    const target = loaded.file.build?.target
+    let goCommand = flags.cmd
+    const commands = existsSync(path.join(projectDir, 'go.mod')) ? goCommands(projectDir) : []
+    if (interactive && goCommand === undefined && commands.length > 1 && (lang === undefined || lang === 'go')) {
+      goCommand = await ask(() => select({message: 'cmd/ holds several commands: which one is the server?', choices: commands.map((value) => ({value, name: `cmd/${value}`}))}))
+    }
+    const detectOptions = {target, goCommand, langSource: flags.lang === undefined ? 'devkube.yaml' : '--lang'}
     let detection: Detection
     try {
-      detection = detectApp(projectDir, {lang})
+      detection = detectApp(projectDir, {lang, ...detectOptions})
     } catch (error) {
       // On a terminal, a folder detection cannot place is a question, not an error.
       if (!interactive || lang || !isUserError(error)) throw error
       this.log(chalk.yellow(error.message))
       lang = await ask(() => select({message: 'What is the app written in?', choices: LANGUAGE_CHOICES}))
-      detection = detectApp(projectDir, {lang})
+      detection = detectApp(projectDir, {lang, ...detectOptions})
     }
 
     let name = nameFlag
@@ -104,7 +115,7 @@ devkube.yaml holds every setting; all keys are optional (flags win over the file
       }
       if (flags.lang === undefined && lang === undefined) {
         const chosen = await ask(() => select({message: `Language (detected ${detection.lang}: ${detection.reason})`, choices: LANGUAGE_CHOICES, default: detection.lang}))
-        if (chosen !== detection.lang) detection = detectApp(projectDir, {lang: chosen})
+        if (chosen !== detection.lang) detection = detectApp(projectDir, {lang: chosen, ...detectOptions})
       }
       if (port === undefined) {
         const detectedPort = loaded.file.port ?? detection.port
@@ -141,8 +152,11 @@ devkube.yaml holds every setting; all keys are optional (flags win over the file
 
     const ownDockerfile = hasOwnDockerfile(projectDir)
     const fixed = (file: ScaffoldedFile) => file.path === '.gitignore' || (file.path === 'Dockerfile' && ownDockerfile)
-    this.log(`${chalk.bold(config.name)}: ${describeApp(appLang, detection)}, listening on port ${config.port}${portNote(config.port, detection)}.`)
-    const facts = detection.lang === appLang ? detection.facts : []
+    // Where each value came from, truthfully: a flag, an answer, devkube.yaml, detection or a default.
+    const nameSource = nameFlag !== undefined ? '--name' : name !== undefined ? 'your answer' : loaded.file.name ? 'devkube.yaml' : 'the folder name'
+    const portSource = portFlag !== undefined ? '--port' : port !== undefined ? 'your answer' : loaded.file.port === undefined ? (detection.portSource ?? 'default') : 'devkube.yaml'
+    this.log(`${chalk.bold(config.name)} ${chalk.dim(`(${nameSource})`)}: ${describeApp(appLang, detection, flags.lang === undefined ? (loaded.file.lang ? 'devkube.yaml' : undefined) : '--lang')}, listening on port ${config.port} ${chalk.dim(`(${portSource})`)}.`)
+    const facts = [{key: 'port', value: String(config.port), source: portSource}, ...(detection.lang === appLang ? detection.facts.filter((fact) => fact.key !== 'port') : [])]
     const keyWidth = Math.max(0, ...facts.map((fact) => fact.key.length))
     for (const fact of facts) this.log(`  ${fact.key.padEnd(keyWidth)}  ${fact.value} ${chalk.dim(`(${fact.source})`)}`)
     this.log('')
@@ -210,14 +224,9 @@ const APP_KIND: Record<Language, string> = {
   dockerfile: 'an app with its own Dockerfile',
 }
 
-function describeApp(lang: Language, detection: Detection): string {
+function describeApp(lang: Language, detection: Detection, langSource: string | undefined): string {
   const what = APP_KIND[lang]
-  return `${what} (${detection.lang === lang ? detection.reason : 'as chosen'})`
-}
-
-function portNote(port: number, detection: Detection): string {
-  if (port !== detection.port) return ''
-  return detection.portSource ? ` (from ${detection.portSource})` : ' (the default)'
+  return `${what} (${detection.lang === lang ? (langSource ? `lang from ${langSource}` : detection.reason) : 'as chosen'})`
 }
 
 const ACTION_STYLE: Record<FileAction, (text: string) => string> = {

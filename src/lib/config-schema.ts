@@ -54,6 +54,7 @@ export const OVERRIDABLE_FIELDS: Record<string, FieldSpec> = {
     fields: {
       context: {kind: 'string', check: relativePath},
       dockerfile: {kind: 'string', check: relativePath},
+      target: {kind: 'string'},
       args: {kind: 'scalarMap'},
     },
   },

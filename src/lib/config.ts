@@ -28,7 +28,7 @@ export interface ConfigFile {
   port?: number
   forward?: number
   replicas?: number
-  build?: {context?: string; dockerfile?: string; args?: Record<string, string>}
+  build?: {context?: string; dockerfile?: string; target?: string; args?: Record<string, string>}
   manifests?: string
   env?: Record<string, string>
   envFile?: string
@@ -53,7 +53,8 @@ export interface AppConfig {
   port: number
   forward: number
   replicas: number
-  build: {context: string; dockerfile: string; args: Record<string, string>}
+  /** target: the stage of a multi-stage Dockerfile to build (`docker build --target`). */
+  build: {context: string; dockerfile: string; target?: string; args: Record<string, string>}
   manifests: string
   env: Record<string, string>
   /** Absolute path of the env file to turn into a Secret; undefined when there is none. */
@@ -343,6 +344,7 @@ export function resolveConfig(
     build: {
       context,
       dockerfile: path.resolve(context, build.dockerfile ?? 'Dockerfile'),
+      ...(build.target ? {target: build.target} : {}),
       args: {...stringifyMap(file.build?.args), ...stringifyMap(layer.build?.args), ...overrides.buildArgs},
     },
     manifests: path.resolve(projectDir, pick('manifests') ?? 'k8s'),

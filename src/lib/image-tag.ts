@@ -10,7 +10,7 @@ import path from 'node:path'
 import {createRequire} from 'node:module'
 import type {Ignore} from '@balena/dockerignore'
 import {UserError} from './errors.js'
-import type {AppConfig, ServiceConfig} from './config.js'
+import {CONFIG_FILE, type AppConfig, type ServiceConfig} from './config.js'
 import {STATE_DIR, statePath} from './project-state.js'
 
 // A CommonJS module whose typings declare an ES default export that does not exist at run time.
@@ -33,6 +33,11 @@ export interface ContextHashInput {
   cacheFile?: string
   /** False: read the cache but leave it as it is (status only looks; up owns the cache). */
   writeCache?: boolean
+  /**
+   * devkube's own files in the context (devkube.yaml, the manifests folder), relative to it: left out
+   * of the hash whatever .dockerignore says, so changing `env:` or a manifest never rebuilds the image.
+   */
+  devkubeFiles?: string[]
 }
 
 export function imageRepository(appName: string): string {
@@ -63,6 +68,7 @@ export async function serviceImageTag(config: AppConfig, service: ServiceConfig,
     // One cache per service: two services' contexts may share files but not their hashes' keys.
     cacheFile: statePath(config.projectDir, service.name === config.name ? 'context-hashes.json' : `context-hashes-${service.name}.json`),
     writeCache: options.writeCache,
+    devkubeFiles: devkubeFilesIn(service.source.context, [config.configPath ?? path.join(config.projectDir, CONFIG_FILE), config.manifests]),
   })
   return `${serviceImageRepository(config.name, service.name)}:${digest.slice(0, TAG_LENGTH)}`
 }
@@ -87,7 +93,7 @@ export async function hashBuildInputs(input: ContextHashInput): Promise<string> 
   for (const key of Object.keys(input.buildArgs).sort()) hash.update(`\narg:${key}=${input.buildArgs[key]}`)
   hash.update('\ncontext:\n')
 
-  const files = await listContextFiles(input.context, contextFilter(input.context))
+  const files = await listContextFiles(input.context, contextFilter(input.context), new Set(input.devkubeFiles ?? []))
   for (const relative of files) {
     const absolute = path.join(input.context, relative)
     const stats = await lstat(absolute)
@@ -106,6 +112,13 @@ export async function hashBuildInputs(input: ContextHashInput): Promise<string> 
   }
   if (input.writeCache !== false) saveCache(input.cacheFile, nextCache)
   return hash.digest('hex')
+}
+
+/** The given paths that lie inside the context, relative to it with "/" separators. */
+function devkubeFilesIn(context: string, files: string[]): string[] {
+  return files
+    .map((file) => path.relative(context, file).split(path.sep).join('/'))
+    .filter((relative) => relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative))
 }
 
 /**
@@ -143,12 +156,14 @@ export function contextFilter(context: string): ContextFilter {
   }
 }
 
-async function listContextFiles(context: string, filter: ContextFilter): Promise<string[]> {
+async function listContextFiles(context: string, filter: ContextFilter, devkubeFiles: Set<string>): Promise<string[]> {
   const files: string[] = []
   async function walk(relativeDir: string): Promise<void> {
     const entries = await readdir(path.join(context, relativeDir), {withFileTypes: true})
     for (const entry of entries) {
       const relative = relativeDir ? `${relativeDir}/${entry.name}` : entry.name
+      // devkube.yaml and the manifests: changing them re-applies, it never rebuilds.
+      if (devkubeFiles.has(relative)) continue
       if (entry.isDirectory()) {
         if (filter.mayContain(relative)) await walk(relative)
       } else if (filter.includes(relative)) {

@@ -30,7 +30,8 @@ export function resolveProject(projectDir: string, overrides: ConfigOverrides, o
   const lang: Language | undefined = overrides.lang ?? loaded.file.lang
   let detection: Detection | undefined
   try {
-    detection = detectApp(projectDir, {lang})
+    const environment = overrides.environment ? loaded.file.environments?.[overrides.environment] : undefined
+    detection = detectApp(projectDir, {lang, target: environment?.build?.target ?? loaded.file.build?.target, langSource: overrides.lang ? '--lang' : 'devkube.yaml'})
   } catch (error) {
     if (options.requireApp) throw error
   }

@@ -8,7 +8,10 @@ import {existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, write
 import path from 'node:path'
 import {CONFIG_FILE, DEFAULT_CLUSTER, DEFAULT_RESOURCES, type Resources} from './config.js'
 import {type Language} from './config-schema.js'
-import {type Detection, detectApp, GENERATED_MARKER, hasOwnDockerfile, pythonStartCommand} from './detect.js'
+import {type Detection, detectApp, GENERATED_MARKER, hasOwnDockerfile} from './detect.js'
+import {DEFAULT_GO_VERSION} from './detect-go.js'
+import {procfileArgv, procfileStartCommand} from './detect-procfile.js'
+import {pythonStartCommand, type PythonDetails} from './detect-python.js'
 import {UserError} from './errors.js'
 import {quoteArg} from './shell-quote.js'
 import {renderTemplate, type TemplateValues} from './templates.js'
@@ -44,6 +47,8 @@ export interface ScaffoldOptions {
 /** Lines every project's .gitignore needs: the env file holds secrets, .devkube/ holds local state. */
 export const GITIGNORE_LINES = ['.env', '.devkube/']
 export const NGINX_CONF = 'nginx.conf'
+/** What every build context leaves out: the env file (secrets) and devkube's own files, whose changes must not rebuild. */
+export const DOCKERIGNORE_LINES = ['.env', '.devkube', 'devkube.yaml', 'k8s']
 
 type PlannedFile =
   | {path: string; kind: 'whole'; content: string; replaceable: boolean}
@@ -71,7 +76,8 @@ export function planScaffold(projectDir: string, answers: ScaffoldAnswers): Plan
     files.push({path: 'Dockerfile', kind: 'whole', content: '', replaceable: false})
   }
   files.push(
-    {path: '.dockerignore', kind: 'lines', lines: ['.env'], content: renderTemplate('docker/dockerignore', {}), replaceable: true},
+    // A project's own .dockerignore gains these too: secrets and devkube's own files never enter the image.
+    {path: '.dockerignore', kind: 'lines', lines: DOCKERIGNORE_LINES, content: renderTemplate('docker/dockerignore', {}), replaceable: true},
     {path: 'k8s/base/deployment.yaml', kind: 'whole', content: renderTemplate('k8s/base/deployment.yaml', values), replaceable: true},
     {path: 'k8s/base/service.yaml', kind: 'whole', content: renderTemplate('k8s/base/service.yaml', values), replaceable: true},
     {path: 'k8s/base/kustomization.yaml', kind: 'whole', content: renderTemplate('k8s/base/kustomization.yaml', values), replaceable: true},
@@ -164,16 +170,11 @@ function dockerfile(lang: Exclude<Language, 'dockerfile'>, port: number, detecti
       break
     }
     case 'python': {
-      content = renderTemplate('docker/python.Dockerfile', {
-        port,
-        framework: detection.framework ?? 'plain',
-        installSteps: pythonInstallSteps(detection),
-        startCommand: execForm(pythonStartCommand(detection, port)),
-      })
+      content = pythonDockerfile(detection, port)
       break
     }
     case 'go': {
-      content = renderTemplate('docker/go.Dockerfile', {port, goPackage: detection.goPackage ?? '.'})
+      content = goDockerfile(detection, port)
       break
     }
     case 'static': {
@@ -191,14 +192,63 @@ function execForm(argv: string[]): string {
   return `[${argv.map((arg) => JSON.stringify(arg)).join(', ')}]`
 }
 
-function pythonInstallSteps(detection: Detection): string {
-  const server = detection.missingServer ? [detection.missingServer] : []
-  const pip = (args: string[]) => `RUN pip install --no-cache-dir ${args.join(' ')}`
-  const files = detection.dependencyFiles ?? []
-  if (files.includes('requirements.txt')) return `COPY requirements.txt ./\n${pip(['-r', 'requirements.txt', ...server])}`
-  const packages = [...(detection.pyprojectDependencies ?? []), ...server].map((name) => quoteArg(name))
-  if (files.includes('pyproject.toml')) {
-    return packages.length > 0 ? `COPY pyproject.toml ./\n${pip(packages)}` : '# pyproject.toml lists no dependencies.'
+function pythonDockerfile(detection: Detection, port: number): string {
+  const python = detection.python
+  // planScaffold detects as python before it gets here; a Detection of another language is a bug.
+  if (!python) throw new Error('pythonDockerfile needs a Python detection')
+  const version = detection.facts.find((fact) => fact.key === 'python')
+  // A Procfile's web: line starts the app as written; otherwise the server detection chose, on this port.
+  const startCommand = detection.procfile ? procfileStartCommand(detection.procfile) : pythonStartCommand(python, port, detection.entryFile)
+  return renderTemplate('docker/python.Dockerfile', {
+    port,
+    framework: python.framework,
+    pythonVersion: python.pythonVersion,
+    pythonVersionSource: version?.source === 'default' || !version ? 'devkube\'s default' : `from ${version.source}`,
+    installSteps: pythonInstallSteps(python).trimEnd(),
+    buildSteps: python.collectStatic ? renderTemplate('docker/python/collectstatic.Dockerfile', {}).trimEnd() : '',
+    startCommand: execForm(startCommand),
+  })
+}
+
+/** The dependency install steps: one template fragment per installer, plus the server the list lacks. */
+function pythonInstallSteps(python: PythonDetails): string {
+  const server = python.missingServer ? [python.missingServer] : []
+  const extraPackages = server.map((name) => ` ${name}`).join('')
+  const serverStep = server.length > 0 ? ` \\\n && pip install --no-cache-dir ${server.join(' ')}` : ''
+  switch (python.installer) {
+    case 'requirements': {
+      return renderTemplate('docker/python/install-requirements.Dockerfile', {extraPackages})
+    }
+    case 'poetry': {
+      return renderTemplate('docker/python/install-poetry.Dockerfile', {serverStep})
+    }
+    case 'uv': {
+      return renderTemplate('docker/python/install-uv.Dockerfile', {extraPackages})
+    }
+    case 'pipenv': {
+      return renderTemplate('docker/python/install-pipenv.Dockerfile', {copyFiles: python.dependencyFiles.join(' '), serverStep})
+    }
+    case 'pyproject': {
+      const packages = [...(python.pyprojectDependencies ?? []), ...server].map((name) => quoteArg(name)).join(' ')
+      return renderTemplate('docker/python/install-pyproject.Dockerfile', {packages})
+    }
+    case 'none': {
+      return renderTemplate('docker/python/install-none.Dockerfile', {serverStep: server.length > 0 ? `\nRUN pip install --no-cache-dir ${server.join(' ')}` : ''})
+    }
   }
-  return packages.length > 0 ? pip(packages) : '# No requirements.txt or pyproject.toml: nothing to install.'
+}
+
+function goDockerfile(detection: Detection, port: number): string {
+  const go = detection.go
+  const version = detection.facts.find((fact) => fact.key === 'go')
+  const procfileArgs = detection.procfile ? (procfileArgv(detection.procfile, port) ?? []).slice(1) : []
+  return renderTemplate('docker/go.Dockerfile', {
+    port,
+    goPackage: go?.goPackage ?? detection.goPackage ?? '.',
+    goVersion: go?.goVersion ?? DEFAULT_GO_VERSION,
+    goVersionSource: version && version.source !== 'default' ? `from ${version.source}` : 'devkube\'s default',
+    downloadStep: go?.vendored ? '# vendor/ holds the dependencies: nothing to download.' : 'RUN go mod download',
+    modFlag: go?.vendored ? '-mod=vendor ' : '',
+    entrypoint: execForm(['/app', ...procfileArgs]),
+  })
 }

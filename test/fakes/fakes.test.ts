@@ -614,6 +614,149 @@ spec:
   })
 })
 
+// StatefulSets as the statefulset controller, kind's local-path provisioner and the kubelet run them.
+describe.skipIf(!hasDocker)('fake StatefulSets, volumes and exec probes', () => {
+  let tools: FakeToolchain
+  const cluster = `sts-${suffix}`
+  const ctx = `kind-${cluster}`
+  const ns = 'store'
+  const image = `devkube-fake-test/http:sts-${suffix}`
+  const kubectl = (args: string[], input?: string) => tools.exec('kubectl', ['--context', ctx, ...args], {input})
+  // Ready only when /data/ready exists: what is in the volume decides readiness.
+  const statefulSet = (storage = '1Gi') => `apiVersion: v1
+kind: Namespace
+metadata: {name: ${ns}}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: kv, namespace: ${ns}}
+spec:
+  serviceName: kv
+  replicas: 2
+  selector: {matchLabels: {app: kv}}
+  template:
+    metadata: {labels: {app: kv}}
+    spec:
+      containers:
+      - name: kv
+        image: ${image}
+        command: ["node", "-e", "require('fs').writeFileSync('/tmp/pass', process.argv[1]); require('/app/server.js')", "$(SECRET_WORD)"]
+        env: [{name: SECRET_WORD, value: swordfish}]
+        ports: [{containerPort: 8080}]
+        volumeMounts: [{name: data, mountPath: /data}]
+        readinessProbe:
+          exec: {command: ["node", "-e", "process.exit(require('fs').existsSync('/data/ready') ? 0 : 1)"]}
+          periodSeconds: 1
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: ${storage}}}
+`
+  const pod = async (name: string) => (await tools.pods(cluster, ns)).find((p) => p.metadata.name === name)
+  const containerOf = async (name: string) => (await pod(name))?.containers.kv.id ?? undefined
+  const inPod = async (name: string, script: string) => {
+    const id = await until(`a container for ${name}`, () => containerOf(name))
+    return execCommand('docker', ['exec', id, 'node', '-e', script])
+  }
+  const ready = async (name: string) => (await pod(name))?.status.containerStatuses?.[0]?.ready === true
+  const rolloutNow = async () => (await kubectl(['rollout', 'status', 'statefulset/kv', '-n', ns, '--watch=false'])).stdout
+  const volumes = async () => (await execCommand('docker', ['volume', 'ls', '-q', '--filter', `label=devkube.fake.cluster=${cluster}`])).stdout.split('\n').filter(Boolean)
+
+  beforeAll(async () => {
+    await buildTestHttpImage(image, {body: 'kv'})
+    tools = await createFakeToolchain({speed: 0.05})
+    expect((await tools.exec('kind', ['create', 'cluster', '--name', cluster, '--config', '-'], {input: kindConfig()})).code).toBe(0)
+    expect((await tools.exec('kind', ['load', 'docker-image', image, '--name', cluster])).code).toBe(0)
+  })
+  afterAll(async () => {
+    await tools?.cleanup()
+    await execCommand('docker', ['rmi', image])
+  })
+
+  it('creates pods in order, each with its own claim, and the exec readiness probe gates Ready', async () => {
+    expect(await kubectl(['apply', '-f', '-'], statefulSet())).toEqual({code: 0, stdout: `namespace/${ns} created\nstatefulset.apps/kv created\n`, stderr: ''})
+    expect((await kubectl(['apply', '-f', '-'], statefulSet())).stdout).toBe(`namespace/${ns} unchanged\nstatefulset.apps/kv unchanged\n`)
+    // kv-0 runs but is not ready (no /data/ready): kv-1 is not created yet (OrderedReady).
+    await until('kv-0 running', async () => (await pod('kv-0'))?.status.phase === 'Running')
+    expect(await rolloutNow()).toBe('Waiting for 2 pods to be ready...\n')
+    expect(await pod('kv-1')).toBeUndefined()
+    const events = JSON.parse((await kubectl(['get', 'events', '-n', ns, '-o', 'json'])).stdout)
+    await until('an Unhealthy event', async () => {
+      const list = JSON.parse((await kubectl(['get', 'events', '-n', ns, '-o', 'json'])).stdout)
+      return list.items.some((e: {reason: string; message: string}) => e.reason === 'Unhealthy' && e.message.startsWith('Readiness probe failed:'))
+    })
+    expect(events.items.map((e: {message: string}) => e.message)).toContain('create Claim data-kv-0 Pod kv-0 in StatefulSet kv success')
+    // $(VAR) in command is expanded by the kubelet from the container's env.
+    expect((await inPod('kv-0', "process.stdout.write(require('fs').readFileSync('/tmp/pass', 'utf8'))")).stdout).toBe('swordfish')
+
+    expect((await inPod('kv-0', "require('fs').writeFileSync('/data/ready', 'yes')")).code).toBe(0)
+    await until('kv-0 ready', () => ready('kv-0'))
+    await until('kv-1 running', async () => (await pod('kv-1'))?.status.phase === 'Running')
+    expect(await ready('kv-1')).toBe(false)
+    expect((await inPod('kv-1', "require('fs').writeFileSync('/data/ready', 'yes')")).code).toBe(0)
+    await until('kv-1 ready', () => ready('kv-1'))
+
+    const status = await kubectl(['rollout', 'status', 'statefulset/kv', '-n', ns, '--timeout=30s'])
+    expect(status).toMatchObject({code: 0, stderr: ''})
+    expect(status.stdout.split('\n').at(-2)).toBe('partitioned roll out complete: 2 new pods have been updated...')
+    const sts = JSON.parse((await kubectl(['get', 'statefulset', 'kv', '-n', ns, '-o', 'json'])).stdout)
+    expect(sts.spec).toMatchObject({podManagementPolicy: 'OrderedReady', updateStrategy: {type: 'RollingUpdate', rollingUpdate: {partition: 0}}})
+    expect(sts.status).toMatchObject({replicas: 2, readyReplicas: 2, currentReplicas: 2, updatedReplicas: 2, availableReplicas: 2, observedGeneration: 1})
+    expect(sts.status.currentRevision).toMatch(/^kv-[a-z0-9]{10}$/)
+    expect(sts.status.updateRevision).toBe(sts.status.currentRevision)
+    const pods = JSON.parse((await kubectl(['get', 'pods', '-n', ns, '-l', 'app=kv', '-o', 'json'])).stdout)
+    expect(pods.items[0].metadata.labels).toMatchObject({'statefulset.kubernetes.io/pod-name': 'kv-0', 'apps.kubernetes.io/pod-index': '0', 'controller-revision-hash': sts.status.updateRevision})
+    expect(pods.items[0].spec).toMatchObject({hostname: 'kv-0', subdomain: 'kv', volumes: [{name: 'data', persistentVolumeClaim: {claimName: 'data-kv-0'}}]})
+  })
+
+  it('binds the claims (kind\'s default class) and prints them and the set as kubectl does', async () => {
+    const claims = JSON.parse((await kubectl(['get', 'pvc', '-n', ns, '-o', 'json'])).stdout)
+    expect(claims.items.map((c: {metadata: {name: string}}) => c.metadata.name)).toEqual(['data-kv-0', 'data-kv-1'])
+    expect(claims.items[0]).toMatchObject({
+      metadata: {labels: {app: 'kv'}, annotations: {'volume.kubernetes.io/storage-provisioner': 'rancher.io/local-path', 'volume.kubernetes.io/selected-node': `${cluster}-control-plane`}},
+      spec: {storageClassName: 'standard', volumeMode: 'Filesystem', volumeName: `pvc-${claims.items[0].metadata.uid}`},
+      status: {phase: 'Bound', capacity: {storage: '1Gi'}, accessModes: ['ReadWriteOnce']},
+    })
+    const table = (await kubectl(['get', 'pvc', '-n', ns])).stdout.split('\n')
+    expect(table[0]).toMatch(/^NAME +STATUS +VOLUME +CAPACITY +ACCESS MODES +STORAGECLASS +VOLUMEATTRIBUTESCLASS +AGE$/)
+    expect(table[1]).toMatch(/^data-kv-0 +Bound +pvc-[0-9a-f-]+ +1Gi +RWO +standard +<unset> +\d+s$/)
+    expect((await kubectl(['get', 'statefulsets', '-n', ns])).stdout).toMatch(/^NAME +READY +AGE\nkv +2\/2 +\d+s\n$/)
+    expect(await volumes()).toHaveLength(2)
+  })
+
+  it('a deleted pod comes back with the same name and the same volume', async () => {
+    const before = await containerOf('kv-0')
+    expect(await kubectl(['delete', 'pod', 'kv-0', '-n', ns])).toEqual({code: 0, stdout: 'pod "kv-0" deleted\n', stderr: ''})
+    const after = await until('a new kv-0', async () => {
+      const id = await containerOf('kv-0')
+      return id && id !== before ? id : undefined
+    })
+    expect(after).not.toBe(before)
+    // Ready without writing anything: /data/ready is still in its volume.
+    await until('kv-0 ready again', () => ready('kv-0'))
+    expect(await volumes()).toHaveLength(2)
+  })
+
+  it('refuses to change volumeClaimTemplates, as the API server does', async () => {
+    const changed = await kubectl(['apply', '-f', '-'], statefulSet('2Gi'))
+    expect(changed.code).toBe(1)
+    expect(changed.stderr).toBe(
+      "The StatefulSet \"kv\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden\n",
+    )
+  })
+
+  it('deleting the set keeps the claims; deleting a claim (or the namespace) deletes its volume', async () => {
+    expect(await kubectl(['delete', 'statefulset', 'kv', '-n', ns])).toEqual({code: 0, stdout: 'statefulset.apps "kv" deleted\n', stderr: ''})
+    expect(await tools.pods(cluster, ns)).toEqual([])
+    expect(await volumes()).toHaveLength(2)
+    expect(await kubectl(['delete', 'pvc', 'data-kv-1', '-n', ns])).toEqual({code: 0, stdout: 'persistentvolumeclaim "data-kv-1" deleted\n', stderr: ''})
+    expect(await volumes()).toHaveLength(1)
+    expect((await kubectl(['delete', 'namespace', ns])).code).toBe(0)
+    expect(await volumes()).toEqual([])
+  })
+})
+
 function findRealKubectl(): string | undefined {
   const fakeDir = fs.realpathSync(new URL('./bin', import.meta.url).pathname)
   for (const dir of (process.env.PATH ?? '').split(':')) {

@@ -10,6 +10,7 @@ import {createServer} from 'node:net'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {inject} from 'vitest'
+import type {BackingEngine} from '../../src/lib/backing.js'
 
 export const REPO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -35,6 +36,20 @@ export const OFFICIAL_IMAGES: Record<BaseImageArg, string> = {
   GO_IMAGE: 'golang:1.23',
   RUNTIME_IMAGE: 'gcr.io/distroless/static-debian12:nonroot',
   NGINX_IMAGE: 'nginxinc/nginx-unprivileged:1.27-alpine',
+}
+
+/**
+ * Backing services that have a stand-in (scripts/standin-images.sh): a test sets `image:` to this so the fake
+ * cluster runs it offline; with DEVKUBE_TEST_BASE_IMAGES=official the official image (devkube's default) is used.
+ */
+export const STANDIN_BACKING_IMAGES = {
+  postgres: 'devkube-standin/postgres:16',
+  redis: 'devkube-standin/redis:7',
+  mariadb: 'devkube-standin/mariadb:11',
+} as const satisfies Partial<Record<BackingEngine, string>>
+
+export function backingImageForTests(engine: keyof typeof STANDIN_BACKING_IMAGES): string | undefined {
+  return process.env.DEVKUBE_TEST_BASE_IMAGES === 'official' ? undefined : STANDIN_BACKING_IMAGES[engine]
 }
 
 declare module 'vitest' {

@@ -185,6 +185,9 @@ export async function createFakeToolchain(options: FakeToolchainOptions = {}): P
   const cleanup: FakeToolchain['cleanup'] = async () => {
     const ids = await containerIds()
     if (ids.length) await exec('docker', ['rm', '-f', ...ids])
+    // The Docker volumes behind PersistentVolumeClaims carry the same label.
+    const volumes = (await exec('docker', ['volume', 'ls', '-q', '--filter', `label=${label}`])).stdout.split('\n').filter(Boolean)
+    if (volumes.length) await exec('docker', ['volume', 'rm', '-f', ...volumes])
     fs.rmSync(root, {recursive: true, force: true})
   }
 

@@ -99,7 +99,7 @@ describe('parseConfig: wrong types and values', () => {
     ['name: 42\n', '`name` must be a string, but it is 42'],
     ['env: [A, B]\n', '`env` must be a map of names to values (strings, numbers or booleans), but it is a list'],
     ['env:\n  A: {b: 1}\n', '`env.A` must be a string, number or boolean, but it is a map'],
-    ['build: ./app\n', '`build` must be a map with the keys context, dockerfile, args, but it is "./app"'],
+    ['build: ./app\n', '`build` must be a map with the keys context, dockerfile, target, args, but it is "./app"'],
     ['build:\n  args: [x]\n', '`build.args` must be a map of names to values'],
     ['lang: ruby\n', '`lang` must be one of node, python, go, static, dockerfile, but it is "ruby"'],
     ['healthPath: health\n', '`healthPath` must be an HTTP path starting with "/", but it is "health"'],

@@ -92,13 +92,11 @@ describe('detectApp: Python', () => {
     })
     expect(detectApp(dir)).toMatchObject({
       lang: 'python',
-      framework: 'flask',
       reason: 'requirements.txt is there and the app uses Flask',
       entryModule: 'app',
       entryFile: 'app.py',
-      pythonApp: 'app:application',
+      python: {framework: 'flask', pythonApp: 'app:application', missingServer: 'gunicorn'},
       port: 5000,
-      missingServer: 'gunicorn',
       startCommand: ['gunicorn', '--bind', '0.0.0.0:5000', 'app:application'],
     })
   })
@@ -106,12 +104,12 @@ describe('detectApp: Python', () => {
   it('does not add gunicorn when the requirements list it', () => {
     const dir = project({'requirements.txt': 'flask>=2\ngunicorn==21.2\n', 'wsgi.py': 'import flask\napp = flask.Flask(__name__)\n'})
     const detection = detectApp(dir)
-    expect(detection).toMatchObject({framework: 'flask', entryModule: 'wsgi', missingServer: undefined})
+    expect(detection).toMatchObject({entryModule: 'wsgi', python: {framework: 'flask', missingServer: undefined}})
   })
 
   it('loads a Flask app factory', () => {
     const dir = project({'requirements.txt': 'flask\n', 'app.py': 'from flask import Flask\n\ndef create_app():\n    return Flask(__name__)\n'})
-    expect(detectApp(dir).pythonApp).toBe('app:create_app()')
+    expect(detectApp(dir).python?.pythonApp).toBe('app:create_app()')
   })
 
   it('detects FastAPI from pyproject.toml, its dependency list, and the uvicorn port', () => {
@@ -121,14 +119,10 @@ describe('detectApp: Python', () => {
     })
     expect(detectApp(dir)).toMatchObject({
       lang: 'python',
-      framework: 'fastapi',
       reason: 'pyproject.toml is there and the app uses FastAPI',
-      pythonApp: 'main:api',
+      python: {framework: 'fastapi', pythonApp: 'main:api', installer: 'pyproject', dependencyFiles: ['pyproject.toml'], pyprojectDependencies: ['fastapi>=0.110', 'uvicorn[standard]'], missingServer: undefined},
       port: 8000,
-      dependencyFiles: ['pyproject.toml'],
-      pyprojectDependencies: ['fastapi>=0.110', 'uvicorn[standard]'],
-      missingServer: undefined,
-      startCommand: ['uvicorn', 'main:api', '--host', '0.0.0.0', '--port', '8000'],
+      startCommand: ['python', '-m', 'uvicorn', 'main:api', '--host', '0.0.0.0', '--port', '8000'],
     })
   })
 
@@ -138,7 +132,7 @@ describe('detectApp: Python', () => {
       'helpers.py': 'def x():\n    pass\n',
       'serve.py': 'import os\nPORT = int(os.getenv("PORT", "9000"))\nif __name__ == "__main__":\n    pass\n',
     })
-    expect(detectApp(dir)).toMatchObject({framework: 'plain', entryFile: 'serve.py', port: 9000, startCommand: ['python', 'serve.py']})
+    expect(detectApp(dir)).toMatchObject({python: {framework: 'plain'}, entryFile: 'serve.py', port: 9000, startCommand: ['python', 'serve.py']})
   })
 
   it('reads the port from a --port in a Procfile-like command line in the code', () => {
@@ -148,7 +142,7 @@ describe('detectApp: Python', () => {
 
   it('fails clearly when there is no Python file to start', () => {
     const dir = project({'requirements.txt': 'flask\n'})
-    expect(() => detectApp(dir)).toThrow('no Python file to start (looked for app.py, main.py')
+    expect(() => detectApp(dir)).toThrow('no Python file to start (looked for manage.py, app.py, main.py')
   })
 })
 
@@ -210,8 +204,8 @@ describe('detectApp: unrecognised folder and --lang', () => {
 
   it('trusts --lang over what the folder looks like, and still detects the port', () => {
     const dir = project({'package.json': packageJson({scripts: {start: 'node a.js'}}), 'index.html': '', 'app.py': 'import os\nport = os.environ.get("PORT", 6000)\n'})
-    expect(detectApp(dir, {lang: 'static'})).toMatchObject({lang: 'static', reason: '--lang static was given'})
-    expect(detectApp(dir, {lang: 'python'})).toMatchObject({lang: 'python', framework: 'plain', port: 6000, dependencyFiles: []})
+    expect(detectApp(dir, {lang: 'static'})).toMatchObject({lang: 'static', reason: '--lang says lang static'})
+    expect(detectApp(dir, {lang: 'python'})).toMatchObject({lang: 'python', python: {framework: 'plain', dependencyFiles: []}, port: 6000})
   })
 
   it('says what a forced language needs when the folder lacks it', () => {
@@ -229,7 +223,7 @@ describe('detectApp: unrecognised folder and --lang', () => {
 describe('detectApp: the examples', () => {
   it.each([
     ['hello-node', {lang: 'node', port: 8080, startCommand: ['node', 'server.js']}],
-    ['hello-python', {lang: 'python', framework: 'flask', port: 8080, pythonApp: 'app:app', missingServer: undefined}],
+    ['hello-python', {lang: 'python', port: 8080, python: {framework: 'flask', pythonApp: 'app:app', missingServer: undefined}}],
     ['hello-go', {lang: 'go', port: 8080, goPackage: '.'}],
   ])('%s', (example, expected) => {
     const detection = detectApp(path.join(examples, example))

@@ -208,7 +208,7 @@ describe('Dockerfile templates', () => {
     const dir = project({'pyproject.toml': '[project]\ndependencies = ["fastapi>=0.110"]\n', 'main.py': 'from fastapi import FastAPI\napp = FastAPI()\n'})
     const dockerfile = planScaffold(dir, {name: 'api', lang: 'python', port: 8000}).find((file) => file.path === 'Dockerfile')?.content
     expect(dockerfile).toContain("RUN pip install --no-cache-dir 'fastapi>=0.110' uvicorn")
-    expect(dockerfile).toMatch(/^CMD \["uvicorn", "main:app", "--host", "0\.0\.0\.0", "--port", "8000"\]$/m)
+    expect(dockerfile).toMatch(/^CMD \["python", "-m", "uvicorn", "main:app", "--host", "0\.0\.0\.0", "--port", "8000"\]$/m)
   })
 
   it('go: multi-stage, modules before the source, static binary on the runtime image', () => {

@@ -247,6 +247,10 @@ async function deleteCluster(args) {
     const labelled = await docker(['ps', '-aq', '--filter', `label=${stateLabel()}`, '--filter', `label=devkube.fake.cluster=${name}`])
     const ids = [...new Set([...labelled.stdout.split('\n').filter(Boolean), ...(state ? containersOfCluster(state) : [])])]
     if (ids.length) await docker(['rm', '-f', ...ids])
+    // The volumes of its claims lived on the node (local-path): they go with it.
+    const volumes = await docker(['volume', 'ls', '-q', '--filter', `label=${stateLabel()}`, '--filter', `label=devkube.fake.cluster=${name}`])
+    const volumeNames = volumes.stdout.split('\n').filter(Boolean)
+    if (volumeNames.length) await docker(['volume', 'rm', '-f', ...volumeNames])
     removeKindCluster(name)
     if (state) {
       removeCluster(name)

@@ -34,6 +34,7 @@ import {
 } from './util.mjs'
 import {K8S_VERSION, deletePods, getObject, initPod, key, listObjects, nodeObject, putObject, reconcile, replicaSetsOf, revisionOf} from './world.mjs'
 import {portForward} from './portforward.mjs'
+import {forbiddenStatefulSetUpdate} from './statefulsets.mjs'
 import {logs} from './logs.mjs'
 import {exec} from './exec.mjs'
 
@@ -248,6 +249,17 @@ function tableFor(kind, objects, flags) {
     rows = [['NAME', 'STATUS', 'AGE'], ...objects.map((n) => [n.metadata.name, n.status?.phase ?? 'Active', humanAge(n.metadata.creationTimestamp)])]
   } else if (kind === 'Node') {
     rows = [['NAME', 'STATUS', 'ROLES', 'AGE', 'VERSION'], ...objects.map((n) => [n.metadata.name, n.status.conditions.find((c) => c.type === 'Ready').status === 'True' ? 'Ready' : 'NotReady', 'control-plane', humanAge(n.metadata.creationTimestamp), K8S_VERSION])]
+  } else if (kind === 'StatefulSet') {
+    rows = [header(['NAME', 'READY', 'AGE'])]
+    for (const s of objects) rows.push(withNs([s.metadata.name, `${s.status?.readyReplicas ?? 0}/${s.spec.replicas}`, humanAge(s.metadata.creationTimestamp)], s))
+  } else if (kind === 'PersistentVolumeClaim') {
+    // The API server's printer (1.29+ adds VOLUMEATTRIBUTESCLASS); a Pending claim has no volume, capacity or modes yet.
+    const modes = {ReadWriteOnce: 'RWO', ReadOnlyMany: 'ROX', ReadWriteMany: 'RWX', ReadWriteOncePod: 'RWOP'}
+    rows = [header(['NAME', 'STATUS', 'VOLUME', 'CAPACITY', 'ACCESS MODES', 'STORAGECLASS', 'VOLUMEATTRIBUTESCLASS', 'AGE'])]
+    for (const c of objects) {
+      const bound = c.status?.phase === 'Bound'
+      rows.push(withNs([c.metadata.name, c.status?.phase ?? 'Pending', c.spec.volumeName ?? '', bound ? c.status.capacity?.storage ?? '' : '', bound ? (c.status.accessModes ?? []).map((m) => modes[m] ?? m).join(',') : '', c.spec.storageClassName ?? '', c.spec.volumeAttributesClassName ?? '<unset>', humanAge(c.metadata.creationTimestamp)], c))
+    }
   } else if (kind === 'ReplicaSet') {
     rows = [header(['NAME', 'DESIRED', 'CURRENT', 'READY', 'AGE'])]
     for (const r of objects) rows.push(withNs([r.metadata.name, r.spec.replicas, r.status?.replicas ?? 0, r.status?.readyReplicas ?? 0, humanAge(r.metadata.creationTimestamp)], r))
@@ -529,7 +541,7 @@ function validate(obj) {
   } else if (!DNS_SUBDOMAIN.test(name) || name.length > 253) {
     errors.push(`metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`)
   }
-  if (obj.kind === 'Deployment') {
+  if (obj.kind === 'Deployment' || obj.kind === 'StatefulSet') {
     const spec = obj.spec ?? {}
     if (!spec.selector) errors.push('spec.selector: Required value')
     const labels = spec.template?.metadata?.labels ?? {}
@@ -677,6 +689,12 @@ async function apply(conn, {flags}, docs) {
         errors.push(`The Deployment "${name}" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{${Object.entries(next.spec.selector?.matchLabels ?? {}).map(([k, v]) => `"${k}":"${v}"`).join(', ')}}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable`)
         continue
       }
+      const forbidden = kind === 'StatefulSet' ? forbiddenStatefulSetUpdate(live, next) : undefined
+      if (forbidden) {
+        // kubectl prints an Invalid status from its details: kind without group, then the cause.
+        errors.push(`The StatefulSet "${name}" is invalid: ${forbidden}`)
+        continue
+      }
       const unchanged = deepEqual(publicView(next), publicView(live))
       if (!unchanged && !dryRun) updateObject(state, live, next)
       const verbText = flags['server-side'] ? 'serverside-applied' : unchanged ? 'unchanged' : 'configured'
@@ -702,7 +720,8 @@ function stripLastApplied(input, ns, type) {
 
 let serviceIpCounter = 0
 function createObject(state, obj) {
-  if (obj.kind === 'Deployment') obj.metadata.generation = 1
+  if (obj.kind === 'Deployment' || obj.kind === 'StatefulSet') obj.metadata.generation = 1
+  if (obj.kind === 'StatefulSet') obj.status = {availableReplicas: 0, replicas: 0}
   if (obj.kind === 'Service') {
     const used = new Set(listObjects(state, 'Service').map((s) => s.spec.clusterIP))
     let ip
@@ -720,7 +739,7 @@ function createObject(state, obj) {
 }
 
 function updateObject(state, live, next) {
-  if (next.kind === 'Deployment' && !deepEqual(live.spec, next.spec)) next.metadata.generation = (live.metadata.generation ?? 1) + 1
+  if ((next.kind === 'Deployment' || next.kind === 'StatefulSet') && !deepEqual(live.spec, next.spec)) next.metadata.generation = (live.metadata.generation ?? 1) + 1
   next.fake = live.fake
   putObject(state, next)
 }
@@ -799,16 +818,40 @@ async function get(conn, {args, flags}) {
 
 // ---------- rollout / scale / wait ----------
 
-function deploymentTarget(args, verb) {
+/** `deployment/x`, `sts x`, ...: the kind (one of `kinds`) and name a rollout/scale command is about. */
+function workloadTarget(args, verb, kinds = ['Deployment']) {
   let [first, second] = args
   if (!first) fail(`error: required resource not specified\n`)
   let typeWord, name
   if (first.includes('/')) [typeWord, name] = first.split('/')
   else [typeWord, name] = [first, second]
   const kind = kindForResource(typeWord)
-  if (kind !== 'Deployment') unsupported('kubectl', `${verb} of ${typeWord}`)
+  if (!kinds.includes(kind)) unsupported('kubectl', `${verb} of ${typeWord}`)
   if (!name) fail(`error: resource name may not be empty\n`)
-  return name
+  return {kind, name}
+}
+
+function deploymentTarget(args, verb) {
+  return workloadTarget(args, verb).name
+}
+
+/** kubectl's StatefulSetStatusViewer (polymorphichelpers/rollout_status.go), word for word. */
+function statefulSetStatus(sts) {
+  const s = sts.status ?? {}
+  const strategy = sts.spec.updateStrategy ?? {}
+  if (strategy.type !== 'RollingUpdate') return {error: 'error: rollout status is only available for RollingUpdate strategy type\n'}
+  if (!s.observedGeneration || (sts.metadata.generation ?? 1) > s.observedGeneration) return {message: 'Waiting for statefulset spec update to be observed...\n'}
+  const replicas = sts.spec.replicas ?? 1
+  if ((s.readyReplicas ?? 0) < replicas) return {message: `Waiting for ${replicas - (s.readyReplicas ?? 0)} pods to be ready...\n`}
+  if (strategy.rollingUpdate) {
+    const partition = strategy.rollingUpdate.partition
+    if (partition !== undefined && (s.updatedReplicas ?? 0) < replicas - partition) {
+      return {message: `Waiting for partitioned roll out to finish: ${s.updatedReplicas ?? 0} out of ${replicas - partition} new pods have been updated...\n`}
+    }
+    return {message: `partitioned roll out complete: ${s.updatedReplicas ?? 0} new pods have been updated...\n`, done: true}
+  }
+  if (s.updateRevision !== s.currentRevision) return {message: `waiting for statefulset rolling update to complete ${s.updatedReplicas ?? 0} pods at revision ${s.updateRevision}...\n`}
+  return {message: `statefulset rolling update complete ${s.currentReplicas ?? 0} pods at revision ${s.currentRevision}...\n`, done: true}
 }
 
 function deploymentStatus(dep) {
@@ -827,16 +870,16 @@ function deploymentStatus(dep) {
 }
 
 async function rolloutStatus(conn, args, flags) {
-  const name = deploymentTarget(args, 'rollout status')
+  const {kind, name} = workloadTarget(args, 'rollout status', ['Deployment', 'StatefulSet'])
   const timeoutMs = flags.timeout ? parseGoDuration(flags.timeout) : 0
   if (Number.isNaN(timeoutMs)) fail(`error: invalid argument "${flags.timeout}" for "--timeout" flag: time: invalid duration "${flags.timeout}"\n`)
   const watch = flags.watch === undefined || flags.watch === true || flags.watch === 'true'
   const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity
   let lastFingerprint
   for (;;) {
-    const dep = await inCluster(conn, (state) => clone(getObject(state, 'Deployment', conn.namespace, name)))
-    if (!dep) fail(`Error from server (NotFound): deployments.apps "${name}" not found\n`)
-    const status = deploymentStatus(dep)
+    const dep = await inCluster(conn, (state) => clone(getObject(state, kind, conn.namespace, name)))
+    if (!dep) fail(`Error from server (NotFound): ${qualifiedResource(kind)} "${name}" not found\n`)
+    const status = kind === 'StatefulSet' ? statefulSetStatus(dep) : deploymentStatus(dep)
     if (status.error) fail(status.error)
     const fingerprint = JSON.stringify([status.message, dep.status?.replicas, dep.status?.updatedReplicas, dep.status?.readyReplicas, dep.status?.availableReplicas])
     if (fingerprint !== lastFingerprint) process.stdout.write(status.message)
@@ -850,6 +893,7 @@ async function rolloutStatus(conn, args, flags) {
 async function rollout(conn, {args, flags}) {
   const [sub, ...rest] = args
   if (sub === 'status') return rolloutStatus(conn, rest, flags)
+  if (sub === 'restart') return rolloutRestart(conn, rest)
   const name = deploymentTarget(rest, `rollout ${sub}`)
   if (sub === 'history') {
     const rows = await inCluster(conn, (state) => {
@@ -889,30 +933,32 @@ async function rollout(conn, {args, flags}) {
     process.stdout.write(message)
     return 0
   }
-  if (sub === 'restart') {
-    await inCluster(conn, (state) => {
-      const dep = getObject(state, 'Deployment', conn.namespace, name)
-      if (!dep) fail(`Error from server (NotFound): deployments.apps "${name}" not found\n`)
-      dep.spec.template.metadata ??= {}
-      dep.spec.template.metadata.annotations = {...(dep.spec.template.metadata.annotations ?? {}), 'kubectl.kubernetes.io/restartedAt': new Date().toISOString().replace(/\.\d+Z$/, 'Z')}
-      dep.metadata.generation = (dep.metadata.generation ?? 1) + 1
-      putObject(state, dep)
-      return reconcile(state, {kubelet: false})
-    })
-    process.stdout.write(`deployment.apps/${name} restarted\n`)
-    return 0
-  }
   unsupported('kubectl', `rollout ${sub ?? ''}`)
+}
+
+async function rolloutRestart(conn, args) {
+  const {kind, name} = workloadTarget(args, 'rollout restart', ['Deployment', 'StatefulSet'])
+  await inCluster(conn, (state) => {
+    const workload = getObject(state, kind, conn.namespace, name)
+    if (!workload) fail(`Error from server (NotFound): ${qualifiedResource(kind)} "${name}" not found\n`)
+    workload.spec.template.metadata ??= {}
+    workload.spec.template.metadata.annotations = {...(workload.spec.template.metadata.annotations ?? {}), 'kubectl.kubernetes.io/restartedAt': new Date().toISOString().replace(/\.\d+Z$/, 'Z')}
+    workload.metadata.generation = (workload.metadata.generation ?? 1) + 1
+    putObject(state, workload)
+    return reconcile(state, {kubelet: false})
+  })
+  process.stdout.write(`${objectRef(kind, name)} restarted\n`)
+  return 0
 }
 
 async function scale(conn, {args, flags}) {
   if (flags.replicas === undefined) fail(`error: required flag(s) "replicas" not set\n`)
   const replicas = Number(flags.replicas)
   if (!Number.isInteger(replicas) || replicas < 0) fail(`error: The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0\n`)
-  const name = deploymentTarget(args, 'scale')
+  const {kind, name} = workloadTarget(args, 'scale', ['Deployment', 'StatefulSet'])
   await inCluster(conn, async (state) => {
-    const dep = getObject(state, 'Deployment', conn.namespace, name)
-    if (!dep) fail(`Error from server (NotFound): deployments.apps "${name}" not found\n`)
+    const dep = getObject(state, kind, conn.namespace, name)
+    if (!dep) fail(`Error from server (NotFound): ${qualifiedResource(kind)} "${name}" not found\n`)
     if (dep.spec.replicas !== replicas) {
       dep.spec.replicas = replicas
       dep.metadata.generation = (dep.metadata.generation ?? 1) + 1
@@ -920,7 +966,7 @@ async function scale(conn, {args, flags}) {
       await reconcile(state, {kubelet: false})
     }
   })
-  process.stdout.write(`deployment.apps/${name} scaled\n`)
+  process.stdout.write(`${objectRef(kind, name)} scaled\n`)
   return 0
 }
 

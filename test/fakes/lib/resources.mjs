@@ -28,7 +28,7 @@ export const TYPES = {
 }
 
 /** Kinds that would run pods on a real cluster: accepting them without running anything would mislead a test. */
-export const UNMODELLED_WORKLOADS = new Set(['StatefulSet', 'DaemonSet', 'Job', 'CronJob'])
+export const UNMODELLED_WORKLOADS = new Set(['DaemonSet', 'Job', 'CronJob'])
 
 export function apiVersionOf(kind) {
   const t = TYPES[kind]
@@ -120,6 +120,47 @@ export function defaultPodSpec(spec) {
   }
 }
 
+/** kind's only StorageClass, marked default: `standard`, provisioner rancher.io/local-path, WaitForFirstConsumer. */
+export const DEFAULT_STORAGE_CLASS = 'standard'
+
+/** The API server's defaults for a StatefulSet (what `get -o yaml` shows after an apply). */
+export function defaultStatefulSet(obj) {
+  const spec = (obj.spec ??= {})
+  spec.replicas ??= 1
+  spec.podManagementPolicy ??= 'OrderedReady'
+  spec.revisionHistoryLimit ??= 10
+  spec.updateStrategy ??= {}
+  spec.updateStrategy.type ??= 'RollingUpdate'
+  if (spec.updateStrategy.type === 'RollingUpdate') {
+    spec.updateStrategy.rollingUpdate ??= {}
+    spec.updateStrategy.rollingUpdate.partition ??= 0
+  }
+  spec.persistentVolumeClaimRetentionPolicy ??= {}
+  spec.persistentVolumeClaimRetentionPolicy.whenDeleted ??= 'Retain'
+  spec.persistentVolumeClaimRetentionPolicy.whenScaled ??= 'Retain'
+  spec.template ??= {}
+  spec.template.metadata ??= {}
+  spec.template.metadata.creationTimestamp ??= null
+  defaultPodSpec(spec.template.spec)
+  for (const claim of spec.volumeClaimTemplates ?? []) {
+    claim.apiVersion ??= 'v1'
+    claim.kind ??= 'PersistentVolumeClaim'
+    claim.metadata ??= {}
+    claim.metadata.creationTimestamp ??= null
+    claim.spec ??= {}
+    claim.spec.volumeMode ??= 'Filesystem'
+    claim.status ??= {phase: 'Pending'}
+  }
+}
+
+/** The DefaultStorageClass admission plugin and the API defaults of a claim. */
+export function defaultClaim(obj) {
+  const spec = (obj.spec ??= {})
+  if (spec.storageClassName === undefined) spec.storageClassName = DEFAULT_STORAGE_CLASS
+  spec.volumeMode ??= 'Filesystem'
+  obj.status ??= {phase: 'Pending'}
+}
+
 /** Fills in what the real API server would (so that a second apply of the same file is `unchanged`). */
 export function applyDefaults(obj) {
   const {kind} = obj
@@ -145,6 +186,8 @@ export function applyDefaults(obj) {
     spec.template.metadata.creationTimestamp ??= null
     defaultPodSpec(spec.template.spec)
   }
+  if (kind === 'StatefulSet') defaultStatefulSet(obj)
+  if (kind === 'PersistentVolumeClaim') defaultClaim(obj)
   if (kind === 'Service') {
     const spec = (obj.spec ??= {})
     spec.type ??= 'ClusterIP'

@@ -12,6 +12,7 @@ import {
   resolveIntOrPercent,
   TYPES,
 } from './resources.mjs'
+import {bindClaims, collectVolumes, hasStorageWork, syncStatefulSet, updateStatefulSetStatus, volumeArgs} from './statefulsets.mjs'
 import {clone, docker, latencyMs, nowIso, randomSuffix, scaledMs, stateDir, stateLabel, templateHash, uid} from './util.mjs'
 
 export const K8S_VERSION = 'v1.32.2'
@@ -205,11 +206,11 @@ export const replicaSetsOf = (state, dep) =>
 
 export const revisionOf = (obj) => Number(obj.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? 0)
 
-function isPodReady(pod) {
+export function isPodReady(pod) {
   return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false
 }
 
-function isPodAvailable(pod, minReadySeconds) {
+export function isPodAvailable(pod, minReadySeconds) {
   if (!isPodReady(pod)) return false
   const since = pod.fake?.readySince ?? Date.now()
   return Date.now() - since >= scaledMs(minReadySeconds ?? 0)
@@ -576,6 +577,11 @@ function probePorts(container) {
   return [...ports]
 }
 
+/** Kubernetes' $(VAR) expansion: a defined variable is replaced, an undefined one left as written, $$ is a $. */
+function expandVars(text, env) {
+  return String(text).replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (match, name) => (match === '$$' ? '$' : env[name] ?? match))
+}
+
 async function startContainer(state, pod, container, restart) {
   const name = containerName(state, pod, container, restart)
   const envDir = path.join(stateDir(), 'env')
@@ -601,10 +607,12 @@ async function startContainer(state, pod, container, restart) {
   const security = {...(pod.spec.securityContext ?? {}), ...(container.securityContext ?? {})}
   if (security.runAsUser !== undefined) args.push('--user', security.runAsGroup !== undefined ? `${security.runAsUser}:${security.runAsGroup}` : String(security.runAsUser))
   if (container.workingDir) args.push('-w', container.workingDir)
-  const command = container.command ?? []
+  args.push(...volumeArgs(state, pod, container))
+  // The kubelet expands $(VAR) in command and args from the container's env (a Secret's value among them).
+  const command = (container.command ?? []).map((word) => expandVars(word, env))
   if (command.length) args.push('--entrypoint', command[0])
   args.push(container.image.includes('@') ? container.image : nodeImage(state, container.image)?.id ?? container.image)
-  args.push(...command.slice(1), ...(container.args ?? []))
+  args.push(...command.slice(1), ...(container.args ?? []).map((word) => expandVars(word, env)))
   const result = await new Promise((resolve) => {
     import('node:child_process').then(({execFile}) => {
       execFile('docker', args, {env: {...process.env, ...passEnv}, encoding: 'utf8'}, (error, stdout, stderr) =>
@@ -675,8 +683,24 @@ async function runProbe(probe, container, runtime, podIP) {
   } else if (probe.tcpSocket) {
     result = hostPort ? await tcpProbe(hostPort, timeoutMs) : {ok: false, message: 'connect: connection refused'}
     if (!result.ok) result.message = `dial tcp ${podIP}:${port}: ${result.message}`
-  } else result = {ok: true} // exec/grpc probes are not modelled: they pass.
+  } else if (probe.exec) {
+    result = await execProbe(probe.exec.command ?? [], runtime.id, Math.min(probe.timeoutSeconds ?? 1, 10) * 1000)
+  } else result = {ok: true} // grpc probes are not modelled: they pass.
   return result
+}
+
+/** An exec probe: the command runs in the container (its user, its env); exit 0 is success, anything else failure. */
+function execProbe(command, containerId, timeoutMs) {
+  return new Promise((resolve) => {
+    import('node:child_process').then(({execFile}) => {
+      execFile('docker', ['exec', containerId, ...command], {encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL'}, (error, stdout, stderr) => {
+        if (!error) return resolve({ok: true})
+        // The kubelet reports the command's output, or that it ran out of time.
+        if (error.killed) return resolve({ok: false, message: `command ${JSON.stringify(command.join(' '))} timed out`})
+        resolve({ok: false, message: `${stdout ?? ''}${stderr ?? ''}`.trim()})
+      })
+    })
+  })
 }
 
 /** The restart back-off of the kubelet: the first restart is immediate, then 10s, 20s, 40s ... 300s. */
@@ -723,7 +747,8 @@ async function syncPods(state) {
   const probes = []
   const removals = []
   for (const pod of pods) {
-    const unschedulable = schedule(state, pod)
+    // Volume binding comes first: a pod whose claims cannot be bound is never placed on the node.
+    const unschedulable = (pod.fake.scheduled ? undefined : await bindClaims(state, pod)) ?? schedule(state, pod)
     pod.fake.unschedulable = unschedulable
     if (unschedulable) {
       addEvent(state, pod, 'Warning', 'FailedScheduling', unschedulable)
@@ -971,16 +996,17 @@ export async function deletePods(state, pods) {
 /** One pass of every controller and the kubelet. */
 export async function reconcile(state, {kubelet = true} = {}) {
   if (!state) return
-  const hasWork = Object.values(state.objects).some((o) => o.kind === 'Pod' || o.kind === 'Deployment' || o.kind === 'ReplicaSet')
+  const hasWork = Object.values(state.objects).some((o) => o.kind === 'Pod' || o.kind === 'Deployment' || o.kind === 'ReplicaSet') || hasStorageWork(state)
   if (!hasWork) return
-  // Garbage collection: ReplicaSets whose Deployment is gone, pods whose ReplicaSet is gone.
+  // Garbage collection: ReplicaSets whose Deployment is gone, pods whose ReplicaSet or StatefulSet is gone.
   const uids = new Set(Object.values(state.objects).map((o) => o.metadata.uid))
   for (const [k, o] of Object.entries(state.objects)) {
     if (o.kind === 'ReplicaSet' && o.metadata.ownerReferences?.length && !uids.has(o.metadata.ownerReferences[0].uid)) delete state.objects[k]
   }
-  const orphans = Object.values(state.objects).filter(
-    (o) => o.kind === 'Pod' && o.metadata.ownerReferences?.length && !state.objects[key('ReplicaSet', o.metadata.namespace, o.metadata.ownerReferences[0].name)],
-  )
+  const orphans = Object.values(state.objects).filter((o) => {
+    const owner = o.metadata.ownerReferences?.[0]
+    return o.kind === 'Pod' && owner && TYPES[owner.kind] && state.objects[key(owner.kind, o.metadata.namespace, owner.name)]?.metadata.uid !== owner.uid
+  })
   if (orphans.length) await deletePods(state, orphans)
 
   if (kubelet) await syncPods(state)
@@ -990,12 +1016,16 @@ export async function reconcile(state, {kubelet = true} = {}) {
   const created = []
   const victims = []
   for (const rs of Object.values(state.objects).filter((o) => o.kind === 'ReplicaSet')) victims.push(...syncReplicaSet(state, rs, created))
+  const statefulSets = Object.values(state.objects).filter((o) => o.kind === 'StatefulSet')
+  for (const sts of statefulSets) victims.push(...syncStatefulSet(state, sts, created))
   if (victims.length) await deletePods(state, victims)
   if (created.length && kubelet) {
     // Start the new pods' containers right away (the kubelet would), so a fresh rollout makes progress.
     await syncPods(state)
   }
   for (const dep of deployments) updateDeploymentStatus(state, dep, newRSes.get(dep))
+  for (const sts of statefulSets) updateStatefulSetStatus(state, sts)
+  await collectVolumes(state)
 }
 
 export function containersOfCluster(state) {

@@ -1,0 +1,1 @@
+# No requirements.txt, pyproject.toml or Pipfile: nothing to install.{{serverStep}}
