@@ -41,13 +41,14 @@ export function devCommand(config: DevCommandInput, detection: Detection | undef
     return {none: 'the start script is not a plain `node <file>`; set dev.command in devkube.yaml (e.g. ["npm", "run", "dev"])'}
   }
   if (detection.lang === 'python') {
-    if (detection.framework === 'flask' && detection.pythonApp) {
-      return {command: ['python', '-m', 'flask', '--app', detection.pythonApp, 'run', '--reload', '--host', '0.0.0.0', '--port', port], source: 'flask run --reload'}
+    const python = detection.python
+    if (python?.framework === 'flask' && python.pythonApp) {
+      return {command: ['python', '-m', 'flask', '--app', python.pythonApp, 'run', '--reload', '--host', '0.0.0.0', '--port', port], source: 'flask run --reload'}
     }
-    if (detection.framework === 'fastapi' && detection.pythonApp) {
-      return {command: ['uvicorn', detection.pythonApp, '--host', '0.0.0.0', '--port', port, '--reload'], source: 'uvicorn --reload'}
+    if ((python?.framework === 'fastapi' || python?.framework === 'starlette') && python.pythonApp) {
+      return {command: ['uvicorn', python.pythonApp, ...(python.factory ? ['--factory'] : []), '--host', '0.0.0.0', '--port', port, '--reload'], source: 'uvicorn --reload'}
     }
-    if (existsSync(path.join(config.context, 'manage.py'))) return {command: ['python', 'manage.py', 'runserver', `0.0.0.0:${port}`], source: 'manage.py runserver'}
+    if (python?.framework === 'django' || existsSync(path.join(config.context, 'manage.py'))) return {command: ['python', 'manage.py', 'runserver', `0.0.0.0:${port}`], source: 'manage.py runserver'}
     return {none: 'a plain Python script does not reload itself; set dev.command in devkube.yaml'}
   }
   return {none: `${detection.lang} apps are rebuilt on every change`}
