@@ -57,16 +57,19 @@ export async function runWatchMode(input: WatchModeInput): Promise<void> {
   const selector = built.map((service) => service.selector).join(',')
   const logs = new LogFollower(kube, config, selector, {follow: true, previous: false, tail: 0}, {line: input.log, notice: (text) => input.log(chalk.dim(text))})
   const following = logs.run(await kube.list('pods', config.namespace, selector, true))
-  for (const service of services) {
-    input.log(`Watching ${service.context} for changes of ${service.name} (${'rules' in service.sync ? 'live sync into the pods' : `rebuild on every change: ${service.sync.off}`}).`)
-  }
-  input.log('Ctrl-C stops watching (the app keeps running).')
   try {
     await watchLoop({
       services,
       kube,
       signal: input.signal,
       log: input.log,
+      // Said once the watcher is watching: a save made after this line is never missed.
+      onReady() {
+        for (const service of services) {
+          input.log(`Watching ${service.context} for changes of ${service.name} (${'rules' in service.sync ? 'live sync into the pods' : `rebuild on every change: ${service.sync.off}`}).`)
+        }
+        input.log('Ctrl-C stops watching (the app keeps running).')
+      },
       rebuild: async (name, signal) => {
         // Another `devkube up` in this project may be running: the lock keeps the two apart.
         const lock = acquireLock(project.dir, 'up')
