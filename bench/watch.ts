@@ -36,8 +36,8 @@ interface App {
 }
 
 const APPS: App[] = [
-  {example: 'hello-python', source: 'app.py', greeting: /return "Hello World[^"]*"/, dependencyFile: 'requirements.txt', touchDependencies: (text) => `${text}# bench ${Date.now()}\n`, buildArg: 'PYTHON_IMAGE=devkube-standin/python:3.12'},
-  {example: 'hello-node', source: 'server.js', greeting: /'Hello World[^']*'/, dependencyFile: 'package.json', touchDependencies: (text) => text.replace(/"description": "[^"]*"/, `"description": "bench ${Date.now()}"`), buildArg: 'NODE_IMAGE=devkube-standin/node:22'},
+  {example: 'hello-python', source: 'app.py', greeting: /return "Hello [^"]*"/, dependencyFile: 'requirements.txt', touchDependencies: (text) => `${text}# bench ${Date.now()}\n`, buildArg: 'PYTHON_IMAGE=devkube-standin/python:3.12'},
+  {example: 'hello-node', source: 'server.js', greeting: /'Hello [^']*'/, dependencyFile: 'package.json', touchDependencies: (text) => text.replace(/"description": "[^"]*"/, `"description": "bench ${Date.now()}"`), buildArg: 'NODE_IMAGE=devkube-standin/node:22'},
 ]
 
 function freePort(): Promise<number> {
@@ -104,7 +104,7 @@ async function measure(app: App): Promise<{syncTotal: number[]; syncOwn: number[
     NO_COLOR: '1',
   }
   const sourceFile = path.join(appDir, app.source)
-  const setGreeting = (text: string) => fs.writeFileSync(sourceFile, fs.readFileSync(sourceFile, 'utf8').replace(app.greeting, (match) => match.replace(/Hello World[^"']*/, text)))
+  const setGreeting = (text: string) => fs.writeFileSync(sourceFile, fs.readFileSync(sourceFile, 'utf8').replace(app.greeting, (match) => match.replace(/Hello [^"']*/, text)))
   setGreeting(`Hello World ${name}`)
   let output = ''
   const lineWaiters: Array<{pattern: RegExp; from: number; resolve: (at: number) => void}> = []
@@ -152,7 +152,7 @@ async function measure(app: App): Promise<{syncTotal: number[]; syncOwn: number[
     return {syncTotal, syncOwn, rebuildTotal, rebuildOverhead: rebuildTotal - toolTimeMs(log, saved, answered) / 1000}
   } finally {
     child.kill('SIGINT')
-    await new Promise((resolve) => child.once('exit', resolve))
+    if (child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child.once('exit', resolve))
     fs.writeFileSync(path.join(repoRoot, 'bench', 'results', `watch-${app.example}.out`), output)
     spawn('kind', ['delete', 'cluster', '--name', 'devkube'], {env, stdio: 'ignore'}).once('exit', () => fs.rmSync(root, {recursive: true, force: true}))
     await sleep(3000)
