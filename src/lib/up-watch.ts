@@ -14,7 +14,7 @@ import {LogFollower} from './logs.js'
 import {chalk} from './output.js'
 import type {Project} from './project.js'
 import {syncRules} from './sync.js'
-import {deploy, redeployPlan, type Deployed, type DeployedService, type DeployOptions} from './up.js'
+import {deploy, isSingleApp, redeployPlan, type Deployed, type DeployedService, type DeployOptions} from './up.js'
 import {watchLoop, type WatchedDeployable} from './watch-loop.js'
 
 export interface WatchSettings {
@@ -28,7 +28,10 @@ export interface WatchSettings {
  * Decided before the first deploy, because the dev command is part of the applied Deployment.
  * Sync is on for Node and Python apps with a reloading command, or wherever `sync: true` says so.
  */
-export function watchSettings(service: ServiceConfig, detection: Detection | undefined): WatchSettings {
+export function watchSettings(project: Pick<Project, 'services'>, detection: Detection | undefined): WatchSettings {
+  const service: ServiceConfig = project.services[0]
+  // The dev command goes into a single app's Deployment; an app with `services:` rebuilds what changed.
+  if (!isSingleApp(project)) return {syncOff: 'live sync covers single-app projects so far; a changed service is rebuilt'}
   if (service.source.kind !== 'build') return {syncOff: 'it is not built from source'}
   if (service.sync === false) return {syncOff: 'sync: false in devkube.yaml'}
   const dev = devCommand({devCommand: service.devCommand, port: service.port, context: service.source.context}, detection)
