@@ -228,6 +228,9 @@ export interface SyncTarget {
 
 export class SyncError extends UserError {}
 
+/** Containers whose tar has no --overwrite (busybox): asked once, then extracted without it. */
+const busyboxTar = new Set<string>()
+
 /**
  * Applies the plan to every target container: removals first, then one `tar -x` per container with
  * the files on stdin. A container whose user cannot write there fails with a SyncError that says so.
@@ -243,7 +246,14 @@ export async function syncIntoContainers(kube: Kube, namespace: string, context:
       }
       if (!archive) return
       // -m: the files get the time of the sync, so reloaders that compare mtimes see them as new.
-      const extracted = await kube.kubectl([...exec, 'tar', '-xmf', '-', '-C', '/'], {namespace, input: archive, allowFailure: true, signal, quiet: true})
+      // --overwrite (GNU tar) writes existing files in place: a watcher on the file itself (node --watch
+      // watches each file) keeps seeing changes, where unlink-and-create would leave it on a dead inode.
+      const gnu = !busyboxTar.has(`${target.pod}/${target.container}`)
+      let extracted = await kube.kubectl([...exec, 'tar', ...(gnu ? ['--overwrite'] : []), '-xmf', '-', '-C', '/'], {namespace, input: archive, allowFailure: true, signal, quiet: true})
+      if (gnu && extracted.exitCode !== 0 && /unrecognized option|invalid option|unknown option/i.test(extracted.stderr)) {
+        busyboxTar.add(`${target.pod}/${target.container}`)
+        extracted = await kube.kubectl([...exec, 'tar', '-xmf', '-', '-C', '/'], {namespace, input: archive, allowFailure: true, signal, quiet: true})
+      }
       if (extracted.exitCode !== 0) throw syncFailure(target, extracted.stderr)
     }),
   )

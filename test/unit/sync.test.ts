@@ -138,8 +138,15 @@ describe('syncIntoContainers', () => {
     await syncIntoContainers(new Kube('devkube'), 'shop', dir, [{pod: 'web-1', container: 'web'}, {pod: 'web-2', container: 'web'}], {copy: [{file: 'app.py', destination: '/app/app.py'}], remove: ['/app/old.py']})
     const argvs = runner.calls.map((call) => call.argv.join(' '))
     expect(argvs).toContain('kubectl --context kind-devkube --namespace shop exec -i web-1 -c web -- rm -rf -- /app/old.py')
-    expect(argvs).toContain('kubectl --context kind-devkube --namespace shop exec -i web-2 -c web -- tar -xmf - -C /')
+    expect(argvs).toContain('kubectl --context kind-devkube --namespace shop exec -i web-2 -c web -- tar --overwrite -xmf - -C /')
     expect(runner.calls.filter((call) => call.argv.includes('tar'))).toHaveLength(2)
+  })
+
+  it('extracts without --overwrite where tar is busybox', async () => {
+    const runner = new FakeRunner().when('kubectl', (argv) => (argv.includes('--overwrite') ? {exitCode: 1, stderr: "tar: unrecognized option '--overwrite'\ncommand terminated with exit code 1\n"} : {exitCode: 0}))
+    restore = setRunner(runner)
+    await syncIntoContainers(new Kube('devkube'), 'shop', dir, [{pod: 'alpine-1', container: 'web'}], {copy: [{file: 'app.py', destination: '/app/app.py'}], remove: []})
+    expect(runner.calls.at(-1)?.argv.join(' ')).toBe('kubectl --context kind-devkube --namespace shop exec -i alpine-1 -c web -- tar -xmf - -C /')
   })
 
   it('says what to do when the container user cannot write the app folder', async () => {

@@ -56,7 +56,7 @@ describe('handleChange', () => {
     expect(report?.action).toBe('synced')
     expect(report?.line).toMatch(/^.* web: app\.py changed → synced 1 file \[\d+\.\ds\]$/)
     expect(rebuilds).toEqual([])
-    expect(runner.callsOf('exec -i web-abc -c web -- tar -xmf - -C /')).toHaveLength(1)
+    expect(runner.callsOf('exec -i web-abc -c web -- tar --overwrite -xmf - -C /')).toHaveLength(1)
   })
 
   it('after a failed build, says the previous version keeps serving, and the next save rebuilds instead of syncing', async () => {
