@@ -126,12 +126,14 @@ export async function handleChange(service: WatchedDeployable, change: ServiceCh
     if (!isUserError(error)) throw error
     state.pendingRebuild = state.pendingRebuild ?? rebuildWhy ?? 'the last rebuild failed'
     const ms = performance.now() - started
-    const hint = error.hint ? `\n  ${chalk.dim(error.hint.split('\n').slice(-8).join('\n  '))}` : ''
+    // The sentence first, then its detail (a build's failing step, the hint) indented below it.
+    const [sentence, ...detail] = error.message.split('\n')
+    const below = [...detail, ...(error.hint ? error.hint.split('\n').slice(-8) : [])].filter((line) => line.trim())
     return {
       service: service.name,
       action: 'failed',
       ms,
-      line: `${chalk.red('✗')} ${service.name}: ${what} changed → ${error.message} [${seconds(ms)}] The previous version keeps serving; save again to retry.${hint}${notice}`,
+      line: `${chalk.red('✗')} ${service.name}: ${what} changed → ${sentence} [${seconds(ms)}] The previous version keeps serving; save again to retry.${below.length > 0 ? `\n  ${chalk.dim(below.join('\n  '))}` : ''}${notice}`,
     }
   }
 }
