@@ -13,10 +13,16 @@ import {chalk, isInteractive} from './output.js'
 import type {ProgressMode, StepResult} from './pipeline.js'
 import {resolveProject} from './project.js'
 import {scaffold} from './scaffold.js'
+import {checkContextExists, confirmFirstDeploy} from './targets.js'
 import {checkInputsBeforeChanges, deploy, type Deployed, type DeployOptions, type UpActions} from './up.js'
 import {runWatchMode, watchSettings} from './up-watch.js'
 
 export interface UpRunOptions {
+  /** `--target NAME`: deploy to that cluster of devkube.yaml `targets:` instead of kind. */
+  target?: string
+  /** Confirms the first deploy to a target's context without asking. */
+  yes?: boolean
+  confirm?: (message: string) => Promise<boolean>
   timeoutSeconds: number
   rebuild: boolean
   detach: boolean
@@ -46,7 +52,7 @@ export interface UpResult {
 
 export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): Promise<UpResult | undefined> {
   await offerComposeImport(process.cwd(), {json: options.json, log: options.log})
-  const project = resolveProject(process.cwd(), overrides, {requireApp: true})
+  const project = resolveProject(process.cwd(), overrides, {requireApp: true, target: options.target})
   const {config, detection} = project
   checkInputsBeforeChanges(config)
   if (options.watch && (options.detach || options.json)) {
@@ -54,8 +60,29 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
       hint: 'Run `devkube up --watch` on its own (add --no-forward to watch without forwarding).',
     })
   }
+  if (options.watch && project.target) {
+    throw new UserError('--watch is the inner loop on the local kind cluster, so it cannot be combined with --target.', {
+      hint: 'Run `devkube up --watch` without --target; `devkube up --target <name>` deploys once.',
+    })
+  }
   // Decided before the deploy: the dev command is part of the applied Deployment.
   const watching = options.watch ? watchSettings(project, detection) : undefined
+  if (project.target) {
+    // Before anything is built or pushed: the context must exist, and its first deploy be confirmed.
+    await checkContextExists(project.target)
+    await confirmFirstDeploy(project.state, project.target, {
+      yes: options.yes ?? false,
+      interactive: !options.json && isInteractive(),
+      confirm: options.confirm ?? (async () => false),
+      what: config.name,
+      namespace: config.namespace,
+    })
+  }
+  // Said before anything is built: without a lockfile the image may get other versions than the developer has.
+  const packageManager = detection?.node?.packageManager
+  if (packageManager && !packageManager.lockfile && !options.json) {
+    options.log(chalk.yellow(`No lockfile: the image installs with \`${packageManager.install}\`, so dependency versions are not pinned (commit the lockfile ${packageManager.name} writes to pin them).`))
+  }
   const interrupt = new AbortController()
   const onSignal = () => {
     if (interrupt.signal.aborted) process.exit(130)
@@ -109,6 +136,7 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
     if (!options.json) {
       options.log(`${chalk.green('✓')} ${config.name} is running in ${deployed.context}, namespace ${config.namespace}.`)
       if (!forwardable) options.log('The manifests have no Service, so there is no port to forward.')
+      else if (project.target) options.log(`\`devkube up --target ${project.target.name} --forward PORT\` forwards a local port to it.`)
       else options.log(`Forward it with \`devkube forward\`, or run \`devkube up\` without --no-forward.`)
     }
     return result
