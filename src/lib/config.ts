@@ -347,7 +347,7 @@ export function resolveConfig(
 function singleService(config: AppConfig): ServiceConfig {
   return {
     name: config.name,
-    source: {kind: 'build', context: config.build.context, dockerfile: config.build.dockerfile, args: config.build.args},
+    source: {kind: 'build', context: config.build.context, dockerfile: config.build.dockerfile, args: config.build.args, ...(config.build.target ? {target: config.build.target} : {})},
     lang: config.lang,
     port: config.port,
     forward: config.forward,
