@@ -31,6 +31,7 @@ Running it again when there is nothing left says so and exits 0.`
     namespace: projectFlags.namespace,
     cluster: Flags.boolean({description: 'Also delete the kind cluster (asks first; see --yes).'}),
     yes: Flags.boolean({char: 'y', description: 'Do not ask before deleting the cluster.'}),
+    volumes: Flags.boolean({description: "Also delete the backing services' volumes (their data) and credentials; without it they are kept for the next `up`."}),
   }
 
   async run(): Promise<DownResult> {
@@ -39,6 +40,7 @@ Running it again when there is nothing left says so and exits 0.`
     const json = this.jsonEnabled()
     return runDown(config, kube, {
       cluster: flags.cluster,
+      volumes: flags.volumes,
       yes: flags.yes,
       interactive: !json && isInteractive(),
       async confirm(message) {

@@ -3,6 +3,8 @@ import {existsSync} from 'node:fs'
 import path from 'node:path'
 import {Flags} from '@oclif/core'
 import {DevkubeCommand} from '../lib/base-command.js'
+import {findComposeFile} from '../lib/compose.js'
+import {type ComposeInitResult, composeImportLines, initFromCompose} from '../lib/compose-init.js'
 import {defaultName, readConfigFile, resolveConfig} from '../lib/config.js'
 import {CONFIG_FIELDS, describeSpec, type Language} from '../lib/config-schema.js'
 import {goCommands} from '../lib/detect-go.js'
@@ -36,6 +38,11 @@ export default class Init extends DevkubeCommand {
 the port it listens on, then writes what \`devkube up\` needs: Dockerfile, .dockerignore, k8s/base and
 k8s/overlays/dev, and devkube.yaml, and adds .env and .devkube/ to .gitignore.
 
+In a folder with compose.yaml or docker-compose.yml it imports the services from it instead: devkube.yaml
+gets a service per compose service (known database images become backing services with generated
+credentials), secret-looking values go to git-ignored <service>.secrets.env files, and everything that
+cannot be carried over is listed. --no-compose sets up one app as if there were no compose file.
+
 Existing files are left alone unless --force; a Dockerfile the project brought is never replaced.
 On a terminal it asks for the name, language and port, showing what it detected; with --yes, in CI or
 without a terminal it asks nothing and uses the detected values.
@@ -60,6 +67,7 @@ devkube.yaml holds every setting; all keys are optional (flags win over the file
     {description: 'Detect the app and answer the questions:', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'Accept every detected value (what CI and scripts want):', command: '<%= config.bin %> <%= command.id %> --yes'},
     {description: 'Say what the app is when detection cannot tell:', command: '<%= config.bin %> <%= command.id %> --yes --lang python --port 5000 --name api'},
+    {description: 'Import the services of docker-compose.yml (what it does in a folder with one):', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'Rewrite the files devkube wrote before, and print the result as JSON:', command: '<%= config.bin %> <%= command.id %> --yes --force --json'},
   ]
 
@@ -72,13 +80,29 @@ devkube.yaml holds every setting; all keys are optional (flags win over the file
     yes: Flags.boolean({char: 'y', description: 'Ask nothing; use the detected values.'}),
     force: Flags.boolean({char: 'f', description: 'Overwrite files that exist (never a Dockerfile the project brought).'}),
     cmd: Flags.string({description: 'Go: which cmd/<name> is the server, when cmd/ holds several.'}),
+    compose: Flags.boolean({
+      description: 'Import the services of compose.yaml / docker-compose.yml when the folder has one (--no-compose: set up one app instead).',
+      default: true,
+      allowNo: true,
+    }),
   }
 
-  async run(): Promise<InitResult> {
+  async run(): Promise<InitResult | ComposeInitResult> {
     const {flags} = await this.parse(Init)
     const projectDir = process.cwd()
     const nameFlag = flags.name === undefined ? undefined : checkName(flags.name)
     const portFlag = flags.port === undefined ? undefined : checkPort(flags.port)
+    const composeFile = flags.compose ? findComposeFile(projectDir) : undefined
+    if (composeFile) {
+      if (flags.lang || portFlag !== undefined) {
+        throw new UserError(`--lang and --port describe one app, but ${composeFile} describes its services.`, {
+          hint: `Set each service's port in devkube.yaml after the import, or pass --no-compose to set up one app without ${composeFile}.`,
+        })
+      }
+      const result = initFromCompose(projectDir, {file: composeFile, name: nameFlag, force: flags.force})
+      for (const line of composeImportLines(result, {force: flags.force})) this.log(line)
+      return result
+    }
     const interactive = !flags.yes && !this.jsonEnabled() && isInteractive()
     const loaded = readConfigFile(projectDir)
 

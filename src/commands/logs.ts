@@ -1,8 +1,8 @@
-import {Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 import {DevkubeCommand} from '../lib/base-command.js'
 import {projectFlags, projectOverrides} from '../lib/flags.js'
 import {DEFAULT_TAIL, runLogs} from '../lib/logs.js'
-import {resolveProject} from '../lib/project.js'
+import {resolveProject, serviceNamed} from '../lib/project.js'
 
 export default class Logs extends DevkubeCommand {
   static summary = "Show the logs of every pod of the app, each line prefixed with its pod's short name."
@@ -21,7 +21,15 @@ When the app has no pods (not deployed, or its cluster does not exist) it says s
     {description: 'Everything of the last 10 minutes', command: '<%= config.bin %> logs --since 10m'},
     {description: 'What the crashed container printed before it died', command: '<%= config.bin %> logs --previous'},
     {description: 'The staging environment', command: '<%= config.bin %> logs -f --env staging'},
+    {description: 'Only the services web and worker of an app with several (lines start with service/pod)', command: '<%= config.bin %> logs web worker'},
   ]
+
+  /** `devkube logs web api`: any number of service names. */
+  static strict = false
+
+  static args = {
+    service: Args.string({description: 'Only these services (default: all of the app\'s); repeatable.'}),
+  }
 
   static flags = {
     ...projectFlags,
@@ -33,15 +41,17 @@ When the app has no pods (not deployed, or its cluster does not exist) it says s
   }
 
   async run(): Promise<void> {
-    const {flags} = await this.parse(Logs)
+    const {argv, flags} = await this.parse(Logs)
     if (flags.since !== undefined && !/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(flags.since)) {
       this.error(`--since takes a duration such as 30s, 10m or 2h, but got "${flags.since}".`, {exit: 2})
     }
-    const {config, kube} = resolveProject(process.cwd(), projectOverrides(flags), {requireApp: false})
+    const project = resolveProject(process.cwd(), projectOverrides(flags), {requireApp: false})
+    const {config, kube} = project
+    const services = (argv as string[]).map((name) => serviceNamed(project, name).name)
     await runLogs(
       config,
       kube,
-      {follow: flags.follow, tail: flags.tail, since: flags.since, previous: flags.previous, container: flags.container},
+      {follow: flags.follow, tail: flags.tail, since: flags.since, previous: flags.previous, container: flags.container, services},
       {
         line: (text) => process.stdout.write(`${text}\n`),
         notice: (text) => process.stderr.write(`${text}\n`),

@@ -15,6 +15,11 @@ export type FieldSpec =
   | {kind: 'intOrPercent'}
   | {kind: 'object'; fields: Record<string, FieldSpec>}
   | {kind: 'environments'}
+  | {kind: 'bool'}
+  | {kind: 'stringList'}
+  | {kind: 'intList'; min: number; max: number}
+  /** A map of service names (DNS-1123) to settings with these fields. */
+  | {kind: 'services'; fields: Record<string, FieldSpec>; overrides: boolean}
 
 const dnsLabel = (value: string) =>
   isDns1123Label(value)
@@ -64,10 +69,55 @@ export const OVERRIDABLE_FIELDS: Record<string, FieldSpec> = {
   strategy: {kind: 'object', fields: {maxSurge: {kind: 'intOrPercent'}, maxUnavailable: {kind: 'intOrPercent'}}},
 }
 
+/** Backing services devkube runs from their official images as a StatefulSet with a volume. */
+export const BACKING_ENGINE_NAMES = ['postgres', 'mysql', 'mariadb', 'redis', 'mongodb', 'rabbitmq'] as const
+
+const port: FieldSpec = {kind: 'int', min: 1, max: 65_535}
+
+/** Keys of a service that an environment may override (`environments.<env>.services.<name>`). */
+export const SERVICE_OVERRIDABLE_FIELDS: Record<string, FieldSpec> = {
+  image: {kind: 'string'},
+  version: {kind: 'string'},
+  port,
+  ports: {kind: 'intList', min: 1, max: 65_535},
+  forward: port,
+  replicas: {kind: 'int', min: 0, max: 1000},
+  env: {kind: 'scalarMap', keyCheck: envVarName},
+  envFile: {kind: 'string', check: relativePath},
+  healthPath: {kind: 'string', check: urlPath},
+  resources: {kind: 'object', fields: {requests: resourceAmounts, limits: resourceAmounts}},
+  command: {kind: 'stringList'},
+  build: {
+    kind: 'object',
+    fields: {
+      context: {kind: 'string', check: relativePath},
+      dockerfile: {kind: 'string', check: relativePath},
+      target: {kind: 'string'},
+      args: {kind: 'scalarMap'},
+    },
+  },
+}
+
+export const SERVICE_FIELDS: Record<string, FieldSpec> = {
+  ...SERVICE_OVERRIDABLE_FIELDS,
+  backing: {kind: 'enum', values: BACKING_ENGINE_NAMES},
+  lang: {kind: 'enum', values: LANGUAGES},
+  dependsOn: {kind: 'stringList'},
+  sync: {kind: 'bool'},
+  dev: {kind: 'object', fields: {command: {kind: 'stringList'}}},
+}
+
+/** What an environment may set: the app-wide overrides, and per-service ones. */
+export const ENVIRONMENT_FIELDS: Record<string, FieldSpec> = {
+  ...OVERRIDABLE_FIELDS,
+  services: {kind: 'services', fields: SERVICE_OVERRIDABLE_FIELDS, overrides: true},
+}
+
 export const CONFIG_FIELDS: Record<string, FieldSpec> = {
   name: {kind: 'string', check: dnsLabel},
   lang: {kind: 'enum', values: LANGUAGES},
   ...OVERRIDABLE_FIELDS,
+  services: {kind: 'services', fields: SERVICE_FIELDS, overrides: false},
   environments: {kind: 'environments'},
 }
 
@@ -96,6 +146,18 @@ export function describeSpec(spec: FieldSpec): string {
     }
     case 'environments': {
       return 'a map of environment names to settings'
+    }
+    case 'bool': {
+      return 'true or false'
+    }
+    case 'stringList': {
+      return 'a list of strings'
+    }
+    case 'intList': {
+      return `a list of whole numbers from ${spec.min} to ${spec.max}`
+    }
+    case 'services': {
+      return 'a map of service names to their settings'
     }
   }
 }

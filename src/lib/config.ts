@@ -5,10 +5,11 @@
 import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode} from 'yaml'
+import {backingPort, isBackingEngine} from './backing.js'
 import {closest} from './closest.js'
-import {CONFIG_FIELDS, describeSpec, ENVIRONMENT_NAME, OVERRIDABLE_FIELDS, type FieldSpec, type Language} from './config-schema.js'
+import {CONFIG_FIELDS, describeSpec, ENVIRONMENT_FIELDS, ENVIRONMENT_NAME, type FieldSpec, type Language} from './config-schema.js'
 import {UserError} from './errors.js'
-import {toDns1123Label} from './names.js'
+import {isDns1123Label, toDns1123Label} from './names.js'
 
 export const CONFIG_FILE = 'devkube.yaml'
 export const DEFAULT_ENVIRONMENT = 'dev'
@@ -35,7 +36,33 @@ export interface ConfigFile {
   healthPath?: string
   resources?: {requests?: {cpu?: string; memory?: string}; limits?: {cpu?: string; memory?: string}}
   strategy?: {maxSurge?: number | string; maxUnavailable?: number | string}
-  environments?: Record<string, Omit<ConfigFile, 'name' | 'lang' | 'environments'>>
+  services?: Record<string, ServiceFile>
+  environments?: Record<string, Omit<ConfigFile, 'name' | 'lang' | 'environments' | 'services'> & {services?: Record<string, ServiceOverrides>}>
+}
+
+/** What an environment may change of a service. */
+export interface ServiceOverrides {
+  image?: string
+  version?: string
+  port?: number
+  ports?: number[]
+  forward?: number
+  replicas?: number
+  env?: Record<string, string>
+  envFile?: string
+  healthPath?: string
+  resources?: {requests?: {cpu?: string; memory?: string}; limits?: {cpu?: string; memory?: string}}
+  command?: string[]
+  build?: {context?: string; dockerfile?: string; target?: string; args?: Record<string, string>}
+}
+
+/** A service as devkube.yaml writes it under `services:`. */
+export interface ServiceFile extends ServiceOverrides {
+  backing?: string
+  lang?: Language
+  dependsOn?: string[]
+  sync?: boolean
+  dev?: {command?: string[]}
 }
 
 export interface AppConfig {
@@ -224,6 +251,48 @@ class Validator {
         this.object(node, spec.fields, `${key}.`)
         return
       }
+      case 'bool': {
+        if (!isScalar(node) || typeof node.value !== 'boolean') throw this.fail(node, key, describeSpec(spec), shown)
+        return
+      }
+      case 'stringList':
+      case 'intList': {
+        if (!isSeq(node)) throw this.fail(node, key, describeSpec(spec), shown)
+        node.items.forEach((item, index) => {
+          const entry = item as YamlNode | null
+          const ok =
+            spec.kind === 'stringList'
+              ? isScalar(entry) && typeof entry.value === 'string'
+              : isScalar(entry) && typeof entry.value === 'number' && Number.isInteger(entry.value) && entry.value >= spec.min && entry.value <= spec.max
+          if (!ok) throw this.fail(entry, `${key}[${index}]`, spec.kind === 'stringList' ? 'a string' : `a whole number from ${spec.min} to ${spec.max}`, this.show(entry))
+        })
+        return
+      }
+      case 'services': {
+        if (!isMap(node)) throw this.fail(node, key, describeSpec(spec), shown)
+        for (const pair of node.items) {
+          const keyNode = pair.key as YamlNode
+          const service = String((keyNode as YamlNode & {value?: unknown}).value ?? keyNode)
+          if (!isDns1123Label(service)) {
+            throw this.fail(keyNode, `${key}.${service}`, 'named with lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters (DNS-1123)')
+          }
+          const settings = pair.value as YamlNode | null
+          if (spec.overrides && (settings === null || (isScalar(settings) && settings.value === null))) continue
+          if (!isMap(settings)) throw this.fail(settings, `${key}.${service}`, 'a map of settings', this.show(settings))
+          this.object(settings, spec.fields, `${key}.${service}.`)
+          if (!spec.overrides) {
+            // `image:` beside `backing:` only replaces the backing service's official image.
+            const sources = ['build', 'image', 'backing'].filter((field) => settings.has(field) && !(field === 'image' && settings.has('backing')))
+            if (sources.length !== 1) {
+              throw new UserError(`${this.where(keyNode)}: the service \`${service}\` needs exactly one of \`build\`, \`image\` or \`backing\`${sources.length > 1 ? `, but it has ${sources.join(' and ')}` : ''}.`, {
+                hint: '`build: {context: .}` builds it from source, `image: redis:7` runs a stock image, `backing: postgres` runs a database devkube manages.',
+              })
+            }
+          }
+        }
+        if (!spec.overrides) this.dependencies(node)
+        return
+      }
       case 'environments': {
         if (!isMap(node)) throw this.fail(node, key, describeSpec(spec), shown)
         for (const pair of node.items) {
@@ -235,10 +304,51 @@ class Validator {
           // `staging:` with nothing under it declares an environment that overrides nothing.
           if (settings === null || (isScalar(settings) && settings.value === null)) continue
           if (!isMap(settings)) throw this.fail(settings, `${key}.${environment}`, 'a map of settings to override', this.show(settings))
-          this.object(settings, OVERRIDABLE_FIELDS, `${key}.${environment}.`)
+          this.object(settings, ENVIRONMENT_FIELDS, `${key}.${environment}.`)
         }
       }
     }
+  }
+
+  /** `dependsOn` must name services of this file, and never lead back to the service itself. */
+  private dependencies(services: YamlNode): void {
+    if (!isMap(services)) return
+    const names = services.items.map((pair) => String((pair.key as YamlNode & {value?: unknown}).value))
+    const edges = new Map<string, string[]>()
+    for (const pair of services.items) {
+      const service = String((pair.key as YamlNode & {value?: unknown}).value)
+      const list = isMap(pair.value) ? (pair.value.get('dependsOn', true) as YamlNode | undefined) : undefined
+      const dependencies: string[] = []
+      for (const item of isSeq(list) ? list.items : []) {
+        const dependency = String((item as YamlNode & {value?: unknown}).value)
+        if (!names.includes(dependency)) {
+          const suggestion = closest(dependency, names)
+          throw new UserError(`${this.where(item as YamlNode)}: \`services.${service}.dependsOn\` names "${dependency}", which is not a service of this file.`, {
+            hint: suggestion ? `Did you mean "${suggestion}"?` : `Its services: ${names.join(', ')}.`,
+          })
+        }
+        dependencies.push(dependency)
+      }
+      edges.set(service, dependencies)
+    }
+    const visiting: string[] = []
+    const done = new Set<string>()
+    const visit = (service: string): void => {
+      if (done.has(service)) return
+      const index = visiting.indexOf(service)
+      if (index >= 0) {
+        const cycle = [...visiting.slice(index), service]
+        const node = services.items.find((pair) => String((pair.key as YamlNode & {value?: unknown}).value) === service)?.key as YamlNode | undefined
+        throw new UserError(`${this.where(node)}: the services depend on each other in a circle (${cycle.join(' → ')}), so none could start first.`, {
+          hint: 'Remove one of those `dependsOn` entries.',
+        })
+      }
+      visiting.push(service)
+      for (const dependency of edges.get(service) ?? []) visit(dependency)
+      visiting.pop()
+      done.add(service)
+    }
+    for (const name of names) visit(name)
   }
 
   private where(node: YamlNode | null | undefined): string {
@@ -285,6 +395,7 @@ export function resolveConfig(
   overrides: ConfigOverrides = {},
   detected: {lang?: Language; port?: number} = {},
   loaded = readConfigFile(projectDir),
+  detectService: DetectService = () => ({}),
 ): AppConfig {
   const {file, configPath} = loaded
   const environment = overrides.environment ?? DEFAULT_ENVIRONMENT
@@ -339,15 +450,81 @@ export function resolveConfig(
     strategy: {maxSurge: strategy?.maxSurge ?? 1, maxUnavailable: strategy?.maxUnavailable ?? 0},
     services: [],
   }
-  resolved.services = [singleService(resolved)]
+  resolved.services = file.services ? resolveServices(resolved, file, overrides, detectService) : [singleService(resolved)]
+  if (file.services) {
+    // App-wide values that name one port (doctor's port check, status's probe) follow the first service with one.
+    const first = resolved.services.find((service) => service.port !== undefined)
+    resolved.port = first?.port ?? resolved.port
+    resolved.forward = first?.forward ?? resolved.port
+  }
   return resolved
+}
+
+/** What detection found for a built service's context (its language and port), when it found anything. */
+export type DetectService = (context: string) => {lang?: Language; port?: number}
+
+/**
+ * `services:` resolved, each key lowest first: defaults, the file's top level (replicas, env,
+ * healthPath, resources: app-wide defaults), the service, the environment's top level, the
+ * environment's entry for the service, then flags (--replicas; --build-arg for every built service).
+ */
+function resolveServices(app: AppConfig, file: ConfigFile, overrides: ConfigOverrides, detectService: DetectService): ServiceConfig[] {
+  const layer = file.environments?.[app.environment] ?? {}
+  return Object.entries(file.services ?? {}).map(([name, service]) => {
+    const override = layer.services?.[name] ?? {}
+    const pick = <K extends keyof ServiceOverrides>(key: K) => override[key] ?? service[key]
+    let source: ServiceSource
+    let detected: {lang?: Language; port?: number} = {}
+    if (service.build) {
+      const build = {...service.build, ...override.build}
+      const context = path.resolve(app.projectDir, build.context ?? '.')
+      detected = service.lang || pick('port') || service.ports ? {lang: service.lang} : detectService(context)
+      source = {
+        kind: 'build',
+        context,
+        dockerfile: path.resolve(context, build.dockerfile ?? 'Dockerfile'),
+        args: {...stringifyMap(service.build.args), ...stringifyMap(override.build?.args), ...overrides.buildArgs},
+        target: build.target,
+      }
+    } else if (service.backing) {
+      source = {kind: 'backing', engine: service.backing, version: pick('version'), image: pick('image')}
+    } else {
+      source = {kind: 'image', image: pick('image')!}
+    }
+    const resources = [file.resources, service.resources, layer.resources, override.resources]
+    const envFileSetting = pick('envFile')
+    const envFile = envFileSetting ? path.resolve(app.projectDir, envFileSetting) : undefined
+    if (envFileSetting && !existsSync(envFile!)) {
+      throw new UserError(`The env file ${envFileSetting} named by \`services.${name}.envFile\` does not exist.`, {
+        hint: `Create ${envFileSetting} (KEY=value lines) or remove \`envFile\` from that service in devkube.yaml.`,
+      })
+    }
+    return {
+      name,
+      source,
+      lang: service.lang ?? detected.lang,
+      port: pick('port') ?? pick('ports')?.[0] ?? detected.port ?? (source.kind === 'backing' && isBackingEngine(source.engine) ? backingPort(source.engine) : undefined),
+      forward: pick('forward'),
+      replicas: source.kind === 'backing' ? 1 : (overrides.replicas ?? override.replicas ?? layer.replicas ?? service.replicas ?? file.replicas ?? 1),
+      env: {...stringifyMap(file.env), ...stringifyMap(service.env), ...stringifyMap(layer.env), ...stringifyMap(override.env)},
+      envFile,
+      healthPath: override.healthPath ?? layer.healthPath ?? service.healthPath ?? file.healthPath ?? '/',
+      resources: {
+        requests: Object.assign({...DEFAULT_RESOURCES.requests}, ...resources.map((entry) => entry?.requests ?? {})),
+        limits: Object.assign({...DEFAULT_RESOURCES.limits}, ...resources.map((entry) => entry?.limits ?? {})),
+      },
+      strategy: app.strategy,
+      command: pick('command'),
+      dependsOn: service.dependsOn ?? [],
+    }
+  })
 }
 
 /** A single-app devkube.yaml (no `services:`): one built service named after the app, with its k8s/ folder. */
 function singleService(config: AppConfig): ServiceConfig {
   return {
     name: config.name,
-    source: {kind: 'build', context: config.build.context, dockerfile: config.build.dockerfile, args: config.build.args, ...(config.build.target ? {target: config.build.target} : {})},
+    source: {kind: 'build', context: config.build.context, dockerfile: config.build.dockerfile, args: config.build.args, target: config.build.target},
     lang: config.lang,
     port: config.port,
     forward: config.forward,

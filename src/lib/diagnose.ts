@@ -4,7 +4,7 @@
  */
 import {stripVTControlCharacters} from 'node:util'
 import {UserError} from './errors.js'
-import type {Kube, Pod} from './kube.js'
+import type {Kube, KubeObject, Pod} from './kube.js'
 import {redact} from './secrets.js'
 
 export const CRASH_LOG_LINES = 20
@@ -17,6 +17,8 @@ export interface DiagnosisContext {
   imageUser?: string
   /** Folders the app may write to, e.g. ["/app", "/tmp"] for the images devkube writes. */
   writableDirs?: string[]
+  /** The namespace's events: how the kubelet says it killed a container for failing its liveness probe. */
+  events?: PodEvent[]
 }
 
 /**
@@ -34,6 +36,28 @@ export interface Diagnosis {
   container?: string
   /** What the log lines showed as the cause, e.g. NotWritable or DisallowedHost. */
   cause?: string
+}
+
+/** The part of a core/v1 Event the diagnosis reads. */
+export interface PodEvent {
+  reason?: string
+  message?: string
+  involvedObject?: {kind?: string; name?: string; uid?: string}
+}
+
+/**
+ * The kubelet's own word that it restarts this container for its liveness probe ("Container web failed
+ * liveness probe, will be restarted"). The exit code cannot tell: the kubelet sends SIGTERM first, so an
+ * app that exits on it shows 143 or 0, and only one that ignores it is killed (137) after the grace period.
+ */
+function killedForLiveness(pod: Pod, container: string, events: PodEvent[] = []): boolean {
+  return events.some(
+    (event) =>
+      event.reason === 'Killing' &&
+      event.involvedObject?.kind === 'Pod' &&
+      (event.involvedObject.uid ? event.involvedObject.uid === pod.metadata.uid : event.involvedObject.name === pod.metadata.name) &&
+      new RegExp(`^Container ${container} failed liveness probe`).test(event.message ?? ''),
+  )
 }
 
 /** What a pod's state means in plain words, or undefined when the pod looks healthy or is starting. */
@@ -91,15 +115,14 @@ export function diagnosePod(pod: Pod, context: DiagnosisContext = {}): Diagnosis
       }
     }
     const liveness = spec?.livenessProbe?.httpGet
-    if (liveness && terminated?.exitCode === 137 && status.restartCount > 0 && !status.ready) {
-      // Killed (SIGKILL) without running out of memory while never ready: the kubelet restarts it
-      // because its liveness probe fails, and the real problem is the app not answering.
+    if (liveness && !status.ready && killedForLiveness(pod, status.name, context.events)) {
+      // The kubelet restarts it because its liveness probe fails: the real problem is the app not answering.
       const port = probePort(liveness.port, spec)
       return {
         reason: 'LivenessProbeFailing',
         pod: podName,
         container: status.name,
-        message: `The app never answers its health checks (GET ${liveness.path ?? '/'} on port ${port}), so Kubernetes keeps restarting it (${status.restartCount} restart${status.restartCount === 1 ? '' : 's'}).`,
+        message: `The app never answers its health checks (GET ${liveness.path ?? '/'} on port ${port}), so Kubernetes keeps restarting it${status.restartCount > 0 ? ` (${status.restartCount} restart${status.restartCount === 1 ? '' : 's'})` : ''}.`,
         hint: `Make the app listen on 0.0.0.0:${context.port ?? port} and answer ${liveness.path ?? '/'} with a 2xx status, or set \`port\`/\`healthPath\` in devkube.yaml to what it serves; its log lines below may say why it does not.`,
       }
     }
@@ -157,17 +180,26 @@ function probePort(port: number | string | undefined, container: Pod['spec']['co
 
 /** The most telling problem among the pods, with the crashed container's last log lines when it crashed. */
 export async function explainRolloutFailure(kube: Kube, namespace: string, pods: Pod[], context: DiagnosisContext): Promise<Diagnosis | undefined> {
+  context = {...context, events: context.events ?? (await podEvents(kube, namespace))}
   const diagnoses = pods.map((pod) => diagnosePod(pod, context)).filter((diagnosis): diagnosis is Diagnosis => diagnosis !== undefined)
   diagnoses.sort((a, b) => rank(RANKED_REASONS, a.reason) - rank(RANKED_REASONS, b.reason))
   const diagnosis = diagnoses[0]
   if (diagnosis && (LOGGED_REASONS.has(diagnosis.reason) || diagnosis.reason === 'ReadinessProbeFailing') && diagnosis.pod) {
     // A running container that never gets ready has its reason in the current log, a crashed one in the previous.
     const previous = diagnosis.reason === 'ReadinessProbeFailing' ? [] : ['--previous']
-    const logs = await kube.kubectl(['logs', diagnosis.pod, '-c', diagnosis.container ?? '', ...previous, `--tail=${CRASH_LOG_LINES}`], {namespace, allowFailure: true, quiet: true})
+    const readLog = (flags: string[]) => kube.kubectl(['logs', diagnosis.pod!, '-c', diagnosis.container ?? '', ...flags, `--tail=${CRASH_LOG_LINES}`], {namespace, allowFailure: true, quiet: true})
+    let logs = await readLog(previous)
+    // Killed for its liveness probe but not restarted yet (the grace period): the log is the current container's.
+    if (logs.exitCode !== 0 && diagnosis.reason === 'LivenessProbeFailing') logs = await readLog([])
     const text = logs.exitCode === 0 ? logs.stdout.trimEnd() : ''
     if (text) return withLogLines(diagnosis, text, context)
   }
   return diagnosis
+}
+
+/** The namespace's pod events (none when they cannot be read: the diagnosis then goes by states alone). */
+export async function podEvents(kube: Kube, namespace: string): Promise<PodEvent[]> {
+  return kube.list<PodEvent & KubeObject>('events', namespace, undefined, true).catch(() => [])
 }
 
 const RANKED_REASONS = ['OOMKilled', 'RunContainerError', 'CreateContainerError', 'CreateContainerConfigError', 'InvalidImageName', 'LivenessProbeFailing', 'ExitedInsteadOfServing', 'CrashLoopBackOff', 'ErrImageNeverPull', 'ImagePullBackOff', 'ErrImagePull', 'Unschedulable', 'ReadinessProbeFailing']

@@ -1,4 +1,10 @@
-/** Typed wrappers of the docker CLI calls devkube makes. */
+/**
+ * Typed wrappers of the docker CLI calls devkube makes. With kind's Podman provider
+ * (KIND_EXPERIMENTAL_PROVIDER=podman) the same calls go to podman, whose image commands take the same
+ * arguments: the image must be built where kind's nodes can get it from.
+ */
+import {readFile} from 'node:fs/promises'
+import {readBuildFailure, stripAnsi} from './build-output.js'
 import {UserError} from './errors.js'
 import {readDockerfile} from './detect-dockerfile.js'
 import {CommandError, run} from './runner.js'
@@ -11,6 +17,13 @@ export function dockerNotRunningError(): UserError {
   })
 }
 
+export type ImageTool = 'docker' | 'podman'
+
+/** The CLI that builds and saves images: the one kind's provider runs its nodes with. */
+export function imageTool(env: NodeJS.ProcessEnv = process.env): ImageTool {
+  return env.KIND_EXPERIMENTAL_PROVIDER?.trim() === 'podman' ? 'podman' : 'docker'
+}
+
 export interface DockerVersion {
   client: string
   server: string
@@ -18,6 +31,12 @@ export interface DockerVersion {
 
 /** Fails with a plain sentence when the CLI is missing or the daemon is down. */
 export async function dockerVersion(): Promise<DockerVersion> {
+  if (imageTool() === 'podman') {
+    // A local podman has no daemon: the client is the engine.
+    const podman = await run(['podman', 'version', '--format', '{{.Client.Version}}'], {allowFailure: true, timeoutMs: 20_000})
+    if (podman.exitCode !== 0) throw new CommandError(podman)
+    return {client: podman.stdout.trim(), server: podman.stdout.trim()}
+  }
   const result = await run(['docker', 'version', '--format', '{{.Client.Version}} {{.Server.Version}}'], {allowFailure: true, timeoutMs: 20_000})
   if (result.exitCode !== 0) {
     if (DOCKER_NOT_RUNNING.test(result.stderr) || DOCKER_NOT_RUNNING.test(result.stdout)) throw dockerNotRunningError()
@@ -28,7 +47,7 @@ export async function dockerVersion(): Promise<DockerVersion> {
 }
 
 export async function imageId(tag: string): Promise<string | undefined> {
-  const result = await run(['docker', 'image', 'inspect', '--format', '{{.Id}}', tag], {allowFailure: true, quiet: true})
+  const result = await run([imageTool(), 'image', 'inspect', '--format', '{{.Id}}', tag], {allowFailure: true, quiet: true})
   if (result.exitCode === 0) return result.stdout.trim()
   if (DOCKER_NOT_RUNNING.test(result.stderr)) throw dockerNotRunningError()
   return undefined
@@ -46,13 +65,8 @@ export interface BuildRequest {
   onLine?: (line: string) => void
 }
 
-const PULL_FAILED = /pull access denied|registry-1\.docker\.io|no such host|manifest unknown|manifest for .* not found|failed to resolve source metadata|TLS handshake timeout|i\/o timeout/i
-
-/** Build output kept for the error message: the failing step is near the end. */
-const BUILD_ERROR_LINES = 25
-
 export async function buildImage(request: BuildRequest): Promise<void> {
-  const argv = ['docker', 'build', '-t', request.tag, '-f', request.dockerfile]
+  const argv = [imageTool(), 'build', '-t', request.tag, '-f', request.dockerfile]
   if (request.target) argv.push('--target', request.target)
   for (const [key, value] of Object.entries(request.buildArgs)) argv.push('--build-arg', `${key}=${value}`)
   for (const [key, value] of Object.entries(request.labels)) argv.push('--label', `${key}=${value}`)
@@ -65,37 +79,66 @@ export async function buildImage(request: BuildRequest): Promise<void> {
     // A Dockerfile that needs BuildKit gets it; others build as the user's Docker builds them by default.
     env: buildKit ? {DOCKER_BUILDKIT: '1'} : undefined,
     onLine(line) {
-      output.push(line)
-      request.onLine?.(line)
+      // The classic builder colours a step's stderr even off a TTY: nothing devkube shows keeps the codes.
+      const plain = stripAnsi(line)
+      output.push(plain)
+      request.onLine?.(plain)
     },
   })
   if (result.exitCode === 0 || request.signal?.aborted) return
-  const text = output.join('\n') || `${result.stdout}\n${result.stderr}`
-  if (DOCKER_NOT_RUNNING.test(text)) throw dockerNotRunningError()
-  const failedStep = step(text)
-  if (failedStep && /\bFROM\b/.test(failedStep) && PULL_FAILED.test(text)) {
+  const lines = output.length > 0 ? output : `${result.stdout}\n${result.stderr}`.split('\n')
+  if (DOCKER_NOT_RUNNING.test(lines.join('\n'))) throw dockerNotRunningError()
+  const failure = readBuildFailure(lines)
+  if (failure.baseImage || failure.fromArgument) {
     // The base image could not be pulled: say so, and how to point the build at an image the user can get.
-    const imageArg = /ARG (\w+_IMAGE)=(\S+)/.exec(text)
-    const fromImage = failedStep.replace(/^.*FROM\s+/, '').split(/\s+/)[0]
-    const image = imageArg && fromImage.includes(imageArg[1]) ? (request.buildArgs[imageArg[1]] ?? imageArg[2]) : fromImage
-    throw new UserError(`The image build could not pull its base image ${image}: the registry is unreachable or the image does not exist.`, {
+    const imageArg = await baseImageArg(request.dockerfile, lines)
+    const image = failure.baseImage ?? (imageArg && failure.fromArgument?.includes(imageArg.name) ? (request.buildArgs[imageArg.name] ?? imageArg.value) : failure.fromArgument)
+    throw new UserError(`The image build could not pull its base image ${image}: the registry is unreachable or the image does not exist.${quoted(failure.output)}`, {
       hint: imageArg
-        ? `Check the network, or build from an image you have or a mirror: \`devkube up --build-arg ${imageArg[1]}=<image>\` (or \`build.args\` in devkube.yaml).`
+        ? `Check the network, or build from an image you have or a mirror: \`devkube up --build-arg ${imageArg.name}=<image>\` (or \`build.args\` in devkube.yaml).`
         : 'Check the network and the FROM line of the Dockerfile, then run `devkube up` again.',
     })
   }
-  throw new UserError(`The image build failed${failedStep ? ` at "${failedStep}"` : ''}.`, {
-    hint: `${text.trimEnd().split('\n').slice(-BUILD_ERROR_LINES).join('\n')}\nFix the Dockerfile or the code it builds, then run \`devkube up\` again.`,
+  throw new UserError(`The image build failed${failure.step ? ` at "${failure.step}"` : ''}.${quoted(failure.output)}`, {
+    hint: 'Fix the Dockerfile or the code it builds, then run `devkube up` again.',
   })
 }
 
-/** The last build step started: the classic builder prints "Step 3/8 : RUN …", BuildKit "#9 [3/8] RUN …". */
-function step(text: string): string | undefined {
-  return [...text.matchAll(/^(Step \d+\/\d+ : .*|#\d+ \[[^\]]*\d+\/\d+\] .*)$/gm)].at(-1)?.[0]
+/** The builder's own lines, set apart under devkube's sentence. */
+function quoted(lines: string[]): string {
+  return lines.length > 0 ? `\n${lines.map((line) => `  ${line}`).join('\n')}` : ''
 }
 
-export async function saveImage(tag: string, tarPath: string, signal?: AbortSignal): Promise<void> {
-  await run(['docker', 'save', '-o', tarPath, tag], {signal})
+/** The build arg a FROM line takes its image from (`ARG PYTHON_IMAGE=python:3.12-slim` … `FROM ${PYTHON_IMAGE}`). */
+async function baseImageArg(dockerfile: string, buildOutput: string[]): Promise<{name: string; value?: string} | undefined> {
+  // The classic builder echoes each instruction ("Step 1/9 : ARG …"): enough when the file cannot be read.
+  const echoed = buildOutput.map((line) => /^Step \d+\/\d+ : (.*)$/.exec(line)?.[1]).filter(Boolean).join('\n')
+  const text = (await readFile(dockerfile, 'utf8').catch(() => '')) || echoed
+  for (const [, name, value] of text.matchAll(/^\s*ARG\s+(\w+)(?:=(\S+))?/gim)) {
+    if (new RegExp(`^\\s*FROM\\s+(--\\S+\\s+)*\\S*\\$\\{?${name}\\b`, 'im').test(text)) return {name, value}
+  }
+  return undefined
+}
+
+/** The platform images run on here ("linux/amd64"): kind's nodes are containers of this engine. */
+export async function enginePlatform(): Promise<string> {
+  const argv = imageTool() === 'podman' ? ['podman', 'version', '--format', '{{.Client.OsArch}}'] : ['docker', 'version', '--format', '{{.Server.Os}}/{{.Server.Arch}}']
+  return (await run(argv, {quiet: true, timeoutMs: 20_000})).stdout.trim()
+}
+
+/**
+ * Writes the image to a tar for `kind load image-archive`. With a platform, only that platform's
+ * manifest goes in: a whole index (Docker's containerd image store) names blobs that were never pulled.
+ * A Docker too old for `save --platform` (API < 1.48) has no containerd store problem: it saves plainly.
+ */
+export async function saveImage(tag: string, tarPath: string, options: {platform?: string; signal?: AbortSignal} = {}): Promise<void> {
+  const tool = imageTool()
+  if (options.platform && tool === 'docker') {
+    const result = await run(['docker', 'save', '--platform', options.platform, '-o', tarPath, tag], {signal: options.signal, allowFailure: true})
+    if (result.exitCode === 0) return
+    if (!/unknown flag: --platform|"--platform" requires API version/.test(result.stderr)) throw new CommandError(result)
+  }
+  await run([tool, 'save', '-o', tarPath, tag], {signal: options.signal})
 }
 
 /** The user an image runs as: its `USER` as written, and the numeric uid when it can be known (undefined: a name not in its /etc/passwd). */

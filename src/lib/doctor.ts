@@ -11,7 +11,7 @@ import {dockerVersion} from './docker.js'
 import {isUserError} from './errors.js'
 import {ensurePortFree} from './forward.js'
 import {ProjectState} from './project-state.js'
-import {clusterExists, kindVersion, MIN_KIND_VERSION} from './kind.js'
+import {clusterExists, kindVersion, MIN_KIND_VERSION, nodeContainers, stoppedClusterProblem, stoppedNodes} from './kind.js'
 import {Kube, kubectlClientVersion} from './kube.js'
 import {chalk} from './output.js'
 import {installHint, run, ToolNotFoundError} from './runner.js'
@@ -165,11 +165,19 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
 
   // The cluster: only when kind and Docker work.
   let clusterThere = false
+  let clusterStopped = false
   if (daemonUp && kindOutcome.status === 'ok') {
     const outcome = await guard(
-      clusterExists(input.cluster).then((exists) => {
-        clusterThere = exists
-        return ok(exists ? `"${input.cluster}" exists` : `"${input.cluster}" does not exist yet (\`devkube up\` creates it)`)
+      clusterExists(input.cluster).then(async (exists) => {
+        if (!exists) return ok(`"${input.cluster}" does not exist yet (\`devkube up\` creates it)`)
+        const stopped = stoppedNodes(await nodeContainers(input.cluster))
+        if (stopped.length > 0) {
+          clusterStopped = true
+          const problem = stoppedClusterProblem(input.cluster, stopped)
+          return fail(problem.message, problem.hint)
+        }
+        clusterThere = true
+        return ok(`"${input.cluster}" exists`)
       }),
       'kind get clusters',
     )
@@ -186,7 +194,7 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
     add('context', 'kube context', true, context)
     add('skew', 'kubectl version skew', false, skew)
   } else {
-    const why = clusterThere ? 'needs kubectl' : 'no cluster yet'
+    const why = clusterThere ? 'needs kubectl' : clusterStopped ? 'the cluster is not running' : 'no cluster yet'
     add('context', 'kube context', true, skipped(why))
     add('skew', 'kubectl version skew', false, skipped(why))
   }

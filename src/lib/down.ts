@@ -1,7 +1,8 @@
 /**
  * `devkube down`: stop the forwarder, remove what devkube created for the app — its namespace when
  * devkube created it and nothing else lives there, else only the app's own labelled objects — and,
- * with --cluster, the kind cluster itself. Everything is observed first, so running it twice is
+ * with --cluster, the kind cluster itself. Backing services' volumes (and the credentials they were
+ * set up with) are kept, and the namespace with them, unless --volumes. Everything is observed first, so running it twice is
  * safe and the second run says there is nothing to remove.
  */
 import type {AppConfig} from './config.js'
@@ -11,7 +12,7 @@ import {UserError} from './errors.js'
 import {stopForwarder} from './forward-session.js'
 import {clusterExists, deleteCluster} from './kind.js'
 import {kubectlError, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, type Kube, type KubeObject} from './kube.js'
-import {findDeployment, podSelector} from './app-pods.js'
+import {findDeployment, PART_OF_LABEL, podSelector} from './app-pods.js'
 
 /** The label kind/cluster.yaml puts on the nodes of clusters devkube creates. */
 export const CLUSTER_NODE_LABEL = 'devkube.dev/managed-by'
@@ -55,6 +56,8 @@ export interface DownResult {
 
 export interface DownOptions {
   cluster: boolean
+  /** Also delete the backing services' volumes (their data) and credentials; kept otherwise. */
+  volumes?: boolean
   yes: boolean
   /** Whether a person can be asked (a TTY, not CI, not --json). */
   interactive: boolean
@@ -94,7 +97,7 @@ export async function runDown(config: AppConfig, kube: Kube, options: DownOption
   }
 
   await verifyKindContext(config.cluster)
-  await removeApp(config, kube, result, options.log)
+  await removeApp(config, kube, result, options.log, options.volumes ?? false)
   if (!result.removed.namespace && result.removed.objects.length === 0) {
     result.nothingToRemove = !result.forwarder
     options.log(`Nothing ${result.forwarder ? 'else ' : ''}to remove: ${config.name} is not deployed in namespace ${config.namespace} of ${kube.context}.`)
@@ -120,7 +123,15 @@ function isBuiltIn(object: KubeObject): boolean {
   return object.kind === 'Secret' && (object as {type?: string}).type === 'kubernetes.io/service-account-token'
 }
 
-async function removeApp(config: AppConfig, kube: Kube, result: DownResult, log: (line: string) => void): Promise<void> {
+/**
+ * A StatefulSet's volumes are named <claim>-<statefulset>-<ordinal> and carry no labels of ours, so
+ * they are the app's when their StatefulSet (live, or a backing service of devkube.yaml) is.
+ */
+function isAppVolume(object: KubeObject, statefulSets: string[]): boolean {
+  return object.kind === 'PersistentVolumeClaim' && statefulSets.some((name) => new RegExp(`^[a-z0-9-]+-${name}-\\d+$`).test(object.metadata.name))
+}
+
+async function removeApp(config: AppConfig, kube: Kube, result: DownResult, log: (line: string) => void, deleteVolumes: boolean): Promise<void> {
   const namespace = await kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true)
   if (!namespace) return
   const [objects, workloads, deployment] = await Promise.all([
@@ -130,12 +141,23 @@ async function removeApp(config: AppConfig, kube: Kube, result: DownResult, log:
   ])
   if (workloads.exitCode === 0) objects.push(...((JSON.parse(workloads.stdout) as {items?: KubeObject[]}).items ?? []))
   const devkubes = (object: KubeObject) => object.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
-  const appObjects = objects.filter((object) => devkubes(object) && object.metadata.labels?.[NAME_LABEL] === config.name)
-  const otherApps = [...new Set(objects.filter((object) => devkubes(object) && object.metadata.labels?.[NAME_LABEL] !== config.name).map((object) => object.metadata.labels?.[NAME_LABEL] ?? '?'))]
-  const foreign = objects.filter((object) => !devkubes(object) && !isBuiltIn(object))
+  const serviceNames = new Set(config.services.map((service) => service.name))
+  const ours = (object: KubeObject) => devkubes(object) && (object.metadata.labels?.[PART_OF_LABEL] === config.name || serviceNames.has(object.metadata.labels?.[NAME_LABEL] ?? ''))
+  const statefulSets = [...new Set([...objects.filter((object) => object.kind === 'StatefulSet' && ours(object)).map((object) => object.metadata.name), ...config.services.filter((service) => service.source.kind === 'backing').map((service) => service.name)])]
+  const volumes = objects.filter((object) => isAppVolume(object, statefulSets))
+  const keepVolumes = volumes.length > 0 && !deleteVolumes
+  // A volume kept without its credentials could never be opened again: they stay together.
+  const credentials = objects.filter((object) => object.kind === 'Secret' && ours(object) && statefulSets.some((name) => object.metadata.name === `${name}-credentials`))
+  const kept = keepVolumes ? [...volumes, ...credentials] : []
+  const appObjects = [...objects.filter((object) => ours(object) && !kept.includes(object)), ...(keepVolumes ? [] : volumes)]
+  const otherApps = [...new Set(objects.filter((object) => devkubes(object) && !ours(object)).map((object) => object.metadata.labels?.[PART_OF_LABEL] ?? object.metadata.labels?.[NAME_LABEL] ?? '?'))]
+  const foreign = objects.filter((object) => !devkubes(object) && !isBuiltIn(object) && !volumes.includes(object))
+  if (keepVolumes) {
+    result.kept.push(`Kept the data of ${statefulSets.filter((name) => volumes.some((volume) => isAppVolume(volume, [name]))).join(', ')} (${volumes.map(objectName).join(', ')}) and its credentials; \`devkube down --volumes\` deletes them.`)
+  }
   const namespaceIsOurs = namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
 
-  if (namespaceIsOurs && otherApps.length === 0 && foreign.length === 0) {
+  if (namespaceIsOurs && otherApps.length === 0 && foreign.length === 0 && !keepVolumes) {
     log(`Deleting namespace ${config.namespace}${appObjects.length > 0 ? ` (${appObjects.map(objectName).join(', ')})` : ''}…`)
     await deleteObjects(kube, ['namespace', config.namespace])
     result.removed.namespace = config.namespace
@@ -147,14 +169,14 @@ async function removeApp(config: AppConfig, kube: Kube, result: DownResult, log:
   if (appObjects.length === 0) return
   if (!namespaceIsOurs) {
     result.kept.push(`Kept namespace ${config.namespace}: devkube did not create it.`)
-  } else {
+  } else if (otherApps.length > 0 || foreign.length > 0) {
     const others = [...otherApps.map((app) => `devkube app ${app}`), ...foreign.slice(0, 5).map(objectName)]
     const more = foreign.length > 5 ? ` and ${foreign.length - 5} more` : ''
     result.kept.push(`Kept namespace ${config.namespace}: it also holds ${others.join(', ')}${more}.`)
   }
   log(`Deleting ${appObjects.map(objectName).join(', ')} from namespace ${config.namespace}…`)
   await deleteObjects(kube, appObjects.map(objectName), config.namespace)
-  await waitForPodsGone(kube, config, podSelector(config, deployment))
+  await waitForPodsGone(kube, config, config.services.length === 1 ? podSelector(config, deployment) : `${NAME_LABEL} in (${[...serviceNames].join(',')})`)
   result.removed.objects = appObjects.map(objectName)
   log(`Removed ${config.name} from namespace ${config.namespace}: ${result.removed.objects.join(', ')}.`)
 }

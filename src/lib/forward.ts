@@ -1,8 +1,9 @@
 /**
  * The port-forward supervisor. `kubectl port-forward` serves ONE pod and exits when that pod dies or
  * is replaced by a redeploy; the supervisor starts it again (with backoff) so the URL keeps answering.
- * A periodic connection to the local port makes a stale kubectl notice a dead pod promptly instead of
- * on the user's next request.
+ * A periodic request through the local port makes a stale kubectl notice a dead pod promptly instead of
+ * on the user's next request, and finds a kubectl that hangs instead of exiting: on "error creating error
+ * stream … Timeout occurred" (kubectl #686, #1169) it keeps accepting connections and forwards nothing.
  */
 import net from 'node:net'
 import {UserError} from './errors.js'
@@ -27,6 +28,10 @@ const FIRST_BACKOFF_MS = 200
 const MAX_BACKOFF_MS = 5000
 const STABLE_AFTER_MS = 1000
 const PROBE_INTERVAL_MS = 2000
+/** How long a probe waits for the first byte of an answer through the forward. */
+const PROBE_ANSWER_MS = 3000
+/** Probes in a row that get no answer, after the forward has answered before, before kubectl is restarted. */
+const SILENT_PROBES_TO_RESTART = 2
 const READY_TIMEOUT_MS = 30_000
 const READY_POLL_MS = 300
 const READY_POLL_LIMIT_MS = 60_000
@@ -63,10 +68,20 @@ async function portOwner(port: number): Promise<string | undefined> {
   }
 }
 
+export interface ProbeTiming {
+  intervalMs: number
+  answerMs: number
+}
+
 export class ForwardSupervisor {
   private child?: BackgroundProcess
   private stopped = false
   private probeTimer?: NodeJS.Timeout
+  private probing = false
+  /** Set once the app has answered through the forward: only then does silence mean a hung kubectl, not an app that speaks first never. */
+  private answeredOnce = false
+  private silentProbes = 0
+  private hungReason?: string
   private selector?: string
   private readonly ready: Promise<void>
   private resolveReady!: () => void
@@ -77,6 +92,7 @@ export class ForwardSupervisor {
     private readonly kube: Kube,
     private readonly target: ForwardTarget,
     private readonly onEvent: (event: ForwardEvent) => void = () => {},
+    private readonly probeTiming: ProbeTiming = {intervalMs: PROBE_INTERVAL_MS, answerMs: PROBE_ANSWER_MS},
   ) {
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve
@@ -124,7 +140,9 @@ export class ForwardSupervisor {
       this.child = child
       const result = await child.exited
       if (this.stopped) return
-      const reason = stderr.filter(Boolean).at(-1) ?? `kubectl port-forward exited with code ${result.exitCode}`
+      const reason = this.hungReason ?? stderr.filter(Boolean).at(-1) ?? `kubectl port-forward exited with code ${result.exitCode}`
+      this.hungReason = undefined
+      this.silentProbes = 0
       if (result.notFound) {
         this.rejectReady(new UserError('kubectl is not installed (it is not on PATH).', {hint: 'Install kubectl and run the command again.'}))
         return
@@ -177,17 +195,57 @@ export class ForwardSupervisor {
     void this.child?.stop()
   }
 
-  /** Touches the local port so kubectl finds out about a dead pod now, not on the user's next request. */
+  /**
+   * Asks through the local port now and then: kubectl finds out about a dead pod on a connection (and
+   * exits), not on the user's next request; and a kubectl that accepts but forwards nothing is restarted.
+   */
   startProbing(): void {
-    this.probeTimer = setInterval(() => {
-      const socket = net.connect({port: this.target.localPort, host: '127.0.0.1'})
-      socket.setTimeout(1000)
-      socket.on('connect', () => socket.end())
-      socket.on('error', () => socket.destroy())
-      socket.on('timeout', () => socket.destroy())
-    }, PROBE_INTERVAL_MS)
+    this.probeTimer = setInterval(() => void this.probe(), this.probeTiming.intervalMs)
     this.probeTimer.unref()
   }
+
+  private async probe(): Promise<void> {
+    if (this.probing || this.stopped || !this.child) return
+    this.probing = true
+    try {
+      const child = this.child
+      const answered = await answersThrough(this.target.localPort, this.probeTiming.answerMs)
+      if (this.stopped || child !== this.child) return
+      if (answered) {
+        this.answeredOnce = true
+        this.silentProbes = 0
+      } else if (answered === false && this.answeredOnce && ++this.silentProbes >= SILENT_PROBES_TO_RESTART) {
+        this.hungReason = `kubectl port-forward accepts connections on port ${this.target.localPort} but no longer reaches the pod`
+        void child.stop()
+      }
+    } finally {
+      this.probing = false
+    }
+  }
+}
+
+/**
+ * An HTTP request through the forward: true when any byte comes back, false when the connection is
+ * accepted but stays silent or is closed without a byte, undefined when nothing listens (kubectl is
+ * restarting, which its own exit already reports).
+ */
+function answersThrough(port: number, timeoutMs: number): Promise<boolean | undefined> {
+  return new Promise((resolve) => {
+    const socket = net.connect({port, host: '127.0.0.1'})
+    let connected = false
+    const done = (result: boolean | undefined) => {
+      socket.destroy()
+      resolve(result)
+    }
+    socket.setTimeout(timeoutMs, () => done(connected ? false : undefined))
+    socket.on('connect', () => {
+      connected = true
+      socket.write(`HEAD / HTTP/1.0\r\nHost: localhost:${port}\r\nUser-Agent: devkube-forward-probe\r\n\r\n`)
+    })
+    socket.on('data', () => done(true))
+    socket.on('end', () => done(connected ? false : undefined))
+    socket.on('error', () => done(connected ? false : undefined))
+  })
 }
 
 function sleep(ms: number): Promise<void> {

@@ -3,7 +3,7 @@ import {mkdtemp, rm} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {parse} from 'yaml'
-import {DOCKER_NOT_RUNNING, dockerNotRunningError, saveImage} from './docker.js'
+import {DOCKER_NOT_RUNNING, dockerNotRunningError, enginePlatform, imageTool, saveImage} from './docker.js'
 import {UserError} from './errors.js'
 import {KIND_CLUSTER_NAME} from './names.js'
 import {CommandError, run, type RunResult} from './runner.js'
@@ -100,26 +100,107 @@ export async function clusterServer(cluster: string): Promise<string | undefined
   return config.clusters?.[0]?.cluster?.server
 }
 
+/** What `ctr images import` says when an archive names blobs it does not hold (kind #3795). */
+const CONTAINERD_DIGEST_ERROR = /ctr: content digest \S+:? not found|content digest .* not found/i
+
 /**
- * `kind load docker-image`, falling back to `docker save` + `kind load image-archive` when the
- * containerd image store gives kind a digest error (kind #3795).
+ * `kind load docker-image`; with Docker's containerd image store that fails with a digest error (kind
+ * saves the whole index, the node imports all platforms), and the working path is `docker save
+ * --platform <the engine's platform>` + `kind load image-archive` (kind #3795, kind PR #4247). With
+ * Podman there is no docker CLI for kind to save with, so the archive path is the only one.
+ * There kind also never reports "already present" (kind #4236): the caller's check of the nodes' images
+ * is what keeps an unchanged `up` from copying the image again.
  */
 export async function loadImage(cluster: string, tag: string, signal?: AbortSignal): Promise<'loaded' | 'present'> {
+  if (imageTool() === 'podman') return loadImageArchive(cluster, tag, signal)
   const result = await run(['kind', 'load', 'docker-image', tag, '--name', cluster], {allowFailure: true, signal})
   const output = `${result.stderr}\n${result.stdout}`
   if (result.exitCode === 0) return /already present on all nodes/.test(output) ? 'present' : 'loaded'
   if (signal?.aborted) return 'loaded'
-  if (/content digest .* not found|ctr: content digest/i.test(output)) {
-    const directory = await mkdtemp(path.join(os.tmpdir(), 'devkube-image-'))
-    const archive = path.join(directory, 'image.tar')
-    try {
-      await saveImage(tag, archive, signal)
-      const fallback = await run(['kind', 'load', 'image-archive', archive, '--name', cluster], {allowFailure: true, signal})
-      if (fallback.exitCode === 0) return 'loaded'
-      throw kindFailure(fallback, `load the image ${tag} into "${cluster}"`, 'Run `devkube up --rebuild` to build and load the image again.')
-    } finally {
-      await rm(directory, {recursive: true, force: true})
-    }
-  }
+  if (CONTAINERD_DIGEST_ERROR.test(output)) return loadImageArchive(cluster, tag, signal)
   throw kindFailure(result, `load the image ${tag} into "${cluster}"`, 'Run `devkube up --rebuild` to build and load the image again.')
+}
+
+async function loadImageArchive(cluster: string, tag: string, signal?: AbortSignal): Promise<'loaded'> {
+  const directory = await mkdtemp(path.join(os.tmpdir(), 'devkube-image-'))
+  const archive = path.join(directory, 'image.tar')
+  try {
+    await saveImage(tag, archive, {platform: await enginePlatform(), signal})
+    const result = await run(['kind', 'load', 'image-archive', archive, '--name', cluster], {allowFailure: true, signal})
+    if (result.exitCode === 0 || signal?.aborted) return 'loaded'
+    const output = `${result.stderr}\n${result.stdout}`
+    if (CONTAINERD_DIGEST_ERROR.test(output)) {
+      throw new UserError(`kind could not import the image ${tag} into "${cluster}": the node's containerd misses some of its layers (a multi-platform image from Docker's containerd image store).`, {
+        hint: 'Update Docker to 28 or newer (its `docker save --platform` writes one platform), or turn off the containerd image store in Docker\'s settings, then run `devkube up --rebuild`.',
+      })
+    }
+    throw kindFailure(result, `load the image ${tag} into "${cluster}"`, 'Run `devkube up --rebuild` to build and load the image again.')
+  } finally {
+    await rm(directory, {recursive: true, force: true})
+  }
+}
+
+/** kind's label on every node container of a cluster (the provider's `ps -a` finds stopped ones too). */
+export const KIND_CLUSTER_LABEL = 'io.x-k8s.kind.cluster'
+
+export interface NodeContainer {
+  name: string
+  /** The engine's word: running, exited, created, paused, restarting, dead. */
+  state: string
+}
+
+/**
+ * The cluster's node containers as the engine sees them. `kind get clusters` lists a cluster whose node
+ * is stopped (`docker stop`, or a reboot: kind uses `--restart=on-failure:1`), and then every kind and
+ * kubectl call against it fails: this is how to tell that apart from a cluster that is not there.
+ */
+export async function nodeContainers(cluster: string): Promise<NodeContainer[]> {
+  const result = await run([imageTool(), 'ps', '-a', '--filter', `label=${KIND_CLUSTER_LABEL}=${cluster}`, '--format', '{{.Names}}\t{{.State}}'], {allowFailure: true, quiet: true, timeoutMs: 20_000})
+  if (result.exitCode !== 0) return []
+  return result.stdout
+    .split('\n')
+    .map((line) => line.trim().split('\t'))
+    .filter(([name]) => Boolean(name))
+    .map(([name, state = 'unknown']) => ({name, state: state.toLowerCase()}))
+}
+
+export function stoppedNodes(nodes: NodeContainer[]): NodeContainer[] {
+  return nodes.filter((node) => node.state !== 'running')
+}
+
+/** One sentence for a cluster whose node containers are not running, for status and doctor (which change nothing). */
+export function stoppedClusterProblem(cluster: string, stopped: NodeContainer[]): {message: string; hint: string} {
+  const names = stopped.map((node) => node.name)
+  return {
+    message: `The kind cluster "${cluster}" exists but its node container${names.length === 1 ? ' ' : 's '}${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} not running (${stopped[0].state}), so its API server does not answer.`,
+    hint: `\`devkube up\` starts ${names.length === 1 ? 'it' : 'them'} again (or \`${imageTool()} start ${names.join(' ')}\`).`,
+  }
+}
+
+const NODE_START_TIMEOUT_MS = 90_000
+const NODE_POLL_MS = 1000
+
+/**
+ * Starts stopped node containers and waits until the API server answers through the cluster's
+ * context (kind publishes the API server on a fixed host port, so the kubeconfig stays right).
+ */
+export async function startNodes(cluster: string, stopped: NodeContainer[], signal?: AbortSignal): Promise<void> {
+  const result = await run([imageTool(), 'start', ...stopped.map((node) => node.name)], {allowFailure: true, signal})
+  if (result.exitCode !== 0 && !signal?.aborted) {
+    const problem = stoppedClusterProblem(cluster, stopped)
+    throw new UserError(`${problem.message} Starting it failed: ${(result.stderr.trim().split('\n').at(-1) ?? '').trim()}`, {
+      hint: `\`devkube down --cluster\` then \`devkube up\` recreates the cluster.`,
+    })
+  }
+  const deadline = Date.now() + NODE_START_TIMEOUT_MS
+  while (!signal?.aborted) {
+    const ready = await run(['kubectl', '--context', contextName(cluster), 'get', '--raw', '/readyz'], {allowFailure: true, quiet: true, timeoutMs: 10_000, signal})
+    if (ready.exitCode === 0) return
+    if (Date.now() > deadline) {
+      throw new UserError(`The node container of the kind cluster "${cluster}" was started, but its API server did not answer within ${NODE_START_TIMEOUT_MS / 1000} s.`, {
+        hint: `Check \`${imageTool()} logs ${stopped[0].name}\`; \`devkube down --cluster\` then \`devkube up\` recreates the cluster.`,
+      })
+    }
+    await new Promise((resolve) => setTimeout(resolve, NODE_POLL_MS))
+  }
 }

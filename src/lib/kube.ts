@@ -100,7 +100,7 @@ export function kubectlError(result: RunResult, cluster: string): UserError {
   }
   if (/connection to the server .* was refused|Unable to connect to the server|dial tcp .* connect: connection refused/.test(output)) {
     return new UserError(`The kind cluster "${cluster}" is not answering (its API server refused the connection).`, {
-      hint: `Check that Docker is running and the cluster's node container is up (\`docker ps --filter label=io.x-k8s.io/cluster=${cluster}\`); \`devkube down --cluster\` then \`devkube up\` recreates it.`,
+      hint: `Check that Docker is running and the cluster's node container is up (\`docker ps --filter label=io.x-k8s.kind.cluster=${cluster}\`); \`devkube down --cluster\` then \`devkube up\` recreates it.`,
     })
   }
   const message = (/^(Error from server.*|error: .*)$/m.exec(output)?.[1] ?? output.split('\n').at(-1) ?? 'kubectl failed').trim()

@@ -10,7 +10,8 @@ import type {AppConfig} from './config.js'
 import type {Kube, Pod} from './kube.js'
 import {chalk} from './output.js'
 import type {BackgroundProcess} from './runner.js'
-import {findDeployment, listAppPods, notRunningError, podSelector, requireCluster, shortPodName} from './app-pods.js'
+import {findWorkload, listAppPods, notRunningError, podSelector, requireCluster, shortPodName} from './app-pods.js'
+import {MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL} from './kube.js'
 import {UserError} from './errors.js'
 
 /** Lines shown of each container's past output (kubectl's own default with a selector is 10). */
@@ -26,6 +27,8 @@ export interface LogsOptions {
   since?: string
   previous: boolean
   container?: string
+  /** The services to show (default: all of the app's); with several, each line names its service. */
+  services?: string[]
 }
 
 export interface LogsOutput {
@@ -42,8 +45,12 @@ export class Prefixer {
   private readonly colours = new Map<string, (text: string) => string>()
   private width = 0
 
+  /** `showService`: an app with several services prefixes service/pod. */
+  constructor(private readonly showService = false) {}
+
   label(pod: Pod, container: string, showContainer: boolean): string {
-    const label = showContainer ? `${shortPodName(pod)}/${container}` : shortPodName(pod)
+    const podLabel = this.showService ? `${pod.metadata.labels?.[NAME_LABEL] ?? '?'}/${shortPodName(pod)}` : shortPodName(pod)
+    const label = showContainer ? `${podLabel}/${container}` : podLabel
     this.width = Math.max(this.width, label.length)
     let colour = this.colours.get(pod.metadata.name)
     if (!colour) {
@@ -86,7 +93,7 @@ function kubectlReason(stderr: string): string {
 
 /** Past logs of each pod, one pod after another (oldest pod first). */
 export async function printLogs(kube: Kube, config: AppConfig, pods: Pod[], options: LogsOptions, output: LogsOutput): Promise<void> {
-  const prefixer = new Prefixer()
+  const prefixer = new Prefixer((options.services?.length ?? 0) > 1)
   const tail = effectiveTail(options)
   const jobs = pods.flatMap((pod) => {
     const containers = containersOf(pod, options.container)
@@ -121,7 +128,7 @@ interface Stream {
  * first line, so nothing it wrote between two polls is lost.
  */
 export class LogFollower {
-  private readonly prefixer = new Prefixer()
+  private readonly prefixer: Prefixer
   private readonly streams = new Map<string, Stream>()
   /** Instances already streamed (or given up on): never streamed twice, so no line shows twice. */
   private readonly done = new Set<string>()
@@ -139,7 +146,9 @@ export class LogFollower {
     private readonly options: LogsOptions,
     private readonly output: LogsOutput,
     private readonly pollIntervalMs = POLL_INTERVAL_MS,
-  ) {}
+  ) {
+    this.prefixer = new Prefixer((options.services?.length ?? 0) > 1)
+  }
 
   /** Runs until stop(); `initialPods` are the pods listed before following began. */
   async run(initialPods: Pod[]): Promise<void> {
@@ -252,8 +261,15 @@ export class LogFollower {
 /** `devkube logs` from resolved flags: checks, then prints or follows. */
 export async function runLogs(config: AppConfig, kube: Kube, options: LogsOptions, output: LogsOutput): Promise<void> {
   await requireCluster(config)
-  const deployment = await findDeployment(kube, config)
-  const selector = podSelector(config, deployment)
+  const services = options.services?.length ? options.services : config.services.map((service) => service.name)
+  let selector: string
+  if (services.length === 1) {
+    // One service: its workload's own selector (a user's manifests may label pods differently).
+    selector = podSelector(services[0], (await findWorkload(kube, config.namespace, services[0]))?.object)
+  } else {
+    selector = `${NAME_LABEL} in (${services.join(',')}),${MANAGED_BY_LABEL}=${MANAGED_BY}`
+  }
+  options = {...options, services}
   const pods = await listAppPods(kube, config, selector)
   if (pods.length === 0) throw notRunningError(config, kube)
   if (options.container && !pods.some((pod) => containersOf(pod, options.container).length > 0)) {

@@ -9,7 +9,9 @@ import {createHash} from 'node:crypto'
 import {existsSync, readdirSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {parseAllDocuments, stringify} from 'yaml'
-import type {AppConfig} from './config.js'
+import type {AppConfig, ServiceConfig} from './config.js'
+import {PART_OF_LABEL} from './app-pods.js'
+import {renderTemplate} from './templates.js'
 import {UserError} from './errors.js'
 import type {ImageUser} from './docker.js'
 import {imageRepository} from './image-tag.js'
@@ -107,13 +109,84 @@ export interface DesiredInput {
   imageUser?: ImageUser
 }
 
+/** What `up` applies for a one-service app with its own manifests (today's single app). */
 export function desiredState(input: DesiredInput): DesiredState {
   const {config} = input
+  const objects = settingsAndManifests(input)
   const labels = {[NAME_LABEL]: config.name, [INSTANCE_LABEL]: config.name, [MANAGED_BY_LABEL]: MANAGED_BY, [ENVIRONMENT_LABEL]: config.environment}
+  return finish(config, input.manageNamespace, objects.map((object) => ({object, labels})))
+}
+
+/** One service of several, as `up` renders it. */
+export interface ServiceDesiredInput {
+  service: ServiceConfig
+  /** The image to run: the built tag, or the stock image. */
+  image: string
+  /** Its manifests (serviceManifests()); a backing service's come from backing.ts in `objects` instead. */
+  manifests: KubeObject[]
+  /** Objects laid over as they are (a backing service's StatefulSet, Service and credentials Secret). */
+  objects?: KubeObject[]
+  secretEnv?: Record<string, string>
+  imageUser?: ImageUser
+  /** Connection env of the backing services it depends on (secretKeyRefs, never values). */
+  connectionEnv?: Array<{name: string; valueFrom?: unknown; value?: string}>
+}
+
+/** What `up` applies for an app with `services:`: every service's objects, labelled part-of the app. */
+export function desiredAppState(input: {config: AppConfig; manageNamespace: boolean; services: ServiceDesiredInput[]}): DesiredState {
+  const {config} = input
+  const labelled: Array<{object: KubeObject; labels: Record<string, string>}> = []
+  for (const entry of input.services) {
+    const labels = {[PART_OF_LABEL]: config.name, [NAME_LABEL]: entry.service.name, [MANAGED_BY_LABEL]: MANAGED_BY, [ENVIRONMENT_LABEL]: config.environment}
+    const objects = entry.objects
+      ? entry.objects.map((object) => structuredClone(object))
+      : settingsAndManifests({config: serviceView(config, entry.service), imageTag: entry.image, manifests: entry.manifests, secretEnv: entry.secretEnv, imageUser: entry.imageUser, manageNamespace: false})
+    if (entry.connectionEnv?.length) addEnv(objects, entry.service.name, entry.connectionEnv)
+    for (const object of objects) labelled.push({object, labels})
+  }
+  return finish(config, input.manageNamespace, labelled)
+}
+
+/** The app-wide config seen from one service: its name, port, replicas and settings in place of the app's. */
+function serviceView(config: AppConfig, service: ServiceConfig): AppConfig {
+  return {...config, name: service.name, port: service.port ?? config.port, replicas: service.replicas, env: service.env, envFile: service.envFile, healthPath: service.healthPath, resources: service.resources, strategy: service.strategy}
+}
+
+/** Dependents get their backing services' connection env on their own container. */
+function addEnv(objects: KubeObject[], container: string, variables: Array<{name: string; valueFrom?: unknown; value?: string}>): void {
+  for (const object of objects) {
+    if (object.kind !== 'Deployment') continue
+    const containers = (object.spec as {template: {spec: {containers: Array<{name: string; env?: Array<{name: string}>}>}}}).template.spec.containers
+    const target = containers.find((entry) => entry.name === container) ?? containers[0]
+    const names = new Set(variables.map((variable) => variable.name))
+    target.env = [...(target.env ?? []).filter((variable) => !names.has(variable.name)), ...variables]
+  }
+}
+
+/** Namespace first, then the objects with their labels, namespace and applied hash. */
+function finish(config: AppConfig, manageNamespace: boolean, labelled: Array<{object: KubeObject; labels: Record<string, string>}>): DesiredState {
   const objects: KubeObject[] = []
-  if (input.manageNamespace) {
+  if (manageNamespace) {
     objects.push({apiVersion: 'v1', kind: 'Namespace', metadata: {name: config.namespace, labels: {[MANAGED_BY_LABEL]: MANAGED_BY}}})
   }
+  for (const {object, labels} of labelled) {
+    object.metadata.labels = {...object.metadata.labels, ...labels}
+    objects.push(object)
+  }
+  for (const object of objects) {
+    if (!CLUSTER_SCOPED.has(object.kind)) object.metadata.namespace = config.namespace
+    const annotations = {...object.metadata.annotations}
+    delete annotations[APPLIED_HASH_ANNOTATION]
+    object.metadata.annotations = annotations
+    object.metadata.annotations[APPLIED_HASH_ANNOTATION] = shortHash(JSON.stringify(object))
+  }
+  return {objects, yaml: objects.map((object) => stringify(object)).join('---\n')}
+}
+
+/** The settings ConfigMap, the .env Secret, and the manifests with devkube's values laid over them. */
+function settingsAndManifests(input: DesiredInput): KubeObject[] {
+  const {config} = input
+  const objects: KubeObject[] = []
   const configMapData = sortedRecord(config.env)
   const configMap: KubeObject = {
     apiVersion: 'v1',
@@ -135,16 +208,38 @@ export function desiredState(input: DesiredInput): DesiredState {
     if (object.kind === 'Deployment') applyDeploymentSettings(object, input, settingsHash, {configMap: configMap.metadata.name, secret: secret?.metadata.name})
     objects.push(object)
   }
+  return objects
+}
 
-  for (const object of objects) {
-    object.metadata.labels = {...object.metadata.labels, ...(object.kind === 'Namespace' ? {} : labels)}
-    if (!CLUSTER_SCOPED.has(object.kind)) object.metadata.namespace = config.namespace
-    const annotations = {...object.metadata.annotations}
-    delete annotations[APPLIED_HASH_ANNOTATION]
-    object.metadata.annotations = annotations
-    object.metadata.annotations[APPLIED_HASH_ANNOTATION] = shortHash(JSON.stringify(object))
+/**
+ * A Deployment (and a Service when it has a port) for a service without manifests of its own, from
+ * templates/k8s/base: HTTP probes on `healthPath` for a built service; none for a stock image, which
+ * may not speak HTTP at all.
+ */
+export function serviceManifests(service: ServiceConfig): KubeObject[] {
+  const values = {
+    name: service.name,
+    replicas: service.replicas,
+    maxSurge: service.strategy.maxSurge,
+    maxUnavailable: service.strategy.maxUnavailable,
+    port: service.port ?? 80,
+    healthPath: service.healthPath,
+    requestsCpu: service.resources.requests.cpu,
+    requestsMemory: service.resources.requests.memory,
+    limitsCpu: service.resources.limits.cpu,
+    limitsMemory: service.resources.limits.memory,
   }
-  return {objects, yaml: objects.map((object) => stringify(object)).join('---\n')}
+  const [deployment] = parseObjects(renderTemplate('k8s/base/deployment.yaml', values), 'templates/k8s/base/deployment.yaml')
+  const container = (deployment.spec as {template: {spec: {containers: Array<Record<string, unknown>>}}}).template.spec.containers[0]
+  if (service.source.kind !== 'build' || service.port === undefined) {
+    delete container.readinessProbe
+    delete container.livenessProbe
+    delete container.env
+  }
+  if (service.port === undefined) delete container.ports
+  if (service.command) container.command = service.command
+  if (service.port === undefined) return [deployment]
+  return [deployment, ...parseObjects(renderTemplate('k8s/base/service.yaml', values), 'templates/k8s/base/service.yaml')]
 }
 
 function applyDeploymentSettings(deployment: KubeObject, input: DesiredInput, settingsHash: string, sources: {configMap: string; secret?: string}): void {
@@ -248,10 +343,45 @@ export function shortHash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16)
 }
 
-/** kubectl resource names for `get`: what a kind is called on the command line. */
-export function resourceName(kind: string): string {
-  const known: Record<string, string> = {Deployment: 'deployments.apps', Service: 'services', ConfigMap: 'configmaps', Secret: 'secrets', Ingress: 'ingresses.networking.k8s.io'}
-  return known[kind] ?? `${kind.toLowerCase()}s`
+/**
+ * What kubectl calls each kind devkube may apply, as `plural.group` (kubectl rejects guessed plurals
+ * such as "networkpolicys" with "the server doesn't have a resource type").
+ */
+const RESOURCE_NAMES: Record<string, string> = {
+  ConfigMap: 'configmaps',
+  CronJob: 'cronjobs.batch',
+  DaemonSet: 'daemonsets.apps',
+  Deployment: 'deployments.apps',
+  Endpoints: 'endpoints',
+  EndpointSlice: 'endpointslices.discovery.k8s.io',
+  HorizontalPodAutoscaler: 'horizontalpodautoscalers.autoscaling',
+  Ingress: 'ingresses.networking.k8s.io',
+  IngressClass: 'ingressclasses.networking.k8s.io',
+  Job: 'jobs.batch',
+  LimitRange: 'limitranges',
+  NetworkPolicy: 'networkpolicies.networking.k8s.io',
+  PersistentVolumeClaim: 'persistentvolumeclaims',
+  Pod: 'pods',
+  PodDisruptionBudget: 'poddisruptionbudgets.policy',
+  ResourceQuota: 'resourcequotas',
+  Role: 'roles.rbac.authorization.k8s.io',
+  RoleBinding: 'rolebindings.rbac.authorization.k8s.io',
+  Secret: 'secrets',
+  Service: 'services',
+  ServiceAccount: 'serviceaccounts',
+  StatefulSet: 'statefulsets.apps',
+}
+
+/**
+ * kubectl resource names for `get`: what a kind is called on the command line. A kind devkube does
+ * not know (a custom resource) is named `kind.group`: kubectl's REST mapper resolves the singular
+ * lowercase kind, which is also the default singular of a CRD, so no plural has to be guessed.
+ */
+export function resourceName(kind: string, apiVersion = ''): string {
+  const known = RESOURCE_NAMES[kind]
+  if (known) return known
+  const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.lastIndexOf('/')) : ''
+  return group ? `${kind.toLowerCase()}.${group}` : kind.toLowerCase()
 }
 
 /**

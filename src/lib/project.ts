@@ -29,13 +29,24 @@ export function resolveProject(projectDir: string, overrides: ConfigOverrides, o
   const loaded = readConfigFile(projectDir)
   const lang: Language | undefined = overrides.lang ?? loaded.file.lang
   let detection: Detection | undefined
-  try {
-    const environment = overrides.environment ? loaded.file.environments?.[overrides.environment] : undefined
-    detection = detectApp(projectDir, {lang, target: environment?.build?.target ?? loaded.file.build?.target, langSource: overrides.lang ? '--lang' : 'devkube.yaml'})
-  } catch (error) {
-    if (options.requireApp) throw error
+  // With `services:` each built service is detected in its own context; the folder itself may hold none.
+  if (!loaded.file.services) {
+    try {
+      const environment = overrides.environment ? loaded.file.environments?.[overrides.environment] : undefined
+      detection = detectApp(projectDir, {lang, target: environment?.build?.target ?? loaded.file.build?.target, langSource: overrides.lang ? '--lang' : 'devkube.yaml'})
+    } catch (error) {
+      if (options.requireApp) throw error
+    }
   }
-  const config = resolveConfig(projectDir, overrides, {lang: detection?.lang, port: detection?.port}, loaded)
+  const detectService = (context: string) => {
+    try {
+      const found = detectApp(context, {})
+      return {lang: found.lang, port: found.port}
+    } catch {
+      return {}
+    }
+  }
+  const config = resolveConfig(projectDir, overrides, {lang: detection?.lang, port: detection?.port}, loaded, detectService)
   return {dir: config.projectDir, config, services: config.services, detection, kube: new Kube(config.cluster), state: new ProjectState(config.projectDir, config.environment)}
 }
 

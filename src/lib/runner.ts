@@ -90,6 +90,9 @@ export function installHint(tool: string): string {
     case 'docker': {
       return 'Install Docker Desktop (https://docs.docker.com/get-docker/) or Docker Engine, then run `devkube doctor`.'
     }
+    case 'podman': {
+      return 'Install Podman (https://podman.io/docs/installation), or unset KIND_EXPERIMENTAL_PROVIDER to use Docker, then run `devkube doctor`.'
+    }
     case 'kind': {
       return 'Install kind v0.20 or newer: https://kind.sigs.k8s.io/docs/user/quick-start/#installation (e.g. `go install sigs.k8s.io/kind@latest` or `brew install kind`).'
     }

@@ -124,11 +124,14 @@ export function missingLines(text: string, wanted: string[]): string[] {
   return wanted.filter((line) => !present.has(normalize(line)))
 }
 
-/** Write to a temporary file beside the target, then rename: Ctrl-C never leaves half a file. */
-export function writeFileAtomic(file: string, content: string): void {
+/**
+ * Write to a temporary file beside the target, then rename: Ctrl-C never leaves half a file. `mode` applies to a
+ * new file (0600 for secrets); an existing file keeps its own.
+ */
+export function writeFileAtomic(file: string, content: string, newFileMode = 0o644): void {
   mkdirSync(path.dirname(file), {recursive: true})
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`)
-  const mode = existsSync(file) ? statSync(file).mode & 0o777 : 0o644
+  const mode = existsSync(file) ? statSync(file).mode & 0o777 : newFileMode
   try {
     writeFileSync(temporary, content, {mode})
     renameSync(temporary, file)

@@ -6,17 +6,17 @@
 import {existsSync} from 'node:fs'
 import type {AppConfig} from './config.js'
 import {verifyKindContext} from './context-guard.js'
-import {diagnosePod} from './diagnose.js'
+import {diagnosePod, podEvents, type PodEvent} from './diagnose.js'
 import {newestReplicaSetPods} from './rollout-pods.js'
 import {checkUrl} from './forward.js'
-import {sourceImageTag} from './image-tag.js'
-import {clusterExists} from './kind.js'
+import {serviceImageTag, sourceImageTag} from './image-tag.js'
+import {clusterExists, nodeContainers, stoppedClusterProblem, stoppedNodes} from './kind.js'
 import {ProjectState} from './project-state.js'
 import {MANAGED_BY, MANAGED_BY_LABEL, type Kube, type KubeObject, type Pod} from './kube.js'
 import {chalk} from './output.js'
 import {run} from './runner.js'
 import {redact} from './secrets.js'
-import {creationTime, findDeployment, listAppPods, podSelector, shortPodName} from './app-pods.js'
+import {creationTime, findDeployment, findWorkload, listAppPods, podSelector, shortPodName} from './app-pods.js'
 
 /** How long status waits for the forwarded URL to answer: a quick look, not a wait. */
 export const URL_CHECK_TIMEOUT_MS = 1500
@@ -56,6 +56,21 @@ export interface StatusReport {
   pods: PodStatus[]
   image?: {running: string; source?: string; matchesSource?: boolean; sourceError?: string}
   forward: {running: boolean; pid?: number; url?: string; answers?: boolean; httpStatus?: number; error?: string}
+  /** An app with several services: a row per service. */
+  services?: ServiceStatus[]
+}
+
+export interface ServiceStatus {
+  name: string
+  workload?: {kind: string; name: string}
+  desired: number
+  ready: number
+  /** The built image running, and whether it is what the source would build now. */
+  image?: string
+  matchesSource?: boolean
+  /** Its forwarded URL (or localhost:port for a service that is not HTTP). */
+  url?: string
+  pods: PodStatus[]
 }
 
 interface NodeObject extends KubeObject {
@@ -86,6 +101,14 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
     return report
   }
   report.cluster.exists = true
+  const stopped = stoppedNodes(await nodeContainers(config.cluster))
+  if (stopped.length > 0) {
+    await forwardCheck
+    const problem = stoppedClusterProblem(config.cluster, stopped)
+    report.problems.push(problem.message)
+    report.hint = problem.hint
+    return report
+  }
   if (contextProblem) throw contextProblem
 
   const [nodes, nodeImage, namespace, deployment] = await Promise.all([
@@ -94,10 +117,11 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
     kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true),
     findDeployment(kube, config),
   ])
-  const [pods, replicaSets, sourceTag] = await Promise.all([
+  const [pods, replicaSets, sourceTag, events] = await Promise.all([
     namespace ? listAppPods(kube, config, podSelector(config, deployment)) : Promise.resolve([]),
     deployment ? kube.list<KubeObject>('replicasets.apps', config.namespace, podSelector(config, deployment), true) : Promise.resolve([]),
     currentSourceTag(config, options.buildArgs),
+    namespace ? podEvents(kube, config.namespace) : Promise.resolve([]),
   ])
   await forwardCheck
 
@@ -111,6 +135,12 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
     if (!node.ready) report.problems.push(`The cluster's node ${node.name} is not ready.`)
   }
   report.namespace = {name: config.namespace, exists: Boolean(namespace), createdByDevkube: namespace?.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY}
+
+  if (config.services.length > 1) {
+    await collectServices(config, kube, report, Boolean(namespace), options.buildArgs ?? {})
+    report.healthy = report.problems.length === 0
+    return report
+  }
 
   if (!deployment) {
     report.problems.push(`${config.name} is not deployed: there is no Deployment of it in namespace ${config.namespace} of ${kube.context}.`)
@@ -132,7 +162,7 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
   }
 
   const now = Date.now()
-  report.pods = pods.map((pod) => podStatus(pod, config, now))
+  report.pods = pods.map((pod) => podStatus(pod, config, now, events))
   if (report.deployment) {
     const {desired, ready, updated} = report.deployment
     if (desired === 0) {
@@ -164,13 +194,53 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
   return report
 }
 
+/** A row per service: its workload, ready pods, image against the source, and URL. */
+async function collectServices(config: AppConfig, kube: Kube, report: StatusReport, namespaceExists: boolean, buildArgs: Record<string, string>): Promise<void> {
+  const record = new ProjectState(config.projectDir, config.environment).liveForwarder(config)
+  const now = Date.now()
+  report.services = await Promise.all(
+    config.services.map(async (service): Promise<ServiceStatus> => {
+      const workload = namespaceExists ? await findWorkload(kube, config.namespace, service.name) : undefined
+      const pods = workload ? await listAppPods(kube, config, podSelector(service.name, workload.object)) : []
+      const running = workload?.object.spec.template.spec.containers[0]?.image
+      const source = service.source.kind === 'build' && existsSync(service.source.dockerfile) ? await serviceImageTag(config, service, buildArgs, {writeCache: false}).catch(() => undefined) : undefined
+      return {
+        name: service.name,
+        workload: workload ? {kind: workload.kind, name: workload.name} : undefined,
+        desired: workload?.object.spec.replicas ?? 0,
+        ready: workload?.object.status?.readyReplicas ?? 0,
+        image: service.source.kind === 'build' ? running : undefined,
+        matchesSource: source && running ? source === running : undefined,
+        url: record?.forwards.find((forward) => forward.service === service.name)?.url,
+        pods: pods.map((pod) => podStatus(pod, {...config, port: service.port ?? config.port, healthPath: service.healthPath}, now)),
+      }
+    }),
+  )
+  for (const service of report.services) {
+    if (!service.workload) {
+      report.problems.push(`The service ${service.name} is not deployed in namespace ${config.namespace} of ${kube.context}.`)
+      report.hint ??= '`devkube up` deploys it.'
+    } else if (service.ready < service.desired) {
+      const problem = service.pods.find((pod) => pod.problem)?.problem
+      report.problems.push(`${service.name}: only ${service.ready} of ${service.desired} pods ready${problem ? ` (${problem.message})` : ''}.`)
+      report.hint ??= problem?.hint ?? `\`devkube logs ${service.name}\` shows what it does.`
+    }
+  }
+  if (report.forward.running && !report.forward.answers) {
+    report.problems.push(`${report.forward.url} does not answer${report.forward.error ? ` (${report.forward.error})` : ''}.`)
+    report.hint ??= '`devkube logs` shows what the app says; `devkube forward` restarts the forward.'
+  }
+}
+
 /** The detached (or another terminal's) forwarder of this app, and whether its URL answers. */
 async function checkForward(config: AppConfig, report: StatusReport): Promise<void> {
   const record = new ProjectState(config.projectDir, config.environment).liveForwarder(config)
   if (!record) return
-  report.forward = {running: true, pid: record.pid, url: record.url}
+  // The first HTTP forward is checked; a database's port does not answer GET.
+  const url = record.forwards.find((forward) => forward.url.startsWith('http'))?.url ?? record.url
+  report.forward = {running: true, pid: record.pid, url}
   try {
-    const {status} = await checkUrl(record.url, URL_CHECK_TIMEOUT_MS)
+    const {status} = await checkUrl(url, URL_CHECK_TIMEOUT_MS)
     report.forward.httpStatus = status
     report.forward.answers = status < 500
     if (status >= 500) report.forward.error = `HTTP ${status}`
@@ -200,10 +270,10 @@ async function kindNodeImage(cluster: string): Promise<string | undefined> {
   }
 }
 
-export function podStatus(pod: Pod, config: AppConfig, now = Date.now()): PodStatus {
+export function podStatus(pod: Pod, config: AppConfig, now = Date.now(), events: PodEvent[] = []): PodStatus {
   const statuses = pod.status.containerStatuses ?? []
   const created = creationTime(pod)
-  const diagnosis = diagnosePod(pod, {port: config.port, healthPath: config.healthPath})
+  const diagnosis = diagnosePod(pod, {port: config.port, healthPath: config.healthPath, events})
   return {
     name: pod.metadata.name,
     shortName: shortPodName(pod),
@@ -256,9 +326,21 @@ export function renderStatus(report: StatusReport): string[] {
       const {name, desired, ready, updated} = report.deployment
       const readyText = `${ready}/${desired} ready`
       row('Deployment', `${name} · ${ready >= desired && desired > 0 ? chalk.green(readyText) : chalk.red(readyText)} · ${updated}/${desired} updated`)
-    } else {
+    } else if (!report.services) {
       row('Deployment', chalk.yellow('none'))
     }
+  }
+  if (report.services) {
+    const header = ['SERVICE', 'KIND', 'READY', 'URL']
+    const cells = report.services.map((service) => [service.name, service.workload?.kind ?? '-', service.workload ? `${service.ready}/${service.desired}` : 'not deployed', service.url ?? ''])
+    const widths = header.map((title, index) => Math.max(title.length, ...cells.map((cell) => cell[index].length)))
+    const format = (cell: string[]) => cell.map((value, index) => value.padEnd(widths[index])).join('  ').trimEnd()
+    row('Services', chalk.dim(format(header)))
+    report.services.forEach((service, index) => {
+      const text = format(cells[index])
+      lines.push(`${' '.repeat(12)}${service.workload && service.ready >= service.desired ? text : chalk.red(text)}`)
+      for (const pod of service.pods.filter((entry) => entry.problem)) lines.push(`${' '.repeat(14)}${pod.shortName}: ${redact(pod.problem!.message)}`)
+    })
   }
   if (report.pods.length > 0) {
     const header = ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE']
@@ -286,7 +368,7 @@ export function renderStatus(report: StatusReport): string[] {
   if (forward.running) {
     const answer = forward.answers ? chalk.green(`answers (HTTP ${forward.httpStatus})`) : chalk.red(`does not answer${forward.error ? ` (${forward.error})` : ''}`)
     row('Forward', `${forward.url} · pid ${forward.pid} · ${answer}`)
-  } else if (cluster.exists && report.deployment) {
+  } else if (cluster.exists && (report.deployment || report.services)) {
     row('Forward', chalk.dim('not forwarding (`devkube forward` forwards a local port)'))
   }
   lines.push('')

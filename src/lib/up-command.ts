@@ -3,6 +3,7 @@
  * then forward what was deployed (foreground, detached or not at all) and report the URLs.
  */
 import path from 'node:path'
+import {offerComposeImport} from './compose-init.js'
 import type {ConfigOverrides} from './config.js'
 import {InterruptedError} from './errors.js'
 import {checkUrl} from './forward.js'
@@ -41,6 +42,7 @@ export interface UpResult {
 }
 
 export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): Promise<UpResult | undefined> {
+  await offerComposeImport(process.cwd(), {json: options.json, log: options.log})
   const project = resolveProject(process.cwd(), overrides, {requireApp: true})
   const {config, detection} = project
   checkInputsBeforeChanges(config)
@@ -56,7 +58,9 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
     rebuild: options.rebuild,
     timeoutSeconds: options.timeoutSeconds,
     async scaffold() {
-      const files = scaffold(project.dir, {...config, lang: detection!.lang, detection})
+      // A services: file names its Dockerfiles; only a single app's missing files are scaffolded.
+      if (!detection) return []
+      const files = scaffold(project.dir, {...config, lang: detection.lang, detection})
       return files.filter((file) => file.action === 'created').map((file) => file.path)
     },
   }

@@ -7,20 +7,21 @@
 import {existsSync, readFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import {serviceSelector, workloadRef, type WorkloadKind} from './app-pods.js'
+import {PART_OF_LABEL, serviceSelector, workloadRef, type WorkloadKind} from './app-pods.js'
 import {checkBuildPaths, type AppConfig, type ServiceConfig} from './config.js'
-import {explainRolloutFailure, diagnosePod, diagnosisError, type DiagnosisContext} from './diagnose.js'
+import {explainRolloutFailure, diagnosePod, diagnosisError, podEvents, type DiagnosisContext} from './diagnose.js'
 import {GENERATED_MARKER} from './detect.js'
 import {buildImage, dockerVersion, imageId, imageUser, type ImageUser} from './docker.js'
 import {listNewestPods} from './rollout-pods.js'
 import {readEnvFile} from './dotenv.js'
 import {UserError} from './errors.js'
 import {serviceImageTag} from './image-tag.js'
-import {checkClusterName, clusterExists, createCluster, deleteCluster, kindVersion, loadImage, MIN_KIND_VERSION} from './kind.js'
+import {checkClusterName, clusterExists, createCluster, deleteCluster, kindVersion, loadImage, MIN_KIND_VERSION, nodeContainers, startNodes, stoppedNodes} from './kind.js'
 import {kubectlClientVersion, MANAGED_BY, MANAGED_BY_LABEL, type Deployment, type KubeObject, type Pod} from './kube.js'
-import {desiredState, inSync, readManifests, resourceName} from './manifests.js'
+import {desiredAppState, desiredState, inSync, readManifests, resourceName, serviceManifests, type ServiceDesiredInput} from './manifests.js'
+import {backingImage, backingObjects, connectionEnv, isBackingEngine, resolveCredentials, type BackingSpec} from './backing.js'
 import {verifyKindContext} from './context-guard.js'
-import {runPlan, StepOutputs, type PlanItem, type ProgressMode, type Step, type StepResult} from './pipeline.js'
+import {runPlan, StepOutputs, type PlanItem, type ProgressMode, type Step, type StepHandle, type StepResult} from './pipeline.js'
 import type {Project} from './project.js'
 import type {RunResult} from './runner.js'
 import {versionAtLeast} from './versions.js'
@@ -30,6 +31,8 @@ export interface DeployOptions {
   timeoutSeconds: number
   /** Scaffolds what the project lacks, as `devkube init --yes` would; returns what it wrote. */
   scaffold: () => Promise<string[]>
+  /** How many images build at once (default: one per core, as docker build keeps about one busy). */
+  buildConcurrency?: number
 }
 
 /** The plan's input: read by every step, written by none. */
@@ -137,6 +140,14 @@ const cluster: Step<UpInput, {created: boolean}> = {
   async run({project}, handle) {
     const name = project.config.cluster
     if (await clusterExists(name)) {
+      // Listed is not running: a stopped node container (docker stop, a reboot) answers nothing until started.
+      const stopped = stoppedNodes(await nodeContainers(name))
+      if (stopped.length > 0) {
+        handle.progress(`starting the stopped node container ${stopped.map((node) => node.name).join(', ')}`)
+        await startNodes(name, stopped, handle.signal)
+        handle.detail(`started the stopped node of "${name}"`)
+        return {created: false}
+      }
       handle.skip(`reusing "${name}"`)
       return {created: false}
     }
@@ -189,7 +200,7 @@ const images: Step<UpInput, ServiceImage[]> = {
     project.state.ensure()
     const built = config.services.filter((service) => service.source.kind === 'build')
     // Builds run side by side up to one per core: docker build is mostly one busy core each.
-    const results = await boundedAll(built, Math.max(1, os.cpus().length), async (service) => {
+    const results = await boundedAll(built, options.buildConcurrency ?? Math.max(1, os.cpus().length), async (service) => {
       if (service.source.kind !== 'build') throw new Error('unreachable')
       checkBuildPaths(config, service.source)
       const tag = await serviceImageTag(config, service)
@@ -231,10 +242,13 @@ const load: Step<UpInput, {loaded: string[]}> = {
     const serviceImages = outputs.of(images)
     // A tag just built is new to the nodes: load it without asking them first.
     let missing = serviceImages.filter((image) => image.built).map((image) => image.tag)
-    const unbuilt = serviceImages.filter((image) => !image.built).map((image) => image.tag)
+    // A stock image is loaded from the local Docker when it is there (offline, and faster than a
+    // pull); one that is not is pulled by the node itself.
+    const stock = await Promise.all(stockImages(project).map(async (image) => ((await imageId(image)) ? image : undefined)))
+    const unbuilt = [...serviceImages.filter((image) => !image.built).map((image) => image.tag), ...stock.filter((image): image is string => image !== undefined)]
     if (unbuilt.length > 0) {
       const nodes = await project.kube.getJson<{items: Array<{status?: {images?: Array<{names?: string[]}>}}>}>(['nodes'], undefined, true)
-      const onEveryNode = (tag: string) => (nodes?.items.length ?? 0) > 0 && nodes!.items.every((node) => node.status?.images?.some((entry) => entry.names?.some((name) => name === tag || name === `docker.io/${tag}`)))
+      const onEveryNode = (tag: string) => (nodes?.items.length ?? 0) > 0 && nodes!.items.every((node) => node.status?.images?.some((entry) => entry.names?.some((name) => imageNames(tag).includes(name))))
       missing = [...missing, ...unbuilt.filter((tag) => !onEveryNode(tag))]
     }
     if (missing.length === 0) {
@@ -248,6 +262,29 @@ const load: Step<UpInput, {loaded: string[]}> = {
     if (loaded.length === 0) handle.skip('every node has it')
     return {loaded}
   },
+}
+
+/** The images of the services that are not built: stock images and backing services' images. */
+function stockImages(project: Project): string[] {
+  const names = project.services.map((service) => {
+    if (service.source.kind === 'image') return service.source.image
+    if (service.source.kind === 'backing') return backingImage(backingSpec(service))
+    return undefined
+  })
+  return [...new Set(names.filter((name): name is string => name !== undefined))]
+}
+
+/** The names a node may list an image under: as given, and as containerd spells Docker Hub's. */
+function imageNames(image: string): string[] {
+  const names = [image, `docker.io/${image}`]
+  if (!image.includes('/')) names.push(`docker.io/library/${image}`)
+  if (!/:[^/]+$/.test(image)) names.push(...names.map((name) => `${name}:latest`))
+  return names
+}
+
+export function backingSpec(service: ServiceConfig): BackingSpec {
+  if (service.source.kind !== 'backing' || !isBackingEngine(service.source.engine)) throw new Error(`${service.name} is not a backing service`)
+  return {service: service.name, engine: service.source.engine, image: service.source.image, version: service.source.version}
 }
 
 /** A service's objects as rendered: what rollout waits on and what the forwarder serves. */
@@ -266,6 +303,7 @@ const apply: Step<UpInput, {services: RenderedService[]; applied: string[]}> = {
   async run({project}, handle, outputs) {
     const {config, kube} = project
     const built = new Map(outputs.of(images).map((image) => [image.service, image]))
+    if (!isSingleApp(project)) return applyServices(project, built, handle)
     // Independent reads, at once: each is a process and, on a real cluster, an API round trip.
     const service = config.services[0]
     const [namespace, manifests] = await Promise.all([kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true), readManifests(config)])
@@ -276,7 +314,7 @@ const apply: Step<UpInput, {services: RenderedService[]; applied: string[]}> = {
     const rendered = [{...renderedService(config, service, desired.objects), imageUser: image.user}]
 
     const namespaced = desired.objects.filter((object) => object.kind !== 'Namespace')
-    const kinds = [...new Set(namespaced.map((object) => resourceName(object.kind)))].join(',')
+    const kinds = [...new Set(namespaced.map((object) => resourceName(object.kind, object.apiVersion)))].join(',')
     const live = namespace ? await kube.list(kinds, config.namespace, serviceSelector(config.name), true) : []
     if (namespace && inSync(namespaced, live)) {
       handle.skip('unchanged')
@@ -286,6 +324,49 @@ const apply: Step<UpInput, {services: RenderedService[]; applied: string[]}> = {
     handle.detail(summarizeApply(lines))
     return {services: rendered, applied: lines.filter((line) => !line.endsWith(' unchanged'))}
   },
+}
+
+/** Today's single app: one built service with its own manifests folder (k8s/). */
+function isSingleApp(project: Project): boolean {
+  return project.services.length === 1 && project.services[0].manifests !== undefined
+}
+
+/**
+ * The apply of an app with `services:`: a Deployment (+ Service) per built or stock service from
+ * the templates, backing services from backing.ts with their credentials (the live Secret's, else
+ * new), and each dependent wired to its backing services' connection env.
+ */
+async function applyServices(project: Project, built: Map<string, ServiceImage>, handle: StepHandle): Promise<{services: RenderedService[]; applied: string[]}> {
+  const {config, kube} = project
+  const namespace = await kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true)
+  const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
+  const backing = new Map(project.services.filter((service) => service.source.kind === 'backing').map((service) => [service.name, backingSpec(service)]))
+  const entries: ServiceDesiredInput[] = await Promise.all(
+    project.services.map(async (service): Promise<ServiceDesiredInput> => {
+      const secretEnv = service.envFile ? readEnvFile(service.envFile, config.projectDir) : undefined
+      const connection = service.dependsOn.flatMap((dependency) => (backing.has(dependency) ? connectionEnv(backing.get(dependency)!) : []))
+      const spec = backing.get(service.name)
+      if (spec) {
+        const credentials = await resolveCredentials(kube, config.namespace, spec)
+        return {service, image: backingImage(spec), manifests: [], objects: backingObjects(spec, credentials)}
+      }
+      const image = service.source.kind === 'build' ? built.get(service.name)! : undefined
+      const imageName = image?.tag ?? (service.source.kind === 'image' ? service.source.image : '')
+      return {service, image: imageName, manifests: serviceManifests(service), secretEnv, imageUser: image?.user, connectionEnv: connection}
+    }),
+  )
+  const desired = desiredAppState({config, manageNamespace, services: entries})
+  const rendered = project.services.map((service) => ({...renderedService(config, service, desired.objects), imageUser: built.get(service.name)?.user}))
+  const namespaced = desired.objects.filter((object) => object.kind !== 'Namespace')
+  const kinds = [...new Set(namespaced.map((object) => resourceName(object.kind)))].join(',')
+  const live = namespace ? await kube.list(kinds, config.namespace, `${PART_OF_LABEL}=${config.name},${MANAGED_BY_LABEL}=${MANAGED_BY}`, true) : []
+  if (namespace && inSync(namespaced, live)) {
+    handle.skip('unchanged')
+    return {services: rendered, applied: []}
+  }
+  const lines = await kube.apply(desired.yaml)
+  handle.detail(summarizeApply(lines))
+  return {services: rendered, applied: lines.filter((line) => !line.endsWith(' unchanged'))}
 }
 
 /** Finds a service's workload and Service among its rendered objects. */
@@ -361,7 +442,7 @@ const rollout: Step<UpInput, {rolledOut: string[]}> = {
       try {
         const results = await Promise.all(
           wave.map((service) =>
-            rolloutService(input, service, applied.length === 0, controller.signal, (line) => handle.progress(services.length > 1 ? `${service.config.name}: ${line}` : line)).catch((error: unknown) => {
+            rolloutService(input, service, !workloadChanged(applied, service.workload), controller.signal, (line) => handle.progress(services.length > 1 ? `${service.config.name}: ${line}` : line)).catch((error: unknown) => {
               controller.abort()
               throw error
             }),
@@ -377,6 +458,15 @@ const rollout: Step<UpInput, {rolledOut: string[]}> = {
     else handle.detail(`${rolledOut.length === 1 ? services.find((service) => service.config.name === rolledOut[0])!.workload.name : rolledOut.join(', ')} ready`)
     return {rolledOut}
   },
+}
+
+/** Whether `kubectl apply` created or changed this workload ("deployment.apps/web configured"). */
+function workloadChanged(applied: string[], workload: {kind: string; name: string}): boolean {
+  const kind = workload.kind.toLowerCase()
+  return applied.some((line) => {
+    const [ref] = line.split(' ')
+    return ref === `${kind}/${workload.name}` || ref === `${kind}.apps/${workload.name}`
+  })
 }
 
 /** Waits until one service is rolled out; false when it already was (nothing applied, all ready). */
@@ -433,11 +523,14 @@ async function watchForFatalPods(project: Project, service: RenderedService, pro
     if (signal.aborted) break
     // Only what was just deployed counts: the previous version's pods (crashing or not) are on their way out.
     const pods = await currentPods(project, service).catch(() => [])
+    // Liveness kills are only in the kubelet's events (the exit code cannot tell them): read them while a pod is not ready.
+    const events = pods.some((pod) => pod.status.containerStatuses?.some((status) => !status.ready)) ? await podEvents(project.kube, project.config.namespace) : []
     for (const pod of pods) {
-      const diagnosis = diagnosePod(pod, probe)
+      const diagnosis = diagnosePod(pod, {...probe, events})
       const restarts = Math.max(0, ...(pod.status.containerStatuses ?? []).map((status) => status.restartCount))
       if (!diagnosis || diagnosis.reason === 'ReadinessProbeFailing') continue
-      if ((diagnosis.reason === 'CrashLoopBackOff' || diagnosis.reason === 'LivenessProbeFailing') && restarts < CRASH_RESTARTS) continue
+      // A liveness kill is final at once: with a 30 s grace period per kill, waiting for restarts would outlast the rollout timeout.
+      if (diagnosis.reason === 'CrashLoopBackOff' && restarts < CRASH_RESTARTS) continue
       return pods
     }
   }

@@ -84,6 +84,21 @@ async function startForward(tools: FakeToolchain, args: string[], port: number):
   return {child, stdout: () => out, stderr: () => err, exited, port}
 }
 
+/** A GET on a connection of its own (fetch would reuse a kept-alive one, and kubectl acts per connection). */
+function requestOnNewConnection(port: number, timeoutMs: number): Promise<'answered' | 'no answer'> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.0\r\n\r\n'))
+    const done = (result: 'answered' | 'no answer') => {
+      socket.destroy()
+      resolve(result)
+    }
+    socket.setTimeout(timeoutMs, () => done('no answer'))
+    socket.on('data', () => done('answered'))
+    socket.on('error', () => done('no answer'))
+    socket.on('end', () => done('no answer'))
+  })
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
@@ -343,7 +358,8 @@ describe.skipIf(!hasDocker)('fake kubectl', () => {
     expect(pods[0].status.containerStatuses![0].imageID).toMatch(/^sha256:/)
 
     const port = await freePort()
-    const forward = await startForward(tools, ['--context', ctx, 'port-forward', 'svc/hello', `${port}:80`, '-n', ns], port)
+    const forwardArgs = ['--context', ctx, 'port-forward', 'svc/hello', `${port}:80`, '-n', ns]
+    let forward = await startForward(tools, forwardArgs, port)
     forwards.push(forward)
     expect(forward.stdout()).toContain(`Forwarding from 127.0.0.1:${port} -> 8080\n`)
     const response = await fetch(`http://127.0.0.1:${port}/`)
@@ -363,8 +379,22 @@ describe.skipIf(!hasDocker)('fake kubectl', () => {
     expect(taken.code).toBe(1)
     expect(taken.stderr.split('\n').at(-2)).toBe(`error: unable to listen on any of the requested ports: [{${port} 8080}]`)
 
-    // The pod's container dies: port-forward exits, the pod restarts in place.
+    // kubectl stuck on its error stream (kubectl #686): the process lives on, accepts, forwards nothing.
+    fs.writeFileSync(`${tools.stateDir}/port-forward-hang`, '')
+    expect(await requestOnNewConnection(port, 1500)).toBe('no answer')
+    expect(forward.stderr()).toMatch(/error creating error stream for port \d+ -> 8080: Timeout occurred/)
+    expect(forward.child.exitCode).toBeNull()
+    forward.child.kill('SIGINT')
+    expect(await forward.exited).toBe(0)
+    forward = await startForward(tools, forwardArgs, port)
+    forwards.push(forward)
+    expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('v1\n')
+
+    // The pod's container dies: port-forward notices on the next connection only (as kubectl), exits, and the pod restarts in place.
     const killed = await tools.killPodContainer(cluster, ns)
+    await sleep(1500)
+    expect(forward.child.exitCode).toBeNull()
+    await requestOnNewConnection(port, 3000)
     expect(await forward.exited).toBe(1)
     expect(forward.stderr()).toMatch(/error: lost connection to pod\n$/)
     const restarted = await until('the pod to restart', async () => {
@@ -705,6 +735,9 @@ spec:
     expect(sts.status).toMatchObject({replicas: 2, readyReplicas: 2, currentReplicas: 2, updatedReplicas: 2, availableReplicas: 2, observedGeneration: 1})
     expect(sts.status.currentRevision).toMatch(/^kv-[a-z0-9]{10}$/)
     expect(sts.status.updateRevision).toBe(sts.status.currentRevision)
+    const logs = await kubectl(['logs', 'statefulset/kv', '-n', ns])
+    expect(logs).toMatchObject({code: 0, stderr: 'Found 2 pods, using pod/kv-0\n'})
+    expect(logs.stdout).toContain('listening on 8080')
     const pods = JSON.parse((await kubectl(['get', 'pods', '-n', ns, '-l', 'app=kv', '-o', 'json'])).stdout)
     expect(pods.items[0].metadata.labels).toMatchObject({'statefulset.kubernetes.io/pod-name': 'kv-0', 'apps.kubernetes.io/pod-index': '0', 'controller-revision-hash': sts.status.updateRevision})
     expect(pods.items[0].spec).toMatchObject({hostname: 'kv-0', subdomain: 'kv', volumes: [{name: 'data', persistentVolumeClaim: {claimName: 'data-kv-0'}}]})
@@ -735,6 +768,7 @@ spec:
     expect(after).not.toBe(before)
     // Ready without writing anything: /data/ready is still in its volume.
     await until('kv-0 ready again', () => ready('kv-0'))
+    expect((await inPod('kv-0', "process.stdout.write(require('fs').readFileSync('/data/ready', 'utf8'))")).stdout).toBe('yes')
     expect(await volumes()).toHaveLength(2)
   })
 

@@ -17,6 +17,7 @@ function healthyRunner(options: {clusters?: string[]; serverVersion?: string} = 
     .when('kind version', {stdout: 'kind v0.27.0 go1.23.6 linux/amd64\n'})
     .when('kubectl version --client', {stdout: JSON.stringify({clientVersion: {gitVersion: 'v1.32.4'}})})
     .when('kind get clusters', {stdout: clusters.join('\n')})
+    .when('docker ps -a', {stdout: clusters.map((name) => `${name}-control-plane\trunning\n`).join('')})
     .when('kind get kubeconfig', {stdout: `clusters:\n- cluster:\n    server: ${SERVER}\n  name: kind-devkube\n`})
     .when('kubectl config view', {stdout: JSON.stringify({contexts: [{name: 'kind-devkube', context: {cluster: 'kind-devkube'}}], clusters: [{name: 'kind-devkube', cluster: {server: SERVER}}]})})
     .when('kubectl --context kind-devkube version', {stdout: JSON.stringify({clientVersion: {gitVersion: 'v1.32.4'}, serverVersion: {gitVersion: options.serverVersion ?? 'v1.32.2'}})})
@@ -144,5 +145,13 @@ describe('devkube doctor', () => {
     const report = await runDoctor({...input, timeoutMs: 300})
     expect(Date.now() - started).toBeLessThan(3000)
     expect(check(report, 'kind')).toMatchObject({status: 'fail', detail: 'kind version did not answer within 0.3 s'})
+  })
+
+  it('says a stopped node container is what is wrong with the cluster, and how to start it', async () => {
+    restore = setRunner(healthyRunner().when('docker ps -a', {stdout: 'devkube-control-plane\texited\n'}))
+    const report = await runDoctor(input)
+    expect(check(report, 'cluster')).toMatchObject({status: 'fail', detail: 'The kind cluster "devkube" exists but its node container devkube-control-plane is not running (exited), so its API server does not answer.'})
+    expect(check(report, 'cluster')?.fix).toContain('docker start devkube-control-plane')
+    expect(check(report, 'context')).toMatchObject({status: 'skip'})
   })
 })

@@ -96,6 +96,8 @@ export interface World {
   nodeLabels?: Record<string, string>
   nodeReady?: boolean
   serverVersion?: string
+  /** Node containers that are stopped (docker stop), by cluster. */
+  stoppedClusters?: string[]
 }
 
 const KINDS: Record<string, string> = {
@@ -157,6 +159,10 @@ export function worldRunner(world: World): FakeRunner {
       }),
     }))
     .when('docker ps', (argv) => ({stdout: world.clusters.some((name) => argv.includes(`label=io.x-k8s.kind.cluster=${name}`)) ? 'kindest/node:v1.32.2\n' : ''}))
+    .when('docker ps -a', (argv) => {
+      const cluster = world.clusters.find((name) => argv.includes(`label=io.x-k8s.kind.cluster=${name}`))
+      return {stdout: cluster ? `${cluster}-control-plane\t${world.stoppedClusters?.includes(cluster) ? 'exited' : 'running'}\n` : ''}
+    })
     .when('kind delete cluster', (argv) => {
       const name = argv[argv.indexOf('--name') + 1]
       world.clusters = world.clusters.filter((cluster) => cluster !== name)

@@ -68,6 +68,15 @@ describe('devkube status', () => {
     expect(text).toContain('✗ Only 0 of 1 pod is ready. The app keeps crashing: container hello in pod hello-7d9f8b6c4-x2k4z exited with code 1 and has restarted 4 times (CrashLoopBackOff).')
   })
 
+  it('says the node container is stopped, and how to start it, instead of failing at kind or kubectl', async () => {
+    // kind get clusters lists a cluster whose node is stopped; kind get kubeconfig and kubectl fail against it.
+    world.stoppedClusters = ['devkube']
+    const report = await collectStatus(config, new Kube(config.cluster))
+    expect(report.healthy).toBe(false)
+    expect(report.problems).toEqual(['The kind cluster "devkube" exists but its node container devkube-control-plane is not running (exited), so its API server does not answer.'])
+    expect(report.hint).toBe('`devkube up` starts it again (or `docker start devkube-control-plane`).')
+  })
+
   it('says the cluster does not exist, without asking any cluster anything', async () => {
     world.clusters = []
     const runner = worldRunner(world)

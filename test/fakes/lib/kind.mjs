@@ -336,9 +336,12 @@ async function loadDockerImage(args) {
   }
   const node = clusterNodesOrFail(name, flags.nodes)
   const toLoad = []
+  const containerdStore = process.env.DEVKUBE_FAKE_IMAGE_STORE === 'containerd'
   await withCluster(name, async (state) => {
     images.forEach((image, i) => {
-      const present = state.images[normalizeImage(image)]?.id === ids[i].id
+      // With Docker's containerd image store, Docker's ID is the manifest/index digest while the node's
+      // runtime reports the config digest: kind never recognises an image as present (kind #4236).
+      const present = !containerdStore && state.images[normalizeImage(image)]?.id === ids[i].id
       if (present) process.stderr.write(`Image: "${image}" with ID "${ids[i].id}" found to be already present on all nodes.\n`)
       else {
         process.stderr.write(`Image: "${image}" with ID "${ids[i].id}" not yet present on node "${node}", loading...\n`)
@@ -348,6 +351,12 @@ async function loadDockerImage(args) {
   })
   if (!toLoad.length) return 0
   await simulateLatency('load')
+  if (containerdStore) {
+    // kind's `docker save` writes the whole index; `ctr images import --all-platforms` misses the other
+    // platforms' blobs (kind #3795). Only `docker save --platform` + `kind load image-archive` works.
+    const digest = ids[toLoad[0]].id.replace(/^sha256:/, '')
+    throw err(`failed to load image: command "docker exec --privileged -i ${node} ctr --namespace=k8s.io images import --all-platforms --digests --snapshotter=overlayfs -" failed with error: exit status 1\n\nCommand Output: ctr: content digest sha256:${digest.split('').reverse().join('')}: not found`)
+  }
   await withCluster(name, async (state) => {
     if (!state) throw err(`no nodes found for cluster "${name}"`)
     for (const i of toLoad) state.images[normalizeImage(images[i])] = ids[i]

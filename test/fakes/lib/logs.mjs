@@ -150,6 +150,15 @@ export async function logs(conn, {args, flags}, {inCluster}) {
         all.sort((a, b) => Number(b.status?.phase === 'Running') - Number(a.status?.phase === 'Running'))
         if (all.length > 1) process.stderr.write(`Found ${all.length} pods, using pod/${all[0].metadata.name}\n`)
         pods = [all[0]]
+      } else if (['statefulset', 'statefulsets', 'sts', 'statefulsets.apps'].includes(type)) {
+        // kubectl picks the first of the set's pods (by its selector), as for any controller.
+        const sts = getObject(state, 'StatefulSet', conn.namespace, name)
+        if (!sts) fail(`Error from server (NotFound): statefulsets.apps "${name}" not found\n`)
+        const all = listObjects(state, 'Pod', conn.namespace).filter((p) => p.metadata.ownerReferences?.[0]?.uid === sts.metadata.uid)
+        if (!all.length) fail(`error: timed out waiting for the condition\n`)
+        all.sort((a, b) => Number(b.status?.phase === 'Running') - Number(a.status?.phase === 'Running'))
+        if (all.length > 1) process.stderr.write(`Found ${all.length} pods, using pod/${all[0].metadata.name}\n`)
+        pods = [all[0]]
       } else {
         throw new ExitError(2, `fake kubectl: unsupported: logs ${target}\n`)
       }

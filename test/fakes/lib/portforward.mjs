@@ -1,7 +1,12 @@
 // `kubectl port-forward`: serves ONE pod, chosen at start, through the port Docker publishes on 127.0.0.1.
-// Like the real one (client-go 1.23+), it exits with "lost connection to pod" when that pod's container dies,
-// the pod goes away, or a forwarded connection fails inside the pod; it never moves to another pod by itself.
+// Like the real one (client-go 1.23+), it exits with "lost connection to pod" when a connection finds that pod's
+// container dead, the pod gone, or nothing listening inside it; it never moves to another pod by itself. It
+// learns of a dead pod only on a connection. A file `port-forward-hang` in DEVKUBE_FAKE_STATE makes the next
+// connection hit kubectl's "error creating error stream … Timeout occurred": from then on that process keeps
+// accepting connections and forwards nothing (kubectl #686, #1169); the file is used up.
+import fs from 'node:fs'
 import net from 'node:net'
+import path from 'node:path'
 import {ExitError, clone, dieBySignal, docker, fail, klogPrefix, parseGoDuration, sleep} from './util.mjs'
 import {matchLabelSelector} from './resources.mjs'
 import {getObject, listObjects} from './world.mjs'
@@ -53,9 +58,10 @@ export async function portForward(conn, {args, flags}, {inCluster}) {
         const selector = service.spec.selector
         if (!selector || !Object.keys(selector).length) fail(`error: invalid service '${name}': Service is defined without a selector\n`)
         pods = listObjects(state, 'Pod', conn.namespace).filter((p) => matchLabelSelector(selector, p.metadata.labels))
-      } else if (['deployment', 'deployments', 'deploy', 'deployments.apps'].includes(type)) {
-        const dep = getObject(state, 'Deployment', conn.namespace, name)
-        if (!dep) fail(`Error from server (NotFound): deployments.apps "${name}" not found\n`)
+      } else if (['deployment', 'deployments', 'deploy', 'deployments.apps', 'statefulset', 'statefulsets', 'sts', 'statefulsets.apps'].includes(type)) {
+        const kind = type.startsWith('deploy') ? 'Deployment' : 'StatefulSet'
+        const dep = getObject(state, kind, conn.namespace, name)
+        if (!dep) fail(`Error from server (NotFound): ${kind === 'Deployment' ? 'deployments' : 'statefulsets'}.apps "${name}" not found\n`)
         pods = listObjects(state, 'Pod', conn.namespace).filter((p) => matchLabelSelector(dep.spec.selector, p.metadata.labels))
       } else {
         throw new ExitError(2, `fake kubectl: unsupported: port-forward ${target}\n`)
@@ -131,6 +137,7 @@ export async function portForward(conn, {args, flags}, {inCluster}) {
 
   const sockets = new Set()
   let ended = false
+  let hung = false
   const finish = (code, stderr = '') => {
     if (ended) return
     ended = true
@@ -168,6 +175,12 @@ export async function portForward(conn, {args, flags}, {inCluster}) {
       socket.on('error', () => {})
       process.stdout.write(`Handling connection for ${forward.localPort}\n`)
       socket.pause()
+      if (!hung && takeHangTrigger()) {
+        hung = true
+        process.stderr.write(`${klogPrefix('portforward.go:404')}"Unhandled Error" err="error creating error stream for port ${forward.localPort} -> ${forward.targetPort}: Timeout occurred"\n`)
+      }
+      // Hung: the connection is accepted and held; nothing reaches the pod and nothing comes back.
+      if (hung) return
       const id = boundIds.get(forward.container)
       const running = id ? (await docker(['inspect', '-f', '{{.State.Running}}', id])).stdout.trim() === 'true' : false
       if (!running) {
@@ -208,18 +221,16 @@ export async function portForward(conn, {args, flags}, {inCluster}) {
     })
   }
 
-  // Polling: notice promptly when the pod dies or is replaced (the kubelet would close the stream).
+  // A dead or replaced pod is noticed on the next connection only (above), as kubectl does. What ends the
+  // process without one is the cluster itself going away (deleted, Docker down): so does its API connection.
   for (;;) {
     await sleep(500)
     if (ended) return new Promise(() => {})
-    let live
     try {
-      live = await readPodNow()
+      await readPodNow()
     } catch {
-      // The cluster is gone or unreachable (deleted, Docker down): so is the stream to the kubelet.
       return lost()
     }
-    if (!stillBound(live)) return lost()
   }
 }
 
@@ -227,4 +238,15 @@ async function publishedPort(id, port) {
   const result = await docker(['port', id, `${port}/tcp`])
   const match = /127\.0\.0\.1:(\d+)/.exec(result.stdout)
   return match ? Number(match[1]) : undefined
+}
+
+/** Consumes the hang trigger file, if a test has put one in the state folder. */
+function takeHangTrigger() {
+  const trigger = path.join(process.env.DEVKUBE_FAKE_STATE ?? '', 'port-forward-hang')
+  try {
+    fs.unlinkSync(trigger)
+    return true
+  } catch {
+    return false
+  }
 }

@@ -761,8 +761,14 @@ async function syncPods(state) {
         if (info && (info.status === 'running' || info.status === 'paused' || info.status === 'restarting')) {
           rt.hostPorts = info.hostPorts
           rt.startedAt ??= Date.parse(info.startedAt) || now
+          // A container that ignored the kubelet's SIGTERM is killed when its grace period is over.
+          if (rt.killAt !== undefined && now >= rt.killAt) {
+            rt.killAt = undefined
+            await docker(['kill', rt.id])
+          }
           continue
         }
+        rt.killAt = undefined
         if (info && info.status === 'created' && !info.error) continue
         // The container ended (or vanished): the kubelet records it and restarts it after the back-off.
         const terminated = info
@@ -903,9 +909,12 @@ async function syncPods(state) {
             else {
               rt.probe.livenessFailures = (rt.probe.livenessFailures ?? 0) + 1
               addEvent(state, pod, 'Warning', 'Unhealthy', `Liveness probe failed: ${result.message}`)
-              if (rt.probe.livenessFailures >= (container.livenessProbe.failureThreshold ?? 3)) {
+              if (rt.probe.livenessFailures >= (container.livenessProbe.failureThreshold ?? 3) && rt.killAt === undefined) {
+                // As the kubelet does: SIGTERM now, SIGKILL once terminationGracePeriodSeconds (default 30) are over.
+                // An app that exits on SIGTERM ends with 143 (or 0), not 137.
                 addEvent(state, pod, 'Normal', 'Killing', `Container ${container.name} failed liveness probe, will be restarted`)
-                await docker(['kill', rt.id])
+                rt.killAt = Date.now() + scaledMs(pod.spec.terminationGracePeriodSeconds ?? 30)
+                await docker(['kill', '--signal', 'SIGTERM', rt.id])
                 rt.probe.livenessFailures = 0
               }
             }
