@@ -48,7 +48,7 @@ describe('devkube init (built CLI)', () => {
       expect(existsSync(path.join(dir, file)), file).toBe(true)
       expect(result.stdout).toMatch(new RegExp(`created\\s+${file.replaceAll('.', '\\.')}$`, 'm'))
     }
-    expect(result.stdout).toContain('hello-node: a Node.js app (package.json has a start script), listening on port 8080')
+    expect(result.stdout).toContain('hello-node (the folder name): a Node.js app (package.json has a start script), listening on port 8080 (server.js: PORT || 8080).')
     expect(result.stdout).toMatch(/Next: devkube up/)
     expect(read(dir, 'devkube.yaml')).toMatch(/^name: hello-node$/m)
   })
@@ -86,6 +86,8 @@ describe('devkube init (built CLI)', () => {
       lang: 'python',
       name: 'api',
       port: 5000,
+      // Where each value came from: the port from the flag, not from detection.
+      facts: expect.arrayContaining([{key: 'port', value: '5000', source: '--port'}, {key: 'framework', value: 'Flask', source: 'app.py'}]),
       files: GENERATED.map((file) => ({path: file, action: 'created'})),
     })
     expect(read(dir, 'Dockerfile')).toContain('"gunicorn", "--bind", "0.0.0.0:5000", "app:app"')
