@@ -15,6 +15,8 @@ export type FieldSpec =
   | {kind: 'intOrPercent'}
   | {kind: 'object'; fields: Record<string, FieldSpec>}
   | {kind: 'environments'}
+  /** A map of names to objects of the same shape, some keys required (`targets:`). */
+  | {kind: 'namedObjects'; fields: Record<string, FieldSpec>; required: string[]}
   | {kind: 'bool'}
   | {kind: 'stringList'}
   | {kind: 'intList'; min: number; max: number}
@@ -69,6 +71,19 @@ export const OVERRIDABLE_FIELDS: Record<string, FieldSpec> = {
   strategy: {kind: 'object', fields: {maxSurge: {kind: 'intOrPercent'}, maxUnavailable: {kind: 'intOrPercent'}}},
 }
 
+// A registry as docker names it: a host (optionally :port) and an optional path; no scheme, no tag.
+const REGISTRY = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(\/[a-z0-9._-]+)*$/
+const registryName = (value: string) => (REGISTRY.test(value) ? undefined : 'a registry host with an optional path, without https:// or a tag, such as "ghcr.io/acme" or "registry.example.com:5000/team"')
+const contextName = (value: string) => (value.trim() === '' ? 'the name of a context in your kubeconfig (`kubectl config get-contexts -o name`)' : undefined)
+
+/** A cluster devkube deploys to with `up --target NAME` (issue 13): never the current context implicitly. */
+export const TARGET_FIELDS: Record<string, FieldSpec> = {
+  context: {kind: 'string', check: contextName},
+  registry: {kind: 'string', check: registryName},
+  namespace: {kind: 'string', check: dnsLabel},
+  environment: {kind: 'string', check: (value) => (ENVIRONMENT_NAME.test(value) ? undefined : 'an environment name (lowercase letters, digits and "-")')},
+}
+
 /** Backing services devkube runs from their official images as a StatefulSet with a volume. */
 export const BACKING_ENGINE_NAMES = ['postgres', 'mysql', 'mariadb', 'redis', 'mongodb', 'rabbitmq'] as const
 
@@ -116,9 +131,12 @@ export const ENVIRONMENT_FIELDS: Record<string, FieldSpec> = {
 export const CONFIG_FIELDS: Record<string, FieldSpec> = {
   name: {kind: 'string', check: dnsLabel},
   lang: {kind: 'enum', values: LANGUAGES},
+  framework: {kind: 'string'},
+  package: {kind: 'string', check: relativePath},
   ...OVERRIDABLE_FIELDS,
   services: {kind: 'services', fields: SERVICE_FIELDS, overrides: false},
   environments: {kind: 'environments'},
+  targets: {kind: 'namedObjects', fields: TARGET_FIELDS, required: ['context', 'registry']},
 }
 
 export const ENVIRONMENT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
@@ -146,6 +164,9 @@ export function describeSpec(spec: FieldSpec): string {
     }
     case 'environments': {
       return 'a map of environment names to settings'
+    }
+    case 'namedObjects': {
+      return `a map of names to maps with the keys ${Object.keys(spec.fields).join(', ')} (${spec.required.join(' and ')} required)`
     }
     case 'bool': {
       return 'true or false'

@@ -24,6 +24,10 @@ export interface Resources {
 export interface ConfigFile {
   name?: string
   lang?: Language
+  /** Node: which framework's reading to use when package.json lists more than one (init's --framework). */
+  framework?: string
+  /** Node: the workspace package to run in a monorepo, relative to the project folder (init's --package). */
+  package?: string
   cluster?: string
   namespace?: string
   port?: number
@@ -37,7 +41,8 @@ export interface ConfigFile {
   resources?: {requests?: {cpu?: string; memory?: string}; limits?: {cpu?: string; memory?: string}}
   strategy?: {maxSurge?: number | string; maxUnavailable?: number | string}
   services?: Record<string, ServiceFile>
-  environments?: Record<string, Omit<ConfigFile, 'name' | 'lang' | 'environments' | 'services'> & {services?: Record<string, ServiceOverrides>}>
+  environments?: Record<string, Omit<ConfigFile, 'name' | 'lang' | 'framework' | 'package' | 'environments' | 'services' | 'targets'> & {services?: Record<string, ServiceOverrides>}>
+  targets?: Record<string, {context: string; registry: string; namespace?: string; environment?: string}>
 }
 
 /** What an environment may change of a service. */
@@ -305,6 +310,20 @@ class Validator {
           if (settings === null || (isScalar(settings) && settings.value === null)) continue
           if (!isMap(settings)) throw this.fail(settings, `${key}.${environment}`, 'a map of settings to override', this.show(settings))
           this.object(settings, ENVIRONMENT_FIELDS, `${key}.${environment}.`)
+        }
+        return
+      }
+      case 'namedObjects': {
+        if (!isMap(node)) throw this.fail(node, key, describeSpec(spec), shown)
+        for (const pair of node.items) {
+          const entryName = String((pair.key as YamlNode & {value?: unknown}).value ?? pair.key)
+          if (!isDns1123Label(entryName)) throw this.fail(pair.key as YamlNode, `${key}.${entryName}`, 'named with lowercase letters, digits and "-"')
+          const entry = pair.value as YamlNode | null
+          if (!isMap(entry)) throw this.fail(entry, `${key}.${entryName}`, `a map with the keys ${Object.keys(spec.fields).join(', ')}`, this.show(entry))
+          this.object(entry, spec.fields, `${key}.${entryName}.`)
+          const present = new Set(entry.items.map((item) => String((item.key as YamlNode & {value?: unknown}).value ?? item.key)))
+          const missing = spec.required.find((required) => !present.has(required))
+          if (missing) throw this.fail(entry, `${key}.${entryName}.${missing}`, 'set', 'missing')
         }
       }
     }

@@ -5,6 +5,7 @@
  */
 import {readFile} from 'node:fs/promises'
 import {readBuildFailure, stripAnsi} from './build-output.js'
+import {scriptFailure} from './dockerfile-node.js'
 import {UserError} from './errors.js'
 import {readDockerfile} from './detect-dockerfile.js'
 import {CommandError, run} from './runner.js'
@@ -99,6 +100,13 @@ export async function buildImage(request: BuildRequest): Promise<void> {
         : 'Check the network and the FROM line of the Dockerfile, then run `devkube up` again.',
     })
   }
+  // A Node Dockerfile's `RUN npm run build` failing is the app's build script failing: say which, and what it printed.
+  const script = failure.step ? scriptFailure(failure.step, failure.output) : undefined
+  if (script) {
+    throw new UserError(`${script.message}${quoted(script.lastLines)}`, {
+      hint: 'Fix the script (running it locally shows all of its output), then run `devkube up` again.',
+    })
+  }
   throw new UserError(`The image build failed${failure.step ? ` at "${failure.step}"` : ''}.${quoted(failure.output)}`, {
     hint: 'Fix the Dockerfile or the code it builds, then run `devkube up` again.',
   })
@@ -139,6 +147,33 @@ export async function saveImage(tag: string, tarPath: string, options: {platform
     if (!/unknown flag: --platform|"--platform" requires API version/.test(result.stderr)) throw new CommandError(result)
   }
   await run([tool, 'save', '-o', tarPath, tag], {signal: options.signal})
+}
+
+/**
+ * Pushes a local image to a registry under `repository:tag` and returns `repository:tag@sha256:…`:
+ * the digest pins exactly what was pushed however the tag moves later, the tag says which source
+ * it was built from.
+ */
+export async function pushImage(localTag: string, repository: string, tag: string, signal?: AbortSignal): Promise<string> {
+  const remote = `${repository}:${tag}`
+  await run(['docker', 'tag', localTag, remote], {signal})
+  const result = await run(['docker', 'push', remote], {allowFailure: true, signal})
+  if (result.exitCode !== 0 && !signal?.aborted) {
+    const text = `${result.stderr}\n${result.stdout}`
+    if (DOCKER_NOT_RUNNING.test(text)) throw dockerNotRunningError()
+    const host = repository.split('/')[0]
+    const reason = text.trim().split('\n').filter(Boolean).at(-1) ?? 'docker push failed'
+    throw new UserError(`Pushing ${remote} failed: ${reason}`, {
+      hint: /denied|unauthorized|authentication required/i.test(text)
+        ? `Log in to the registry first: \`docker login ${host}\`.`
+        : `Check that the registry ${host} is reachable from this machine (and that \`registry:\` in devkube.yaml names it), then run the command again.`,
+    })
+  }
+  const inspected = await run(['docker', 'image', 'inspect', '--format', '{{json .RepoDigests}}', remote], {quiet: true})
+  const digests = JSON.parse(inspected.stdout.trim() || '[]') as string[]
+  const digest = digests.find((entry) => entry.startsWith(`${repository}@`))
+  if (!digest) throw new UserError(`The registry did not report a digest for ${remote}.`, {hint: 'Run the command again; if it persists, check the registry with `docker push` by hand.'})
+  return `${remote}@${digest.slice(digest.indexOf('@') + 1)}`
 }
 
 /** The user an image runs as: its `USER` as written, and the numeric uid when it can be known (undefined: a name not in its /etc/passwd). */

@@ -13,9 +13,15 @@ import {chalk, isInteractive} from './output.js'
 import type {ProgressMode, StepResult} from './pipeline.js'
 import {resolveProject} from './project.js'
 import {scaffold} from './scaffold.js'
+import {checkContextExists, confirmFirstDeploy} from './targets.js'
 import {checkInputsBeforeChanges, deploy, type Deployed, type DeployOptions, type UpActions} from './up.js'
 
 export interface UpRunOptions {
+  /** `--target NAME`: deploy to that cluster of devkube.yaml `targets:` instead of kind. */
+  target?: string
+  /** Confirms the first deploy to a target's context without asking. */
+  yes?: boolean
+  confirm?: (message: string) => Promise<boolean>
   timeoutSeconds: number
   rebuild: boolean
   detach: boolean
@@ -43,9 +49,25 @@ export interface UpResult {
 
 export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): Promise<UpResult | undefined> {
   await offerComposeImport(process.cwd(), {json: options.json, log: options.log})
-  const project = resolveProject(process.cwd(), overrides, {requireApp: true})
+  const project = resolveProject(process.cwd(), overrides, {requireApp: true, target: options.target})
   const {config, detection} = project
   checkInputsBeforeChanges(config)
+  if (project.target) {
+    // Before anything is built or pushed: the context must exist, and its first deploy be confirmed.
+    await checkContextExists(project.target)
+    await confirmFirstDeploy(project.state, project.target, {
+      yes: options.yes ?? false,
+      interactive: !options.json && isInteractive(),
+      confirm: options.confirm ?? (async () => false),
+      what: config.name,
+      namespace: config.namespace,
+    })
+  }
+  // Said before anything is built: without a lockfile the image may get other versions than the developer has.
+  const packageManager = detection?.node?.packageManager
+  if (packageManager && !packageManager.lockfile && !options.json) {
+    options.log(chalk.yellow(`No lockfile: the image installs with \`${packageManager.install}\`, so dependency versions are not pinned (commit the lockfile ${packageManager.name} writes to pin them).`))
+  }
   const interrupt = new AbortController()
   const onSignal = () => {
     if (interrupt.signal.aborted) process.exit(130)
@@ -88,6 +110,7 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
     if (!options.json) {
       options.log(`${chalk.green('✓')} ${config.name} is running in ${deployed.context}, namespace ${config.namespace}.`)
       if (!forwardable) options.log('The manifests have no Service, so there is no port to forward.')
+      else if (project.target) options.log(`\`devkube up --target ${project.target.name} --forward PORT\` forwards a local port to it.`)
       else options.log(`Forward it with \`devkube forward\`, or run \`devkube up\` without --no-forward.`)
     }
     return result
