@@ -252,14 +252,25 @@ export async function resolveCredentials(kube: Kube, namespace: string, spec: Ba
         hint: `Put the password back under the key "password", or delete ${spec.service}'s data with \`devkube down --volumes\` to start afresh.`,
       })
     }
-    registerSecret(password)
     const facts = ENGINES[spec.engine]
-    return {user: decoded('username') ?? facts.user, password, database: decoded('database') ?? facts.database}
+    return registered(spec, {user: decoded('username') ?? facts.user, password, database: decoded('database') ?? facts.database})
   }
   await refuseOrphanedVolume(kube, namespace, spec)
   const password = randomBytes(PASSWORD_BYTES).toString('hex')
-  registerSecret(password)
-  return {user: ENGINES[spec.engine].user, password, database: ENGINES[spec.engine].database}
+  return registered(spec, {user: ENGINES[spec.engine].user, password, database: ENGINES[spec.engine].database})
+}
+
+/**
+ * Registers everything that gives the password away: the password, the connection URI, and their base64 forms (what
+ * the Secret's manifest holds, and what kubectl quotes back when it refuses a patch).
+ */
+function registered(spec: BackingSpec, credentials: BackingCredentials): BackingCredentials {
+  const {password, uri} = secretData(spec, credentials)
+  for (const value of [password, uri]) {
+    registerSecret(value)
+    registerSecret(Buffer.from(value).toString('base64'))
+  }
+  return credentials
 }
 
 /**

@@ -789,6 +789,13 @@ spec:
     expect((await kubectl(['delete', 'namespace', ns])).code).toBe(0)
     expect(await volumes()).toEqual([])
   })
+
+  it('deleting the cluster deletes the volumes of its claims (they lived on its node)', async () => {
+    expect((await kubectl(['apply', '-f', '-'], statefulSet())).code).toBe(0)
+    await until('a bound volume', async () => (await tools.pods(cluster, ns)).length > 0 && (await volumes()).length > 0)
+    expect((await tools.exec('kind', ['delete', 'cluster', '--name', cluster])).code).toBe(0)
+    expect(await volumes()).toEqual([])
+  })
 })
 
 function findRealKubectl(): string | undefined {

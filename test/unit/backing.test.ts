@@ -242,6 +242,11 @@ describe('credentials', () => {
     expect(second.password).not.toBe(first.password)
     expect(first).toMatchObject({user: 'app', database: 'app'})
     expect(redact(`DATABASE_URL=postgresql://app:${first.password}@db:5432/app`)).not.toContain(first.password)
+    // The Secret's manifest holds them base64-encoded (kubectl quotes a refused patch back).
+    const objects = backingObjects(spec, first)
+    const secret = objects.find((object) => object.kind === 'Secret') as KubeObject & {data: Record<string, string>}
+    expect(redact(JSON.stringify(secret))).not.toContain(secret.data.password)
+    expect(redact(JSON.stringify(secret))).not.toContain(secret.data.uri)
     // Nothing devkube echoed (--verbose) or passed in argv holds the password.
     expect([...echoed, ...runner.calls.map((call) => call.argv.join(' '))].join('\n')).not.toContain(first.password)
   })
