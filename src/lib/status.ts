@@ -10,6 +10,7 @@ import {diagnosePod, podEvents, type PodEvent} from './diagnose.js'
 import {newestReplicaSetPods} from './rollout-pods.js'
 import {checkUrl} from './forward.js'
 import {serviceImageTag, sourceImageTag} from './image-tag.js'
+import {imageTool} from './docker.js'
 import {clusterExists, nodeContainers, stoppedClusterProblem, stoppedNodes} from './kind.js'
 import {ProjectState} from './project-state.js'
 import {MANAGED_BY, MANAGED_BY_LABEL, type Kube, type KubeObject, type Pod} from './kube.js'
@@ -263,7 +264,7 @@ async function currentSourceTag(config: AppConfig, buildArgs: Record<string, str
 /** kind names its node containers by the cluster label; their image is the kind node image. */
 async function kindNodeImage(cluster: string): Promise<string | undefined> {
   try {
-    const result = await run(['docker', 'ps', '--filter', `label=io.x-k8s.kind.cluster=${cluster}`, '--format', '{{.Image}}'], {allowFailure: true, quiet: true, timeoutMs: 5000})
+    const result = await run([imageTool(), 'ps', '--filter', `label=io.x-k8s.kind.cluster=${cluster}`, '--format', '{{.Image}}'], {allowFailure: true, quiet: true, timeoutMs: 5000})
     return result.exitCode === 0 ? result.stdout.split('\n').map((line) => line.trim()).find(Boolean) : undefined
   } catch {
     return undefined
