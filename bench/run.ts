@@ -385,6 +385,7 @@ async function cleanupAll(): Promise<void> {
   if (cleaningUp) return
   cleaningUp = true
   for (const world of [...worlds]) await world.cleanup().catch((error: Error) => console.error(`cleanup of ${world.name}: ${error.message}`))
+  if (nodeRebuildTags.size > 0) await exec(['docker', 'image', 'rm', '-f', ...nodeRebuildTags])
   fs.rmSync(benchRoot, {recursive: true, force: true})
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -554,6 +555,40 @@ interface Stat {
   n: number
 }
 
+// ---------- Node: a one-line change reuses the dependency layer ----------
+
+/**
+ * Once per bench (a cold Node build takes tens of seconds): the Vite fixture's Dockerfile as `init` writes it, built
+ * cold, then again after a one-line source change. The rebuild must find the install step in the cache (no
+ * "added N packages" in its log). Real `docker build` on the stand-in images, no simulated latency.
+ */
+async function nodeRebuild(): Promise<{coldS: number; rebuildS: number; installRan: boolean}> {
+  const dir = path.join(benchRoot, 'node-rebuild', 'vite-react')
+  fs.cpSync(path.join(repoRoot, 'test', 'fixtures', 'node', 'vite-react'), dir, {recursive: true})
+  // A manifest unique to this run, so the cold build's install cannot come from an earlier build's cache.
+  const manifest = path.join(dir, 'package.json')
+  fs.writeFileSync(manifest, JSON.stringify({...JSON.parse(fs.readFileSync(manifest, 'utf8')), description: `devkube bench ${runId}`}, null, 2))
+  check(await exec(['node', devkubeBin, 'init', '--yes'], {cwd: dir}), 'devkube init of the Vite fixture')
+  const tag = `devkube-bench/node-rebuild:${runId}`
+  nodeRebuildTags.add(tag)
+  const build = async () => {
+    const result = check(
+      await exec(['docker', 'build', '--build-arg', 'NODE_IMAGE=devkube-standin/node:22', '--build-arg', 'NGINX_IMAGE=devkube-standin/nginx:latest', '-t', tag, '.'], {cwd: dir, env: {...process.env, DOCKER_BUILDKIT: '0'}, timeoutMs: 600_000}),
+      'docker build of the Vite fixture',
+    )
+    fs.writeFileSync(path.join(resultsDir, 'logs', `node-rebuild-${nodeRebuildTags.size}-${Date.now()}.log`), result.stdout + result.stderr)
+    return result
+  }
+  const cold = await build()
+  const app = path.join(dir, 'src', 'App.jsx')
+  fs.writeFileSync(app, fs.readFileSync(app, 'utf8').replace('<h1>Vite + React</h1>', '<h1>Vite + React, changed</h1>'))
+  const rebuild = await build()
+  const installRan = /added \d+ packages/.test(rebuild.stdout) || !/RUN npm ci[^\n]*\n ---> Using cache/.test(rebuild.stdout)
+  return {coldS: seconds(cold.endedAt - cold.startedAt), rebuildS: seconds(rebuild.endedAt - rebuild.startedAt), installRan}
+}
+
+const nodeRebuildTags = new Set<string>()
+
 function stat(values: number[]): Stat {
   const sorted = [...values].sort((a, b) => a - b)
   const at = (q: number) => {
@@ -625,6 +660,10 @@ async function main(): Promise<void> {
     )
   }
 
+  fs.mkdirSync(path.join(resultsDir, 'logs'), {recursive: true})
+  const node = await nodeRebuild()
+  console.log(`  node: cold build ${node.coldS.toFixed(1)} s, rebuild after a one-line change ${node.rebuildS.toFixed(1)} s (install ${node.installRan ? 'RAN' : 'cached'})`)
+
   const all = <K extends keyof Sample>(key: K) => samples.map((sample) => sample[key] as number)
   const flat = (pick: (s: Sample) => number[]) => samples.flatMap(pick)
   const ideal = (LATENCY.create + LATENCY.load + LATENCY.apply + LATENCY.rollout) / (LATENCY.create + LATENCY.build + LATENCY.load + LATENCY.apply + LATENCY.rollout)
@@ -643,6 +682,9 @@ async function main(): Promise<void> {
     {id: '5a', what: 'peak RSS: devkube up (cold)', stat: stat(all('coldUpRssMb')), unit: 'MB', target: TARGETS.rssMb},
     {id: '5b', what: 'peak RSS: devkube logs -f', stat: stat(all('logsRssMb')), unit: 'MB', target: TARGETS.rssMb},
     {id: '5c', what: 'peak RSS: background forwarder', stat: stat(all('forwarderRssMb')), unit: 'MB'},
+    {id: '6a', what: 'Node (Vite) rebuild after a one-line change', stat: stat([node.rebuildS]), unit: 's', note: `vs a cold build of ${node.coldS.toFixed(1)} s (${(node.rebuildS / node.coldS).toFixed(2)}×); the install step ${node.installRan ? 'RAN again' : 'came from the cache (no install in the build log)'}`},
+    {id: '6b', what: 'Node (Vite) cold build', stat: stat([node.coldS]), unit: 's'},
+    {id: '6c', what: 'Node rebuild: install steps run', stat: stat([node.installRan ? 1 : 0]), unit: 'calls', target: 0},
   ]
   console.log(`\n${renderTable(rows)}\n`)
   for (const row of rows) if (row.note) console.log(`${row.id}: ${row.note}`)

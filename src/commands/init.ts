@@ -7,6 +7,7 @@ import {findComposeFile} from '../lib/compose.js'
 import {type ComposeInitResult, composeImportLines, initFromCompose} from '../lib/compose-init.js'
 import {defaultName, readConfigFile, resolveConfig} from '../lib/config.js'
 import {CONFIG_FIELDS, describeSpec, type Language} from '../lib/config-schema.js'
+import {type NodeChoices, NodeChoiceNeeded} from '../lib/detect-node.js'
 import {goCommands} from '../lib/detect-go.js'
 import {type Detection, detectApp, type DetectionFact, hasOwnDockerfile, SCAFFOLD_LANGUAGES} from '../lib/detect.js'
 import {InterruptedError, isUserError, UserError} from '../lib/errors.js'
@@ -67,6 +68,7 @@ devkube.yaml holds every setting; all keys are optional (flags win over the file
     {description: 'Detect the app and answer the questions:', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'Accept every detected value (what CI and scripts want):', command: '<%= config.bin %> <%= command.id %> --yes'},
     {description: 'Say what the app is when detection cannot tell:', command: '<%= config.bin %> <%= command.id %> --yes --lang python --port 5000 --name api'},
+    {description: 'A monorepo: say which workspace package runs (remembered in devkube.yaml):', command: '<%= config.bin %> <%= command.id %> --yes --package packages/api'},
     {description: 'Import the services of docker-compose.yml (what it does in a folder with one):', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'Rewrite the files devkube wrote before, and print the result as JSON:', command: '<%= config.bin %> <%= command.id %> --yes --force --json'},
   ]
@@ -79,6 +81,8 @@ devkube.yaml holds every setting; all keys are optional (flags win over the file
     port: Flags.integer({description: 'Port the app listens on (default: detected, else 8080).'}),
     yes: Flags.boolean({char: 'y', description: 'Ask nothing; use the detected values.'}),
     force: Flags.boolean({char: 'f', description: 'Overwrite files that exist (never a Dockerfile the project brought).'}),
+    framework: Flags.string({description: 'Node: which framework the app is, when package.json lists several (e.g. next, vite, nest); kept in devkube.yaml.'}),
+    package: Flags.string({description: 'Node monorepo: the workspace package to run (e.g. packages/api); kept in devkube.yaml.'}),
     cmd: Flags.string({description: 'Go: which cmd/<name> is the server, when cmd/ holds several.'}),
     compose: Flags.boolean({
       description: 'Import the services of compose.yaml / docker-compose.yml when the folder has one (--no-compose: set up one app instead).',
@@ -114,15 +118,30 @@ devkube.yaml holds every setting; all keys are optional (flags win over the file
       goCommand = await ask(() => select({message: 'cmd/ holds several commands: which one is the server?', choices: commands.map((value) => ({value, name: `cmd/${value}`}))}))
     }
     const detectOptions = {target, goCommand, langSource: flags.lang === undefined ? 'devkube.yaml' : '--lang'}
+    const choices: NodeChoices = {framework: flags.framework ?? loaded.file.framework, package: flags.package ?? loaded.file.package}
+    // Detection that needs a choice (two frameworks, a monorepo) asks on a terminal, and otherwise fails naming the flag.
+    const detect = async (language: Language | undefined): Promise<Detection> => {
+      for (;;) {
+        try {
+          return detectApp(projectDir, {lang: language, ...detectOptions, ...choices})
+        } catch (error) {
+          if (!interactive || !(error instanceof NodeChoiceNeeded)) throw error
+          this.log(chalk.yellow(error.message))
+          const picked = await ask(() => select({message: error.flag === '--package' ? 'Which package should run?' : 'Which framework is the app?', choices: error.choices}))
+          if (error.flag === '--package') choices.package = picked
+          else choices.framework = picked
+        }
+      }
+    }
     let detection: Detection
     try {
-      detection = detectApp(projectDir, {lang, ...detectOptions})
+      detection = await detect(lang)
     } catch (error) {
       // On a terminal, a folder detection cannot place is a question, not an error.
-      if (!interactive || lang || !isUserError(error)) throw error
+      if (!interactive || lang || !isUserError(error) || error instanceof NodeChoiceNeeded) throw error
       this.log(chalk.yellow(error.message))
       lang = await ask(() => select({message: 'What is the app written in?', choices: LANGUAGE_CHOICES}))
-      detection = detectApp(projectDir, {lang, ...detectOptions})
+      detection = await detect(lang)
     }
 
     let name = nameFlag
@@ -139,7 +158,7 @@ devkube.yaml holds every setting; all keys are optional (flags win over the file
       }
       if (flags.lang === undefined && lang === undefined) {
         const chosen = await ask(() => select({message: `Language (detected ${detection.lang}: ${detection.reason})`, choices: LANGUAGE_CHOICES, default: detection.lang}))
-        if (chosen !== detection.lang) detection = detectApp(projectDir, {lang: chosen, ...detectOptions})
+        if (chosen !== detection.lang) detection = await detect(chosen)
       }
       if (port === undefined) {
         const detectedPort = loaded.file.port ?? detection.port

@@ -116,6 +116,8 @@ export const ENVIRONMENT_FIELDS: Record<string, FieldSpec> = {
 export const CONFIG_FIELDS: Record<string, FieldSpec> = {
   name: {kind: 'string', check: dnsLabel},
   lang: {kind: 'enum', values: LANGUAGES},
+  framework: {kind: 'string'},
+  package: {kind: 'string', check: relativePath},
   ...OVERRIDABLE_FIELDS,
   services: {kind: 'services', fields: SERVICE_FIELDS, overrides: false},
   environments: {kind: 'environments'},

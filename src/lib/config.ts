@@ -24,6 +24,10 @@ export interface Resources {
 export interface ConfigFile {
   name?: string
   lang?: Language
+  /** Node: which framework's reading to use when package.json lists more than one (init's --framework). */
+  framework?: string
+  /** Node: the workspace package to run in a monorepo, relative to the project folder (init's --package). */
+  package?: string
   cluster?: string
   namespace?: string
   port?: number
@@ -37,7 +41,7 @@ export interface ConfigFile {
   resources?: {requests?: {cpu?: string; memory?: string}; limits?: {cpu?: string; memory?: string}}
   strategy?: {maxSurge?: number | string; maxUnavailable?: number | string}
   services?: Record<string, ServiceFile>
-  environments?: Record<string, Omit<ConfigFile, 'name' | 'lang' | 'environments' | 'services'> & {services?: Record<string, ServiceOverrides>}>
+  environments?: Record<string, Omit<ConfigFile, 'name' | 'lang' | 'framework' | 'package' | 'environments' | 'services'> & {services?: Record<string, ServiceOverrides>}>
 }
 
 /** What an environment may change of a service. */

@@ -6,6 +6,7 @@ import {existsSync, readFileSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {type Language} from './config-schema.js'
 import {codeFiles, findPort, isFile, portOrDefault} from './detect-files.js'
+import {detectNodeProject, looksLikeNodeApp, type NodeChoices, type NodeProject, readPackageJson} from './detect-node.js'
 import {builtStage, dockerfileFacts, readDockerfile} from './detect-dockerfile.js'
 import {detectGo, type GoDetails} from './detect-go.js'
 import {procfileArgv, procfileStartCommand, procfileWeb, type ProcfileWeb} from './detect-procfile.js'
@@ -51,9 +52,12 @@ export interface Detection {
   go?: GoDetails
   /** The Procfile's `web:` line, when the project has one: it is how the app starts. */
   procfile?: ProcfileWeb
+  /** Node: the kind of project (server, built server, Next.js, SPA), package manager, build and output. */
+  node?: NodeProject
 }
 
-export interface DetectOptions {
+/** What detection cannot decide alone: `lang`, and for Node the framework and workspace package (NodeChoices). */
+export interface DetectOptions extends NodeChoices {
   lang?: Language
   /** Go: which cmd/<name> to build when there are several. */
   goCommand?: string
@@ -93,8 +97,7 @@ export function detectApp(projectDir: string, options: DetectOptions = {}): Dete
   const lang = options.lang
   if (lang) return withFacts(detectAs(dir, lang, options, `${options.langSource ?? '--lang'} says lang ${lang}`))
   if (hasOwnDockerfile(dir)) return withFacts(detectAs(dir, 'dockerfile', options, 'the project has its own Dockerfile'))
-  const packageJson = readPackageJson(dir)
-  if (packageJson && nodeStart(dir, packageJson)) return withFacts(detectAs(dir, 'node', options))
+  if (looksLikeNodeApp(dir)) return withFacts(detectAs(dir, 'node', options))
   if (PYTHON_MARKERS.some((file) => isFile(path.join(dir, file)))) return withFacts(detectAs(dir, 'python', options))
   if (isFile(path.join(dir, 'go.mod'))) return withFacts(detectAs(dir, 'go', options))
   if (isFile(path.join(dir, 'index.html'))) return withFacts(detectAs(dir, 'static', options))
@@ -138,7 +141,7 @@ function withProcfile(detection: Detection, dir: string): Detection {
 function detectAs(dir: string, lang: Language, options: DetectOptions, given?: string): Detection {
   switch (lang) {
     case 'node': {
-      return withProcfile(detectNode(dir, given), dir)
+      return withProcfile(detectNode(dir, given, {framework: options.framework, package: options.package}), dir)
     }
     case 'python': {
       return withProcfile(detectPython(dir, given), dir)
@@ -164,66 +167,35 @@ function detectAs(dir: string, lang: Language, options: DetectOptions, given?: s
   }
 }
 
-// ---- Node --------------------------------------------------------------------------------------
+// ---- Node (src/lib/detect-node.ts reads the project; here it becomes a Detection) --------------------
 
-interface PackageJson {
-  main?: unknown
-  scripts?: Record<string, unknown>
-}
-
-function readPackageJson(dir: string): PackageJson | undefined {
-  const file = path.join(dir, 'package.json')
-  if (!isFile(file)) return undefined
-  try {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as unknown
-    return parsed && typeof parsed === 'object' ? (parsed as PackageJson) : {}
-  } catch (error) {
-    throw new UserError(`package.json in ${dir} is not valid JSON: ${(error as Error).message}.`, {
-      hint: 'Fix package.json (`npm pkg get name` shows whether npm can read it).',
-    })
-  }
-}
-
-/** How npm would start the app: the start script, else `main`, else npm's own default of server.js. */
-function nodeStart(dir: string, packageJson: PackageJson): {reason: string; script?: string; main?: string} | undefined {
-  const start = packageJson.scripts?.start
-  if (typeof start === 'string' && start.trim() !== '') return {reason: 'package.json has a start script', script: start.trim()}
-  if (typeof packageJson.main === 'string' && packageJson.main.trim() !== '') {
-    return {reason: `package.json has "main": ${packageJson.main}`, main: packageJson.main.trim()}
-  }
-  if (isFile(path.join(dir, 'server.js'))) return {reason: 'package.json and server.js are there (npm start runs node server.js)', main: 'server.js'}
-  return undefined
-}
-
-function detectNode(dir: string, given?: string): Detection {
-  const packageJson = readPackageJson(dir)
-  if (!packageJson) {
+function detectNode(dir: string, given: string | undefined, choices: NodeChoices): Detection {
+  if (!readPackageJson(dir)) {
     throw new UserError(`--lang node needs a package.json in ${dir}, and there is none.`, {
       hint: 'Run `npm init -y` and add a "start" script, or pass the language your app is written in.',
     })
   }
-  const start = nodeStart(dir, packageJson)
-  if (!start) {
-    throw new UserError(`package.json in ${dir} has neither a "start" script nor "main", so devkube cannot tell how to start the app.`, {
-      hint: 'Add "scripts": {"start": "node server.js"} (with your entry file) to package.json.',
-    })
+  const node = detectNodeProject(dir, choices)
+  const appDir = path.join(dir, node.packageDir)
+  let found = node.port && {port: String(node.port.port), source: node.port.source}
+  if (node.kind === 'spa') found = {port: '8080', source: 'nginx (unprivileged) in the image'}
+  if (!found) {
+    const packageJson = readPackageJson(appDir) ?? {}
+    const scriptPort = /(?:\bPORT=|--port[= ])(\d{2,5})\b/.exec(Object.values(packageJson.scripts ?? {}).join('\n'))
+    found = scriptPort ? {port: scriptPort[1], source: `package.json scripts: ${scriptPort[0]}`} : findPort(codeFiles(appDir, ['.js', '.mjs', '.cjs', '.ts'], node.entryFile), NODE_PORT_PATTERNS)
   }
-  // `node <file>` runs without npm at runtime (faster start, signals reach node); anything more needs npm.
-  let startCommand = ['npm', 'start']
-  let entryFile = start.main
-  if (start.script) {
-    const plainNode = /^node((?:\s+[\w./@=:-]+)+)$/.exec(start.script)
-    if (plainNode) {
-      startCommand = ['node', ...plainNode[1].trim().split(/\s+/)]
-      entryFile = startCommand.findLast((word) => !word.startsWith('-') && word !== 'node')
-    }
-  } else if (start.main) {
-    startCommand = ['node', start.main]
+  const {port, portSource} = portOrDefault(found)
+  const reason = given ?? `package.json${node.packageDir === '.' ? '' : ` in ${node.packageDir}`}: ${node.framework}${node.kind === 'spa' ? ' single-page app' : node.kind === 'build-server' ? ' server with a build step' : node.kind === 'next' ? '' : ' server'}`
+  return {
+    lang: 'node',
+    facts: [...node.facts, {key: 'port', value: String(port), source: portSource ?? 'default'}],
+    reason,
+    port,
+    portSource,
+    startCommand: node.startCommand,
+    entryFile: node.entryFile,
+    node,
   }
-  const sources = codeFiles(dir, ['.js', '.mjs', '.cjs', '.ts'], entryFile)
-  const scriptPort = /(?:\bPORT=|--port[= ])(\d{2,5})\b/.exec(Object.values(packageJson.scripts ?? {}).join('\n'))
-  const found = scriptPort ? {port: scriptPort[1], source: `package.json scripts: ${scriptPort[0]}`} : findPort(sources, NODE_PORT_PATTERNS)
-  return {lang: 'node', facts: [], reason: given ?? start.reason, ...portOrDefault(found), startCommand, entryFile}
 }
 
 const NODE_PORT_PATTERNS = [

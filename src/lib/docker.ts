@@ -5,6 +5,7 @@
  */
 import {readFile} from 'node:fs/promises'
 import {readBuildFailure, stripAnsi} from './build-output.js'
+import {scriptFailure} from './dockerfile-node.js'
 import {UserError} from './errors.js'
 import {CommandError, run} from './runner.js'
 
@@ -93,6 +94,13 @@ export async function buildImage(request: BuildRequest): Promise<void> {
       hint: imageArg
         ? `Check the network, or build from an image you have or a mirror: \`devkube up --build-arg ${imageArg.name}=<image>\` (or \`build.args\` in devkube.yaml).`
         : 'Check the network and the FROM line of the Dockerfile, then run `devkube up` again.',
+    })
+  }
+  // A Node Dockerfile's `RUN npm run build` failing is the app's build script failing: say which, and what it printed.
+  const script = failure.step ? scriptFailure(failure.step, failure.output) : undefined
+  if (script) {
+    throw new UserError(`${script.message}${quoted(script.lastLines)}`, {
+      hint: 'Fix the script (running it locally shows all of its output), then run `devkube up` again.',
     })
   }
   throw new UserError(`The image build failed${failure.step ? ` at "${failure.step}"` : ''}.${quoted(failure.output)}`, {

@@ -33,7 +33,13 @@ export function resolveProject(projectDir: string, overrides: ConfigOverrides, o
   if (!loaded.file.services) {
     try {
       const environment = overrides.environment ? loaded.file.environments?.[overrides.environment] : undefined
-      detection = detectApp(projectDir, {lang, target: environment?.build?.target ?? loaded.file.build?.target, langSource: overrides.lang ? '--lang' : 'devkube.yaml'})
+      detection = detectApp(projectDir, {
+        lang,
+        target: environment?.build?.target ?? loaded.file.build?.target,
+        langSource: overrides.lang ? '--lang' : 'devkube.yaml',
+        framework: loaded.file.framework,
+        package: loaded.file.package,
+      })
     } catch (error) {
       if (options.requireApp) throw error
     }

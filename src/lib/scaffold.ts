@@ -12,6 +12,7 @@ import {type Detection, detectApp, GENERATED_MARKER, hasOwnDockerfile} from './d
 import {DEFAULT_GO_VERSION} from './detect-go.js'
 import {procfileArgv, procfileStartCommand} from './detect-procfile.js'
 import {pythonStartCommand, type PythonDetails} from './detect-python.js'
+import {nodeImageFiles} from './dockerfile-node.js'
 import {UserError} from './errors.js'
 import {quoteArg} from './shell-quote.js'
 import {renderTemplate, type TemplateValues} from './templates.js'
@@ -67,8 +68,15 @@ export function planScaffold(projectDir: string, answers: ScaffoldAnswers): Plan
   const values = manifestValues(answers)
   const files: PlannedFile[] = []
   if (!ownDockerfile && answers.lang !== 'dockerfile') {
-    const detection = answers.detection?.lang === answers.lang ? answers.detection : detectApp(dir, {lang: answers.lang})
-    files.push({path: 'Dockerfile', kind: 'whole', content: dockerfile(answers.lang, answers.port, detection), replaceable: true})
+    const detection = answers.detection?.lang === answers.lang ? answers.detection : detectApp(dir, {lang: answers.lang, ...answers.detection?.node?.choices})
+    if (answers.lang === 'node' && detection.node) {
+      // Node projects get one of four Dockerfiles (src/lib/dockerfile-node.ts); an SPA also gets its nginx.conf.
+      const image = nodeImageFiles(dir, detection.node, answers.port, detection.startCommand)
+      files.push({path: 'Dockerfile', kind: 'whole', content: checkMarker(image.dockerfile, 'node'), replaceable: true})
+      for (const [file, content] of Object.entries(image.extraFiles)) files.push({path: file, kind: 'whole', content, replaceable: true})
+    } else {
+      files.push({path: 'Dockerfile', kind: 'whole', content: dockerfile(answers.lang, answers.port, detection), replaceable: true})
+    }
     if (answers.lang === 'static') {
       files.push({path: NGINX_CONF, kind: 'whole', content: renderTemplate('docker/nginx.conf', {port: answers.port, nginxConf: NGINX_CONF}), replaceable: true})
     }
@@ -148,9 +156,16 @@ export function writeFileAtomic(file: string, content: string, newFileMode = 0o6
 function manifestValues(answers: ScaffoldAnswers): TemplateValues {
   const resources = answers.resources ?? DEFAULT_RESOURCES
   const strategy = answers.strategy ?? {maxSurge: 1, maxUnavailable: 0}
+  // Choices detection could not make alone (which framework, which workspace package) stay with the project.
+  const choices = answers.detection?.node?.choices ?? {}
+  const nodeChoices = [
+    choices.framework && `\n# Which framework's reading devkube uses: package.json lists more than one.\nframework: ${choices.framework}\n`,
+    choices.package && `\n# The workspace package this app runs (the build context stays the repository root).\npackage: ${JSON.stringify(choices.package)}\n`,
+  ].filter(Boolean).join('')
   return {
     name: answers.name,
     lang: answers.lang,
+    nodeChoices,
     cluster: answers.cluster ?? DEFAULT_CLUSTER,
     port: answers.port,
     forward: answers.forward ?? answers.port,
@@ -169,8 +184,8 @@ function dockerfile(lang: Exclude<Language, 'dockerfile'>, port: number, detecti
   let content: string
   switch (lang) {
     case 'node': {
-      content = renderTemplate('docker/node.Dockerfile', {port, startCommand: execForm(detection.startCommand ?? ['npm', 'start'])})
-      break
+      // planScaffold renders Node projects from detection.node; a Node detection always carries it.
+      throw new Error('A Node detection without its project details (detection.node) cannot be scaffolded.')
     }
     case 'python': {
       content = pythonDockerfile(detection, port)
@@ -185,7 +200,11 @@ function dockerfile(lang: Exclude<Language, 'dockerfile'>, port: number, detecti
       break
     }
   }
-  // Detection tells devkube's Dockerfile from the user's by this first line.
+  return checkMarker(content, lang)
+}
+
+/** Detection tells devkube's Dockerfile from the user's by its first line. */
+function checkMarker(content: string, lang: string): string {
   if (!content.startsWith(GENERATED_MARKER)) throw new Error(`Dockerfile template for ${lang} must start with "${GENERATED_MARKER}".`)
   return content
 }

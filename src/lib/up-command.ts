@@ -46,6 +46,11 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
   const project = resolveProject(process.cwd(), overrides, {requireApp: true})
   const {config, detection} = project
   checkInputsBeforeChanges(config)
+  // Said before anything is built: without a lockfile the image may get other versions than the developer has.
+  const packageManager = detection?.node?.packageManager
+  if (packageManager && !packageManager.lockfile && !options.json) {
+    options.log(chalk.yellow(`No lockfile: the image installs with \`${packageManager.install}\`, so dependency versions are not pinned (commit the lockfile ${packageManager.name} writes to pin them).`))
+  }
   const interrupt = new AbortController()
   const onSignal = () => {
     if (interrupt.signal.aborted) process.exit(130)

@@ -48,7 +48,7 @@ describe('devkube init (built CLI)', () => {
       expect(existsSync(path.join(dir, file)), file).toBe(true)
       expect(result.stdout).toMatch(new RegExp(`created\\s+${file.replaceAll('.', '\\.')}$`, 'm'))
     }
-    expect(result.stdout).toContain('hello-node: a Node.js app (package.json has a start script), listening on port 8080')
+    expect(result.stdout).toMatch(/^hello-node( \(the folder name\))?: a Node\.js app \(package\.json: Node\.js server\), listening on port 8080/m)
     expect(result.stdout).toMatch(/Next: devkube up/)
     expect(read(dir, 'devkube.yaml')).toMatch(/^name: hello-node$/m)
   })
@@ -86,6 +86,7 @@ describe('devkube init (built CLI)', () => {
       lang: 'python',
       name: 'api',
       port: 5000,
+      facts: expect.arrayContaining([expect.objectContaining({key: 'port', source: expect.any(String)})]),
       files: GENERATED.map((file) => ({path: file, action: 'created'})),
     })
     expect(read(dir, 'Dockerfile')).toContain('"gunicorn", "--bind", "0.0.0.0:5000", "app:app"')
@@ -149,5 +150,66 @@ describe('devkube init (built CLI)', () => {
     const result = devkube(repo, ['init', '--help'])
     expect(result.status).toBe(0)
     for (const text of ['--lang', '--name', '--port', '--yes', '--force', '--json', 'EXAMPLES', 'devkube init --yes']) expect(result.stdout).toContain(text)
+  })
+})
+
+describe('devkube init on Node projects (built CLI)', () => {
+  function copyOfFixture(fixture: string): string {
+    const dir = path.join(mkdtempSync(path.join(tmpdir(), 'devkube-cli-init-')), fixture)
+    folders.push(path.dirname(dir))
+    cpSync(path.join(repo, 'test', 'fixtures', 'node', fixture), dir, {recursive: true})
+    return dir
+  }
+
+  it('prints one line per fact with where it came from, and --json carries the same facts', () => {
+    const dir = copyOfFixture('nest-app')
+    const result = devkube(dir, ['init', '--yes'])
+    expect(result.status, result.stderr).toBe(0)
+    expect(result.stdout).toMatch(/^ {2}framework\s+NestJS \(package\.json dependencies\.@nestjs\/core\)$/m)
+    expect(result.stdout).toMatch(/^ {2}package manager\s+npm \(package-lock\.json\)$/m)
+    expect(result.stdout).toMatch(/^ {2}build script\s+build: tsc -p tsconfig\.build\.json \(package\.json scripts\.build\)$/m)
+    expect(result.stdout).toMatch(/^ {2}port\s+3000 \(src\/main\.ts: PORT \?\? 3000\)$/m)
+    const json = JSON.parse(devkube(dir, ['init', '--yes', '--json']).stdout) as {facts: {key: string; value: string; source: string}[]}
+    expect(json.facts).toContainEqual({key: 'start command', value: 'node dist/main', source: 'package.json scripts.start:prod'})
+    expect(read(dir, 'Dockerfile')).toContain('AS production-dependencies')
+  })
+
+  it('a monorepo without a TTY stops with one sentence naming --package, and writes nothing', () => {
+    const dir = copyOfFixture('monorepo')
+    const result = devkube(dir, ['init'])
+    expect(result.status).not.toBe(0)
+    expect(errorText(result)).toContain('is a monorepo (package.json has workspaces) with 2 packages that could run: packages/api, packages/web')
+    expect(errorText(result)).toContain('Pass --package packages/api')
+    expect(result.stderr).not.toMatch(/^\s+at /m)
+    expect(existsSync(path.join(dir, 'devkube.yaml'))).toBe(false)
+  })
+
+  it('--package is kept in devkube.yaml, so the next run (and up) needs no flag', () => {
+    const dir = copyOfFixture('monorepo')
+    expect(devkube(dir, ['init', '--yes', '--package', 'packages/api']).status).toBe(0)
+    expect(read(dir, 'devkube.yaml')).toMatch(/^package: "packages\/api"$/m)
+    expect(read(dir, 'Dockerfile')).toContain('COPY packages/web/package.json packages/web/')
+    const again = devkube(dir, ['init', '--yes', '--force'])
+    expect(again.status, again.stderr).toBe(0)
+    expect(again.stdout).toMatch(/^ {2}package\s+packages\/api/m)
+  })
+
+  it('a "main" that does not exist is said at init, before anything is built', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'devkube-cli-init-'))
+    folders.push(dir)
+    writeFileSync(path.join(dir, 'package.json'), JSON.stringify({name: 'app', main: 'src/server.js'}))
+    const result = devkube(dir, ['init', '--yes'])
+    expect(result.status).not.toBe(0)
+    expect(errorText(result)).toContain('package.json "main" runs src/server.js, but src/server.js does not exist')
+    expect(existsSync(path.join(dir, 'Dockerfile'))).toBe(false)
+  })
+
+  it('a Vite app is an SPA built in the image, never a static site of its sources', () => {
+    const dir = copyOfFixture('vite-react')
+    const result = devkube(dir, ['init', '--yes', '--json'])
+    expect(result.status, result.stderr).toBe(0)
+    expect(JSON.parse(result.stdout)).toMatchObject({lang: 'node', port: 8080})
+    expect(read(dir, 'Dockerfile')).toContain('RUN npm run build')
+    expect(read(dir, 'nginx.conf')).toContain('try_files $uri $uri/ /index.html;')
   })
 })

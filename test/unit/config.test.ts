@@ -87,7 +87,7 @@ describe('parseConfig: unknown keys', () => {
   it('lists the known keys when nothing is close', () => {
     const error = configError('zzzzzzzzzzzz: 1\n')
     expect(error.message).toContain('unknown key `zzzzzzzzzzzz`')
-    expect(error.hint).toContain('Known keys: name, lang, cluster')
+    expect(error.hint).toContain('Known keys: name, lang, framework, package, cluster')
   })
 })
 

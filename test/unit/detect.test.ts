@@ -30,7 +30,7 @@ describe('detectApp: Node', () => {
     const dir = project({'package.json': packageJson({scripts: {start: 'node server.js'}}), 'server.js': 'require("http").createServer().listen(3000)\n'})
     expect(detectApp(dir)).toMatchObject({
       lang: 'node',
-      reason: 'package.json has a start script',
+      reason: 'package.json: Node.js server',
       port: 3000,
       portSource: 'server.js: .listen(3000',
       startCommand: ['node', 'server.js'],
@@ -42,13 +42,14 @@ describe('detectApp: Node', () => {
     const dir = project({'package.json': packageJson({scripts: {start: 'node server.js'}}), 'server.js': 'require("http").createServer().listen(3000)\n'})
     expect(detectApp(dir).facts).toEqual(expect.arrayContaining([
       {key: 'port', value: '3000', source: 'server.js: .listen(3000'},
-      {key: 'start command', value: 'node server.js', source: 'package.json has a start script'},
+      {key: 'start command', value: 'node server.js', source: 'package.json scripts.start'},
+      {key: 'package manager', value: 'npm', source: 'default'},
     ]))
   })
 
   it('detects "main" when there is no start script', () => {
     const dir = project({'package.json': packageJson({main: 'src/index.js'}), 'src/index.js': 'const port = process.env.PORT || 4000\n'})
-    expect(detectApp(dir)).toMatchObject({lang: 'node', reason: 'package.json has "main": src/index.js', port: 4000, startCommand: ['node', 'src/index.js']})
+    expect(detectApp(dir)).toMatchObject({lang: 'node', reason: 'package.json: Node.js server', port: 4000, startCommand: ['node', 'src/index.js']})
   })
 
   it('falls back to `npm start` for a start script that needs a shell', () => {
@@ -171,6 +172,7 @@ describe('detectApp: static site and own Dockerfile', () => {
     const dir = project({
       Dockerfile: 'FROM node:22\nEXPOSE 5000\nCMD ["node", "x.js"]\n',
       'package.json': packageJson({scripts: {start: 'node x.js'}}),
+      'x.js': '',
     })
     expect(hasOwnDockerfile(dir)).toBe(true)
     expect(detectApp(dir)).toMatchObject({lang: 'dockerfile', reason: 'the project has its own Dockerfile', port: 5000})
@@ -180,6 +182,7 @@ describe('detectApp: static site and own Dockerfile', () => {
     const dir = project({
       Dockerfile: `${GENERATED_MARKER} (Node.js).\nFROM node\n`,
       'package.json': packageJson({scripts: {start: 'node x.js'}}),
+      'x.js': '',
     })
     expect(hasOwnDockerfile(dir)).toBe(false)
     expect(detectApp(dir).lang).toBe('node')

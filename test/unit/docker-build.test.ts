@@ -123,4 +123,48 @@ describe('image build failures', () => {
     const error = (await buildImage({...request, buildArgs: {}}).catch((caught: unknown) => caught)) as UserError
     expect(error.message).toMatch(/^The image build could not pull its base image node:22-slim:/)
   })
+
+  it('a failing build script is named, with the error it printed and its last lines', async () => {
+    restore = setRunner(
+      classicBuild([
+        'Step 7/16 : RUN npm ci --no-audit --no-fund',
+        'added 16 packages in 4s',
+        'Step 9/16 : RUN npm run build',
+        ' ---> Running in 1f0cbf476f63',
+        '> vite-react@0.0.0 build',
+        '> vite build',
+        'vite v7.3.8 building client environment for production...',
+        '\u001B[91m✗ Build failed in 192ms',
+        'error during build:',
+        '[vite:esbuild] Transform failed with 1 error:',
+        '/app/src/App.jsx:2:0: ERROR: Expected ">" but found end of file',
+        '    at failureErrorWithLog (/app/node_modules/esbuild/lib/main.js:1752:15)',
+        '\u001B[0m✓ 3 modules transformed.',
+        "The command '/bin/sh -c npm run build' returned a non-zero code: 1",
+      ]),
+    )
+    const error = (await buildImage({...request, buildArgs: {}}).catch((caught: unknown) => caught)) as UserError
+    const [sentence, ...quoted] = error.message.split('\n')
+    expect(sentence).toBe('The app\'s "build" script failed while building the image (npm run build): /app/src/App.jsx:2:0: ERROR: Expected ">" but found end of file.')
+    expect(quoted).toContain('  error during build:')
+    expect(error.message).not.toMatch(/at failureErrorWithLog|returned a non-zero code|\u001B/)
+    expect(error.hint).toMatch(/^Fix the script/)
+  })
+
+  it('a failing build script in a BuildKit log, from a workspace package', async () => {
+    restore = setRunner(
+      classicBuild([
+        '#9 [build 6/7] RUN cd packages/api && pnpm run build',
+        '#9 0.812 > tsc',
+        '#9 2.113 src/index.ts(6,3): error TS2322: Type \'string\' is not assignable to type \'number\'.',
+        '#9 2.200  ELIFECYCLE  Command failed with exit code 2.',
+        '#9 ERROR: process "/bin/sh -c cd packages/api && pnpm run build" did not complete successfully: exit code: 2',
+      ]),
+    )
+    const error = (await buildImage({...request, buildArgs: {}}).catch((caught: unknown) => caught)) as UserError
+    const [sentence, ...quoted] = error.message.split('\n')
+    expect(sentence).toBe('The app\'s "build" script failed while building the image (pnpm run build): src/index.ts(6,3): error TS2322: Type \'string\' is not assignable to type \'number\'.')
+    expect(quoted).toContain('  > tsc')
+    expect(error.message).not.toContain('ELIFECYCLE')
+  })
 })
