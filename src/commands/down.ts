@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {DevkubeCommand} from '../lib/base-command.js'
 import {runDown, type DownResult} from '../lib/down.js'
 import {InterruptedError} from '../lib/errors.js'
-import {projectFlags, projectOverrides} from '../lib/flags.js'
+import {projectFlags, projectOverrides, targetFlag} from '../lib/flags.js'
 import {isInteractive} from '../lib/output.js'
 import {resolveProject} from '../lib/project.js'
 
@@ -30,13 +30,14 @@ Running it again when there is nothing left says so and exits 0.`
     'cluster-name': projectFlags.cluster,
     namespace: projectFlags.namespace,
     cluster: Flags.boolean({description: 'Also delete the kind cluster (asks first; see --yes).'}),
+    target: targetFlag('Remove the app from this cluster of devkube.yaml `targets:` (only devkube\'s objects; never the cluster).'),
     yes: Flags.boolean({char: 'y', description: 'Do not ask before deleting the cluster.'}),
     volumes: Flags.boolean({description: "Also delete the backing services' volumes (their data) and credentials; without it they are kept for the next `up`."}),
   }
 
   async run(): Promise<DownResult> {
     const {flags} = await this.parse(Down)
-    const {config, kube} = resolveProject(process.cwd(), projectOverrides({env: flags.env, cluster: flags['cluster-name'], namespace: flags.namespace}), {requireApp: false})
+    const {config, kube} = resolveProject(process.cwd(), projectOverrides({env: flags.env, cluster: flags['cluster-name'], namespace: flags.namespace}), {requireApp: false, target: flags.target})
     const json = this.jsonEnabled()
     return runDown(config, kube, {
       cluster: flags.cluster,

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {DevkubeCommand} from '../lib/base-command.js'
-import {projectFlags, projectOverrides} from '../lib/flags.js'
+import {projectFlags, projectOverrides, targetFlag} from '../lib/flags.js'
 import {parseKeyValues, resolveProject} from '../lib/project.js'
 import {collectStatus, renderStatus, type StatusReport} from '../lib/status.js'
 
@@ -21,12 +21,13 @@ Exits with code 0 when the app is healthy and 1 when it is not (no cluster, not 
 
   static flags = {
     ...projectFlags,
+    target: targetFlag('Show the app on this cluster of devkube.yaml `targets:` (its context) instead of kind.'),
     'build-arg': Flags.string({description: 'Build args to compare the image with the source (default: those of the last `devkube up` here).', multiple: true, helpValue: 'KEY=VALUE'}),
   }
 
   async run(): Promise<StatusReport> {
     const {flags} = await this.parse(Status)
-    const {config, kube, state} = resolveProject(process.cwd(), projectOverrides(flags), {requireApp: false})
+    const {config, kube, state} = resolveProject(process.cwd(), projectOverrides(flags), {requireApp: false, target: flags.target})
     const report = await collectStatus(config, kube, {buildArgs: flags['build-arg'] ? parseKeyValues(flags['build-arg'], '--build-arg') : state.recordedBuildArgs()})
     if (!report.healthy) process.exitCode = 1
     if (!this.jsonEnabled()) for (const line of renderStatus(report)) this.log(line)

@@ -1,5 +1,7 @@
+import {confirm} from '@inquirer/prompts'
 import {Flags} from '@oclif/core'
 import {DevkubeCommand} from '../lib/base-command.js'
+import {InterruptedError} from '../lib/errors.js'
 import {portFlag, projectFlags, projectOverrides} from '../lib/flags.js'
 import {runUp, type UpResult} from '../lib/up-command.js'
 import {parseKeyValues} from '../lib/project.js'
@@ -18,6 +20,8 @@ By default devkube stays in the foreground forwarding the port; Ctrl-C stops for
     {description: 'Deploy and return, forwarding in the background', command: '<%= config.bin %> up --detach'},
     {description: 'Deploy the staging environment on another local port', command: '<%= config.bin %> up --env staging --forward 9090 --detach'},
     {description: 'In CI: deploy, print a JSON result, no port forward', command: '<%= config.bin %> up --no-forward --json'},
+    {description: 'Deploy, then sync every save into the running pods until Ctrl-C', command: '<%= config.bin %> up --watch'},
+    {description: 'Deploy to the cluster devkube.yaml `targets:` names "staging" (push, apply, wait; no forward)', command: '<%= config.bin %> up --target staging'},
   ]
 
   static enableJsonFlag = true
@@ -31,7 +35,10 @@ By default devkube stays in the foreground forwarding the port; Ctrl-C stops for
     detach: Flags.boolean({char: 'd', description: 'Forward the port in the background and return (`devkube down` stops it).'}),
     'no-forward': Flags.boolean({description: 'Do not forward a local port.'}),
     rebuild: Flags.boolean({description: 'Build and load the image even when an up-to-date one exists.'}),
+    watch: Flags.boolean({char: 'w', description: 'After the deploy, watch the source: sync changed files into the pods (Node, Python) or rebuild, until Ctrl-C.'}),
     'build-arg': Flags.string({description: 'Docker build argument, e.g. NODE_IMAGE=mirror.local/node:22-slim (repeatable).', multiple: true, helpValue: 'KEY=VALUE'}),
+    target: Flags.string({description: 'Deploy to this cluster of devkube.yaml `targets:` (its context and registry) instead of kind; forwards only with --forward.', helpValue: 'NAME'}),
+    yes: Flags.boolean({char: 'y', description: 'With --target: confirm the first deploy to its context without asking (needed without a terminal).'}),
   }
 
   async run(): Promise<UpResult | undefined> {
@@ -45,12 +52,24 @@ By default devkube stays in the foreground forwarding the port; Ctrl-C stops for
         buildArgs: parseKeyValues(flags['build-arg'], '--build-arg'),
       },
       {
+        target: flags.target,
+        yes: flags.yes,
+        async confirm(message) {
+          try {
+            return await confirm({message, default: false})
+          } catch (error) {
+            if (error instanceof Error && error.name === 'ExitPromptError') throw new InterruptedError('Cancelled: nothing was deployed')
+            throw error
+          }
+        },
         timeoutSeconds: flags.timeout,
         rebuild: flags.rebuild,
         detach: flags.detach,
-        forward: !flags['no-forward'],
+        // A target's app is forwarded only when asked for (--forward P or --detach).
+        forward: flags.target ? !flags['no-forward'] && (flags.forward !== undefined || flags.detach === true) : !flags['no-forward'],
         json: this.jsonEnabled(),
         verbose: this.verbose,
+        watch: flags.watch,
         log: (line) => this.log(line),
         logJson: (value) => this.logJson(value),
       },

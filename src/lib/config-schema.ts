@@ -15,6 +15,8 @@ export type FieldSpec =
   | {kind: 'intOrPercent'}
   | {kind: 'object'; fields: Record<string, FieldSpec>}
   | {kind: 'environments'}
+  /** A map of names to objects of the same shape, some keys required (`targets:`). */
+  | {kind: 'namedObjects'; fields: Record<string, FieldSpec>; required: string[]}
   | {kind: 'bool'}
   | {kind: 'stringList'}
   | {kind: 'intList'; min: number; max: number}
@@ -67,6 +69,22 @@ export const OVERRIDABLE_FIELDS: Record<string, FieldSpec> = {
   healthPath: {kind: 'string', check: urlPath},
   resources: {kind: 'object', fields: {requests: resourceAmounts, limits: resourceAmounts}},
   strategy: {kind: 'object', fields: {maxSurge: {kind: 'intOrPercent'}, maxUnavailable: {kind: 'intOrPercent'}}},
+  // `up --watch` of a single-app file: live sync on or off, and the command pods run while watching (issue 12).
+  sync: {kind: 'bool'},
+  dev: {kind: 'object', fields: {command: {kind: 'stringList'}}},
+}
+
+// A registry as docker names it: a host (optionally :port) and an optional path; no scheme, no tag.
+const REGISTRY = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(\/[a-z0-9._-]+)*$/
+const registryName = (value: string) => (REGISTRY.test(value) ? undefined : 'a registry host with an optional path, without https:// or a tag, such as "ghcr.io/acme" or "registry.example.com:5000/team"')
+const contextName = (value: string) => (value.trim() === '' ? 'the name of a context in your kubeconfig (`kubectl config get-contexts -o name`)' : undefined)
+
+/** A cluster devkube deploys to with `up --target NAME` (issue 13): never the current context implicitly. */
+export const TARGET_FIELDS: Record<string, FieldSpec> = {
+  context: {kind: 'string', check: contextName},
+  registry: {kind: 'string', check: registryName},
+  namespace: {kind: 'string', check: dnsLabel},
+  environment: {kind: 'string', check: (value) => (ENVIRONMENT_NAME.test(value) ? undefined : 'an environment name (lowercase letters, digits and "-")')},
 }
 
 /** Backing services devkube runs from their official images as a StatefulSet with a volume. */
@@ -121,6 +139,7 @@ export const CONFIG_FIELDS: Record<string, FieldSpec> = {
   ...OVERRIDABLE_FIELDS,
   services: {kind: 'services', fields: SERVICE_FIELDS, overrides: false},
   environments: {kind: 'environments'},
+  targets: {kind: 'namedObjects', fields: TARGET_FIELDS, required: ['context', 'registry']},
 }
 
 export const ENVIRONMENT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
@@ -148,6 +167,9 @@ export function describeSpec(spec: FieldSpec): string {
     }
     case 'environments': {
       return 'a map of environment names to settings'
+    }
+    case 'namedObjects': {
+      return `a map of names to maps with the keys ${Object.keys(spec.fields).join(', ')} (${spec.required.join(' and ')} required)`
     }
     case 'bool': {
       return 'true or false'

@@ -40,8 +40,11 @@ export interface ConfigFile {
   healthPath?: string
   resources?: {requests?: {cpu?: string; memory?: string}; limits?: {cpu?: string; memory?: string}}
   strategy?: {maxSurge?: number | string; maxUnavailable?: number | string}
+  sync?: boolean
+  dev?: {command?: string[]}
   services?: Record<string, ServiceFile>
-  environments?: Record<string, Omit<ConfigFile, 'name' | 'lang' | 'framework' | 'package' | 'environments' | 'services'> & {services?: Record<string, ServiceOverrides>}>
+  environments?: Record<string, Omit<ConfigFile, 'name' | 'lang' | 'framework' | 'package' | 'environments' | 'services' | 'targets'> & {services?: Record<string, ServiceOverrides>}>
+  targets?: Record<string, {context: string; registry: string; namespace?: string; environment?: string}>
 }
 
 /** What an environment may change of a service. */
@@ -91,6 +94,10 @@ export interface AppConfig {
   healthPath: string
   resources: Resources
   strategy: {maxSurge: number | string; maxUnavailable: number | string}
+  /** `up --watch` of a single-app file: sync on or off (undefined: devkube decides by language). */
+  sync?: boolean
+  /** `up --watch` of a single-app file: the command the pods run while watching. */
+  devCommand?: string[]
   /** The app's services, in devkube.yaml order; one named `name` for a single-app file. */
   services: ServiceConfig[]
 }
@@ -124,6 +131,10 @@ export interface ServiceConfig {
   dependsOn: string[]
   /** The user's manifests folder (a single-app project's `k8s/`); undefined: devkube renders them. */
   manifests?: string
+  /** `up --watch`: sync changed files into the pods (undefined: devkube decides by language). */
+  sync?: boolean
+  /** `up --watch`: the command the pods run while watching (`dev.command`). */
+  devCommand?: string[]
 }
 
 /** Values given on the command line; they win over the file. */
@@ -310,6 +321,20 @@ class Validator {
           if (!isMap(settings)) throw this.fail(settings, `${key}.${environment}`, 'a map of settings to override', this.show(settings))
           this.object(settings, ENVIRONMENT_FIELDS, `${key}.${environment}.`)
         }
+        return
+      }
+      case 'namedObjects': {
+        if (!isMap(node)) throw this.fail(node, key, describeSpec(spec), shown)
+        for (const pair of node.items) {
+          const entryName = String((pair.key as YamlNode & {value?: unknown}).value ?? pair.key)
+          if (!isDns1123Label(entryName)) throw this.fail(pair.key as YamlNode, `${key}.${entryName}`, 'named with lowercase letters, digits and "-"')
+          const entry = pair.value as YamlNode | null
+          if (!isMap(entry)) throw this.fail(entry, `${key}.${entryName}`, `a map with the keys ${Object.keys(spec.fields).join(', ')}`, this.show(entry))
+          this.object(entry, spec.fields, `${key}.${entryName}.`)
+          const present = new Set(entry.items.map((item) => String((item.key as YamlNode & {value?: unknown}).value ?? item.key)))
+          const missing = spec.required.find((required) => !present.has(required))
+          if (missing) throw this.fail(entry, `${key}.${entryName}.${missing}`, 'set', 'missing')
+        }
       }
     }
   }
@@ -452,6 +477,8 @@ export function resolveConfig(
       limits: {...DEFAULT_RESOURCES.limits, ...resources?.limits},
     },
     strategy: {maxSurge: strategy?.maxSurge ?? 1, maxUnavailable: strategy?.maxUnavailable ?? 0},
+    sync: pick('sync'),
+    devCommand: pick('dev')?.command,
     services: [],
   }
   resolved.services = file.services ? resolveServices(resolved, file, overrides, detectService) : [singleService(resolved)]
@@ -520,6 +547,8 @@ function resolveServices(app: AppConfig, file: ConfigFile, overrides: ConfigOver
       strategy: app.strategy,
       command: pick('command'),
       dependsOn: service.dependsOn ?? [],
+      sync: service.sync,
+      devCommand: service.dev?.command,
     }
   })
 }
@@ -540,6 +569,8 @@ function singleService(config: AppConfig): ServiceConfig {
     strategy: config.strategy,
     dependsOn: [],
     manifests: config.manifests,
+    sync: config.sync,
+    devCommand: config.devCommand,
   }
 }
 

@@ -145,6 +145,33 @@ export async function saveImage(tag: string, tarPath: string, options: {platform
   await run([tool, 'save', '-o', tarPath, tag], {signal: options.signal})
 }
 
+/**
+ * Pushes a local image to a registry under `repository:tag` and returns `repository:tag@sha256:…`:
+ * the digest pins exactly what was pushed however the tag moves later, the tag says which source
+ * it was built from.
+ */
+export async function pushImage(localTag: string, repository: string, tag: string, signal?: AbortSignal): Promise<string> {
+  const remote = `${repository}:${tag}`
+  await run(['docker', 'tag', localTag, remote], {signal})
+  const result = await run(['docker', 'push', remote], {allowFailure: true, signal})
+  if (result.exitCode !== 0 && !signal?.aborted) {
+    const text = `${result.stderr}\n${result.stdout}`
+    if (DOCKER_NOT_RUNNING.test(text)) throw dockerNotRunningError()
+    const host = repository.split('/')[0]
+    const reason = text.trim().split('\n').filter(Boolean).at(-1) ?? 'docker push failed'
+    throw new UserError(`Pushing ${remote} failed: ${reason}`, {
+      hint: /denied|unauthorized|authentication required/i.test(text)
+        ? `Log in to the registry first: \`docker login ${host}\`.`
+        : `Check that the registry ${host} is reachable from this machine (and that \`registry:\` in devkube.yaml names it), then run the command again.`,
+    })
+  }
+  const inspected = await run(['docker', 'image', 'inspect', '--format', '{{json .RepoDigests}}', remote], {quiet: true})
+  const digests = JSON.parse(inspected.stdout.trim() || '[]') as string[]
+  const digest = digests.find((entry) => entry.startsWith(`${repository}@`))
+  if (!digest) throw new UserError(`The registry did not report a digest for ${remote}.`, {hint: 'Run the command again; if it persists, check the registry with `docker push` by hand.'})
+  return `${remote}@${digest.slice(digest.indexOf('@') + 1)}`
+}
+
 /** The user an image runs as: its `USER` as written, and the numeric uid when it can be known (undefined: a name not in its /etc/passwd). */
 export interface ImageUser {
   user: string

@@ -6,11 +6,12 @@
  * safe and the second run says there is nothing to remove.
  */
 import type {AppConfig} from './config.js'
-import {ProjectState} from './project-state.js'
+import {ProjectState, recordsKey} from './project-state.js'
 import {verifyKindContext} from './context-guard.js'
 import {UserError} from './errors.js'
 import {stopForwarder} from './forward-session.js'
 import {clusterExists, deleteCluster} from './kind.js'
+import {checkContextExists} from './targets.js'
 import {kubectlError, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, type Kube, type KubeObject} from './kube.js'
 import {findDeployment, PART_OF_LABEL, podSelector} from './app-pods.js'
 
@@ -77,10 +78,17 @@ export async function runDown(config: AppConfig, kube: Kube, options: DownOption
     kept: [],
     nothingToRemove: false,
   }
-  const exists = await clusterExists(config.cluster)
+  if (kube.target && options.cluster) {
+    throw new UserError(`devkube never deletes the cluster of a deploy target (${kube.target}, context "${kube.context}").`, {
+      hint: `\`devkube down --target ${kube.target}\` without --cluster removes only devkube's objects of ${config.name} from it.`,
+    })
+  }
+  // A target's cluster is the user's: its context must exist; kind is not asked about it.
+  if (kube.target) await checkContextExists({name: kube.target, context: kube.context})
+  const exists = kube.target ? true : await clusterExists(config.cluster)
   if (options.cluster && exists) await confirmClusterDeletion(config, kube, options)
 
-  result.forwarder = await stopOwnForwarder(config)
+  result.forwarder = await stopOwnForwarder(config, kube)
   if (result.forwarder) options.log(`Stopped the port forwarder (pid ${result.forwarder.pid}, ${result.forwarder.url}).`)
 
   if (!exists) {
@@ -96,7 +104,7 @@ export async function runDown(config: AppConfig, kube: Kube, options: DownOption
     return result
   }
 
-  await verifyKindContext(config.cluster)
+  if (!kube.target) await verifyKindContext(config.cluster)
   await removeApp(config, kube, result, options.log, options.volumes ?? false)
   if (!result.removed.namespace && result.removed.objects.length === 0) {
     result.nothingToRemove = !result.forwarder
@@ -107,8 +115,8 @@ export async function runDown(config: AppConfig, kube: Kube, options: DownOption
 }
 
 /** Only the forwarder of this app's cluster and namespace: another environment's keeps running. */
-async function stopOwnForwarder(config: AppConfig): Promise<{pid: number; url: string} | undefined> {
-  const stopped = await stopForwarder(new ProjectState(config.projectDir, config.environment), config)
+async function stopOwnForwarder(config: AppConfig, kube: Kube): Promise<{pid: number; url: string} | undefined> {
+  const stopped = await stopForwarder(new ProjectState(config.projectDir, recordsKey(config.environment, kube.target)), config)
   return stopped ? {pid: stopped.pid, url: stopped.url} : undefined
 }
 

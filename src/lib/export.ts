@@ -13,6 +13,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {stringify} from 'yaml'
 import {DEFAULT_ENVIRONMENT, type AppConfig, type ConfigOverrides} from './config.js'
+import {imageId, imageUser, type ImageUser} from './docker.js'
 import {UserError} from './errors.js'
 import {imageRepository, sourceImageTag} from './image-tag.js'
 import {INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, type KubeObject} from './kube.js'
@@ -73,7 +74,7 @@ async function exportEnvironment(config: AppConfig): Promise<ExportedEnvironment
   const [imageTag, manifests] = await Promise.all([sourceImageTag(config), readManifests(config)])
   // An empty stand-in, never the file: the Secret's values must not reach anything export writes.
   const secretEnv = config.envFile ? {} : undefined
-  const desired = desiredState({config, imageTag, manifests, secretEnv, manageNamespace: false})
+  const desired = desiredState({config, imageTag, manifests, secretEnv, manageNamespace: false, imageUser: await builtImageUser(imageTag)})
   const secretName = config.envFile ? exportedSecretName(config.name) : undefined
   const separator = imageTag.lastIndexOf(':')
   return {
@@ -82,6 +83,18 @@ async function exportEnvironment(config: AppConfig): Promise<ExportedEnvironment
     image: {repository: imageTag.slice(0, separator), tag: imageTag.slice(separator + 1)},
     secretName,
     objects: portable(desired.objects, config.name, secretName),
+  }
+}
+
+/**
+ * `up` lets the built image's USER decide runAsNonRoot; when that image is here, export does the
+ * same, so the objects match. Without it (or without Docker) the manifests' own settings stand.
+ */
+async function builtImageUser(imageTag: string): Promise<ImageUser | undefined> {
+  try {
+    return (await imageId(imageTag)) ? await imageUser(imageTag) : undefined
+  } catch {
+    return undefined
   }
 }
 

@@ -13,3 +13,6 @@ export const portFlag = (description: string) => Flags.integer({description, min
 export function projectOverrides(flags: {env?: string; cluster?: string; namespace?: string}): ConfigOverrides {
   return {environment: flags.env, cluster: flags.cluster, namespace: flags.namespace}
 }
+
+/** `--target NAME`: a cluster of devkube.yaml `targets:` instead of the local kind cluster. */
+export const targetFlag = (description: string) => Flags.string({description, helpValue: 'NAME'})

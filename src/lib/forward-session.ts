@@ -34,6 +34,8 @@ export interface PlannedForward extends ForwardedPort {
 
 export interface ForwardPlan {
   cluster: string
+  /** The deploy target forwarded from (`up --target … --forward P`), whose context is used instead of kind's. */
+  target?: {name: string; context: string}
   namespace: string
   forwards: PlannedForward[]
 }
@@ -92,7 +94,7 @@ export function forwardPlanOf(deployed: Deployed): ForwardPlan {
       http,
     })
   }
-  return {cluster: deployed.cluster, namespace: deployed.namespace, forwards}
+  return {cluster: deployed.cluster, target: deployed.target, namespace: deployed.namespace, forwards}
 }
 
 function sameForwards(record: ForwardRecord, plan: ForwardPlan): boolean {
@@ -119,6 +121,8 @@ export interface ForegroundForward {
   outcome: ForwardOutcome
   /** Stops forwarding and removes this process's record. */
   stop(): Promise<void>
+  /** Moves the forwards to the current pods now (after a redeploy in `up --watch`). */
+  reconnect(): void
 }
 
 /** Starts forwarding in this process; the caller keeps it running and stops it on Ctrl-C. */
@@ -129,7 +133,11 @@ export async function startForegroundForward(state: ProjectState, plan: ForwardP
   try {
     const status = await checkHttp(plan)
     state.writeForwardRecord(recordOf(plan, process.pid, false))
-    return {outcome: outcomeOf(plan, process.pid, false, false, status), stop: forwardInThisProcess(state, forwarding)}
+    return {
+      outcome: outcomeOf(plan, process.pid, false, false, status),
+      stop: forwardInThisProcess(state, forwarding),
+      reconnect: () => forwarding.forEach((supervisor) => supervisor.reconnect()),
+    }
   } catch (error) {
     await Promise.all(forwarding.map((supervisor) => supervisor.stop()))
     throw error
@@ -137,7 +145,7 @@ export async function startForegroundForward(state: ProjectState, plan: ForwardP
 }
 
 async function startSupervisors(plan: ForwardPlan, onEvent?: (forward: PlannedForward, event: ForwardEvent) => void): Promise<ForwardSupervisor[]> {
-  const kube = new Kube(plan.cluster)
+  const kube = new Kube(plan.cluster, plan.target)
   const supervisors = plan.forwards.map(
     (forward) =>
       new ForwardSupervisor(kube, {namespace: plan.namespace, service: forward.serviceName, localPort: forward.localPort, remotePort: forward.remotePort, selector: forward.selector}, (event) => onEvent?.(forward, event)),

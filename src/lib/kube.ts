@@ -1,5 +1,6 @@
 /**
- * kubectl, always against one kind cluster's context. Every call names `--context kind-<cluster>`
+ * kubectl, always against one named context: a kind cluster's (`kind-<cluster>`), or a deploy
+ * target's (the user's own context, named in devkube.yaml `targets:`). Every call names `--context`
  * explicitly, so devkube never reads, depends on or changes the user's current context.
  */
 import {UserError} from './errors.js'
@@ -54,9 +55,16 @@ export interface Deployment extends KubeObject {
 
 export class Kube {
   readonly context: string
+  /** The deploy target this Kube reaches (its context is the user's, not kind's); undefined for kind. */
+  readonly target?: string
 
-  constructor(readonly cluster: string) {
-    this.context = `kind-${cluster}`
+  /** With `target`, its context is used as named, and never checked as a kind context. */
+  constructor(
+    readonly cluster: string,
+    target?: {name: string; context: string},
+  ) {
+    this.context = target?.context ?? `kind-${cluster}`
+    this.target = target?.name
   }
 
   /** kubectl with the context (and namespace when given) always set. */
@@ -74,7 +82,7 @@ export class Kube {
     const result = await this.kubectl(['get', ...args, '-o', 'json'], {namespace, allowFailure: true, quiet})
     if (result.exitCode !== 0) {
       if (/\(NotFound\)/.test(result.stderr)) return undefined
-      throw kubectlError(result, this.cluster)
+      throw kubectlError(result, this.cluster, this.target ? this.context : undefined)
     }
     return JSON.parse(result.stdout) as T
   }
@@ -87,14 +95,19 @@ export class Kube {
   /** `kubectl apply -f -` with the manifests on stdin (Secret values never appear in argv). */
   async apply(manifests: string): Promise<string[]> {
     const result = await this.kubectl(['apply', '-f', '-'], {input: manifests, allowFailure: true})
-    if (result.exitCode !== 0) throw kubectlError(result, this.cluster)
+    if (result.exitCode !== 0) throw kubectlError(result, this.cluster, this.target ? this.context : undefined)
     return result.stdout.split('\n').map((line) => line.trim()).filter(Boolean)
   }
 }
 
 /** Turns kubectl's failures into what a user can act on. */
-export function kubectlError(result: RunResult, cluster: string): UserError {
+export function kubectlError(result: RunResult, cluster: string, targetContext?: string): UserError {
   const output = `${result.stderr}\n${result.stdout}`.trim()
+  if (targetContext && /context was not found for specified context|connection to the server .* was refused|Unable to connect to the server|dial tcp .* connect: connection refused/.test(output)) {
+    return new UserError(`The cluster of the context "${targetContext}" is not reachable: ${output.split('\n').at(-1)}`, {
+      hint: `Check the context with \`kubectl --context ${targetContext} get namespaces\` (credentials, VPN, the cluster itself).`,
+    })
+  }
   if (/context was not found for specified context/.test(output)) {
     return missingContextError(cluster)
   }

@@ -90,6 +90,15 @@ export interface ForwardRecord {
 }
 
 /** The records of one project and environment. */
+/** Whose records a ProjectState keeps: an environment's on the kind cluster, or a deploy target's (its own). */
+export function recordsKey(environment: string, target?: string): string {
+  return target ? `target-${target}` : environment
+}
+
+interface ConfirmedContexts {
+  contexts: Record<string, {target: string; confirmedAt: string}>
+}
+
 export class ProjectState {
   constructor(
     readonly projectDir: string,
@@ -162,6 +171,20 @@ export class ProjectState {
    */
   recordBuildArgs(buildArgs: Record<string, string>): void {
     writeJsonAtomic(this.lastUpFile, {...readJson<Record<string, unknown>>(this.lastUpFile), [this.environment]: {buildArgs}})
+  }
+
+  /** Contexts of deploy targets the user confirmed deploying to (`up --target`), for the whole project. */
+  private get targetsFile(): string {
+    return statePath(this.projectDir, 'targets.json')
+  }
+
+  contextConfirmed(context: string): boolean {
+    return Boolean(readJson<ConfirmedContexts>(this.targetsFile)?.contexts?.[context])
+  }
+
+  rememberConfirmedContext(context: string, target: string): void {
+    const record = readJson<ConfirmedContexts>(this.targetsFile) ?? {contexts: {}}
+    writeJsonAtomic(this.targetsFile, {contexts: {...record.contexts, [context]: {target, confirmedAt: new Date().toISOString()}}})
   }
 
   recordedBuildArgs(): Record<string, string> {

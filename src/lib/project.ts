@@ -8,7 +8,8 @@ import {readConfigFile, resolveConfig, type AppConfig, type ConfigOverrides, typ
 import {detectApp, type Detection} from './detect.js'
 import {UserError} from './errors.js'
 import {Kube} from './kube.js'
-import {ProjectState} from './project-state.js'
+import {ProjectState, recordsKey} from './project-state.js'
+import {resolveTarget, type Target} from './targets.js'
 
 export interface Project {
   dir: string
@@ -19,14 +20,19 @@ export interface Project {
   detection?: Detection
   kube: Kube
   state: ProjectState
+  /** The deploy target (`--target NAME`): its context, registry, namespace and environment. */
+  target?: Target
 }
 
 /**
  * `requireApp`: up and init need to know what to build, so an unrecognised folder is an error;
  * status, logs and down only need names and still work there.
  */
-export function resolveProject(projectDir: string, overrides: ConfigOverrides, options: {requireApp: boolean}): Project {
+export function resolveProject(projectDir: string, overrides: ConfigOverrides, options: {requireApp: boolean; target?: string}): Project {
   const loaded = readConfigFile(projectDir)
+  // A target names its own namespace and environment; flags still win over it, as over the file.
+  const target = options.target === undefined ? undefined : resolveTarget(loaded.file, options.target)
+  if (target) overrides = {...overrides, environment: overrides.environment ?? target.environment, namespace: overrides.namespace ?? target.namespace}
   const lang: Language | undefined = overrides.lang ?? loaded.file.lang
   let detection: Detection | undefined
   // With `services:` each built service is detected in its own context; the folder itself may hold none.
@@ -53,7 +59,9 @@ export function resolveProject(projectDir: string, overrides: ConfigOverrides, o
     }
   }
   const config = resolveConfig(projectDir, overrides, {lang: detection?.lang, port: detection?.port}, loaded, detectService)
-  return {dir: config.projectDir, config, services: config.services, detection, kube: new Kube(config.cluster), state: new ProjectState(config.projectDir, config.environment)}
+  // A target's records (what was deployed, its forwarder) are its own, apart from the local cluster's.
+  const state = new ProjectState(config.projectDir, recordsKey(config.environment, target?.name))
+  return {dir: config.projectDir, config, services: config.services, detection, kube: new Kube(config.cluster, target), state, target}
 }
 
 /** The service named `name`, or a sentence listing the app's services. */

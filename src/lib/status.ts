@@ -12,7 +12,8 @@ import {checkUrl} from './forward.js'
 import {serviceImageTag, sourceImageTag} from './image-tag.js'
 import {imageTool} from './docker.js'
 import {clusterExists, nodeContainers, stoppedClusterProblem, stoppedNodes} from './kind.js'
-import {ProjectState} from './project-state.js'
+import {checkContextExists} from './targets.js'
+import {ProjectState, recordsKey} from './project-state.js'
 import {MANAGED_BY, MANAGED_BY_LABEL, type Kube, type KubeObject, type Pod} from './kube.js'
 import {chalk} from './output.js'
 import {run} from './runner.js'
@@ -92,9 +93,12 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
     image: undefined,
     forward: {running: false},
   }
-  const forwardCheck = checkForward(config, report)
+  const forwardCheck = checkForward(config, kube, report)
   // The context check runs alongside; its verdict only counts when the cluster exists.
-  const [exists, contextProblem] = await Promise.all([clusterExists(config.cluster), verifyKindContext(config.cluster).then(() => undefined, (error: unknown) => error)])
+  // A deploy target's cluster is the user's: its context must exist; kind is not asked about it.
+  const [exists, contextProblem] = kube.target
+    ? [true, await checkContextExists({name: kube.target, context: kube.context}).then(() => undefined, (error: unknown) => error)]
+    : await Promise.all([clusterExists(config.cluster), verifyKindContext(config.cluster).then(() => undefined, (error: unknown) => error)])
   if (!exists) {
     await forwardCheck
     report.problems.push(`The kind cluster "${config.cluster}" does not exist, so ${config.name} is not running.`)
@@ -102,7 +106,7 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
     return report
   }
   report.cluster.exists = true
-  const stopped = stoppedNodes(await nodeContainers(config.cluster))
+  const stopped = kube.target ? [] : stoppedNodes(await nodeContainers(config.cluster))
   if (stopped.length > 0) {
     await forwardCheck
     const problem = stoppedClusterProblem(config.cluster, stopped)
@@ -114,7 +118,7 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
 
   const [nodes, nodeImage, namespace, deployment] = await Promise.all([
     kube.getJson<{items: NodeObject[]}>(['nodes'], undefined, true),
-    kindNodeImage(config.cluster),
+    kube.target ? Promise.resolve(undefined) : kindNodeImage(config.cluster),
     kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true),
     findDeployment(kube, config),
   ])
@@ -155,7 +159,8 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
       report.image = {running: container.image}
       if (sourceTag.tag) {
         report.image.source = sourceTag.tag
-        report.image.matchesSource = sourceTag.tag === container.image
+        // A target runs <registry>/<name>:<content tag>@<digest>: the content tag says which source.
+        report.image.matchesSource = kube.target ? contentTag(container.image) === contentTag(sourceTag.tag) : sourceTag.tag === container.image
       } else if (sourceTag.error) {
         report.image.sourceError = sourceTag.error
       }
@@ -234,8 +239,8 @@ async function collectServices(config: AppConfig, kube: Kube, report: StatusRepo
 }
 
 /** The detached (or another terminal's) forwarder of this app, and whether its URL answers. */
-async function checkForward(config: AppConfig, report: StatusReport): Promise<void> {
-  const record = new ProjectState(config.projectDir, config.environment).liveForwarder(config)
+async function checkForward(config: AppConfig, kube: Kube, report: StatusReport): Promise<void> {
+  const record = new ProjectState(config.projectDir, recordsKey(config.environment, kube.target)).liveForwarder(config)
   if (!record) return
   // The first HTTP forward is checked; a database's port does not answer GET.
   const url = record.forwards.find((forward) => forward.url.startsWith('http'))?.url ?? record.url
@@ -262,6 +267,11 @@ async function currentSourceTag(config: AppConfig, buildArgs: Record<string, str
 }
 
 /** kind names its node containers by the cluster label; their image is the kind node image. */
+function contentTag(image: string): string {
+  const name = image.split('@')[0]
+  return name.slice(name.lastIndexOf(':') + 1)
+}
+
 async function kindNodeImage(cluster: string): Promise<string | undefined> {
   try {
     const result = await run([imageTool(), 'ps', '--filter', `label=io.x-k8s.kind.cluster=${cluster}`, '--format', '{{.Image}}'], {allowFailure: true, quiet: true, timeoutMs: 5000})

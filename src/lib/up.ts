@@ -11,7 +11,7 @@ import {PART_OF_LABEL, serviceSelector, workloadRef, type WorkloadKind} from './
 import {checkBuildPaths, type AppConfig, type ServiceConfig} from './config.js'
 import {explainRolloutFailure, diagnosePod, diagnosisError, podEvents, type DiagnosisContext} from './diagnose.js'
 import {GENERATED_MARKER} from './detect.js'
-import {buildImage, dockerVersion, imageId, imageUser, type ImageUser} from './docker.js'
+import {buildImage, dockerVersion, imageId, imageUser, pushImage, type ImageUser} from './docker.js'
 import {listNewestPods} from './rollout-pods.js'
 import {readEnvFile} from './dotenv.js'
 import {UserError} from './errors.js'
@@ -24,6 +24,7 @@ import {verifyKindContext} from './context-guard.js'
 import {runPlan, StepOutputs, type PlanItem, type ProgressMode, type Step, type StepHandle, type StepResult} from './pipeline.js'
 import type {Project} from './project.js'
 import type {RunResult} from './runner.js'
+import {checkContextExists, targetRepository} from './targets.js'
 import {versionAtLeast} from './versions.js'
 
 export interface DeployOptions {
@@ -31,6 +32,8 @@ export interface DeployOptions {
   timeoutSeconds: number
   /** Scaffolds what the project lacks, as `devkube init --yes` would; returns what it wrote. */
   scaffold: () => Promise<string[]>
+  /** `up --watch`: the command the app container runs instead of the image's (a reloading dev server). */
+  devCommand?: string[]
   /** How many images build at once (default: one per core, as docker build keeps about one busy). */
   buildConcurrency?: number
 }
@@ -77,6 +80,8 @@ export interface Deployed {
   projectDir: string
   cluster: string
   context: string
+  /** The deploy target it went to (`up --target`); undefined for the local kind cluster. */
+  target?: {name: string; context: string}
   namespace: string
   environment: string
   services: DeployedService[]
@@ -111,6 +116,13 @@ const preflight: Step<UpInput, Record<string, string>> = {
   id: 'preflight',
   title: 'Check docker, kind and kubectl',
   async run({project}, handle) {
+    if (project.target) {
+      // A target is a real cluster: kind plays no part.
+      const [docker, kubectl] = await Promise.all([dockerVersion(), kubectlClientVersion()])
+      handle.detail(`docker ${docker.server}, kubectl ${kubectl}`)
+      const versions: Record<string, string> = {docker: docker.server, kubectl}
+      return versions
+    }
     checkClusterName(project.config.cluster)
     const [docker, kind, kubectl] = await Promise.all([dockerVersion(), kindVersion(), kubectlClientVersion()])
     if (!versionAtLeast(kind, MIN_KIND_VERSION)) {
@@ -230,8 +242,28 @@ const contextGuard: Step<UpInput, void> = {
   id: 'context',
   title: 'Check kube context',
   async run({project}, handle) {
-    await verifyKindContext(project.config.cluster)
+    // A target's context is the user's own: it must exist, and is never checked as a kind context.
+    if (project.target) await checkContextExists(project.target)
+    else await verifyKindContext(project.config.cluster)
     handle.detail(project.kube.context)
+  },
+}
+
+/** A target's images: pushed to its registry under their content tag, referred to by digest. */
+const push: Step<UpInput, {images: Array<{service: string; reference: string}>}> = {
+  id: 'push',
+  title: 'Push image to the registry',
+  async run({project}, handle, outputs) {
+    const target = project.target!
+    const pushed: Array<{service: string; reference: string}> = []
+    for (const image of outputs.of(images)) {
+      // devkube.local/<name>:<content hash> → <registry>/<name>:<content hash>, never :latest.
+      const [repository, tag] = [image.tag.slice(0, image.tag.lastIndexOf(':')), image.tag.slice(image.tag.lastIndexOf(':') + 1)]
+      const reference = await pushImage(image.tag, targetRepository(target, repository.split('/').at(-1)!), tag, handle.signal)
+      pushed.push({service: image.service, reference})
+    }
+    handle.detail(pushed.map((entry) => entry.reference).join(', '))
+    return {images: pushed}
   },
 }
 
@@ -300,17 +332,19 @@ export interface RenderedService {
 const apply: Step<UpInput, {services: RenderedService[]; applied: string[]}> = {
   id: 'apply',
   title: 'Apply manifests',
-  async run({project}, handle, outputs) {
+  async run({project, options}, handle, outputs) {
     const {config, kube} = project
     const built = new Map(outputs.of(images).map((image) => [image.service, image]))
-    if (!isSingleApp(project)) return applyServices(project, built, handle)
+    // On a target the cluster pulls the pushed images by digest; on kind it runs the loaded tags.
+    const pushed = new Map(outputs.has(push) ? outputs.of(push).images.map((entry) => [entry.service, entry.reference]) : [])
+    if (!isSingleApp(project)) return applyServices(project, built, pushed, handle)
     // Independent reads, at once: each is a process and, on a real cluster, an API round trip.
     const service = config.services[0]
     const [namespace, manifests] = await Promise.all([kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true), readManifests(config)])
     const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
     const secretEnv = service.envFile ? readEnvFile(service.envFile, config.projectDir) : undefined
     const image = built.get(service.name)!
-    const desired = desiredState({config, imageTag: image.tag, manifests, secretEnv, manageNamespace, imageUser: image.user})
+    const desired = desiredState({config, imageTag: pushed.get(service.name) ?? image.tag, manifests, secretEnv, manageNamespace, imageUser: image.user, command: options.devCommand})
     const rendered = [{...renderedService(config, service, desired.objects), imageUser: image.user}]
 
     const namespaced = desired.objects.filter((object) => object.kind !== 'Namespace')
@@ -327,7 +361,7 @@ const apply: Step<UpInput, {services: RenderedService[]; applied: string[]}> = {
 }
 
 /** Today's single app: one built service with its own manifests folder (k8s/). */
-function isSingleApp(project: Project): boolean {
+export function isSingleApp(project: Pick<Project, 'services'>): boolean {
   return project.services.length === 1 && project.services[0].manifests !== undefined
 }
 
@@ -336,7 +370,7 @@ function isSingleApp(project: Project): boolean {
  * the templates, backing services from backing.ts with their credentials (the live Secret's, else
  * new), and each dependent wired to its backing services' connection env.
  */
-async function applyServices(project: Project, built: Map<string, ServiceImage>, handle: StepHandle): Promise<{services: RenderedService[]; applied: string[]}> {
+async function applyServices(project: Project, built: Map<string, ServiceImage>, pushed: Map<string, string>, handle: StepHandle): Promise<{services: RenderedService[]; applied: string[]}> {
   const {config, kube} = project
   const namespace = await kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true)
   const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
@@ -351,7 +385,7 @@ async function applyServices(project: Project, built: Map<string, ServiceImage>,
         return {service, image: backingImage(spec), manifests: [], objects: backingObjects(spec, credentials)}
       }
       const image = service.source.kind === 'build' ? built.get(service.name)! : undefined
-      const imageName = image?.tag ?? (service.source.kind === 'image' ? service.source.image : '')
+      const imageName = pushed.get(service.name) ?? image?.tag ?? (service.source.kind === 'image' ? service.source.image : '')
       return {service, image: imageName, manifests: serviceManifests(service), secretEnv, imageUser: image?.user, connectionEnv: connection}
     }),
   )
@@ -584,25 +618,34 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   })
 }
 
-export function upPlan(): PlanItem<UpInput>[] {
+export function upPlan(project?: Project): PlanItem<UpInput>[] {
+  // A target: no kind cluster to create and no load; the images go through its registry instead.
+  if (project?.target) return [preflight, scaffold, images, contextGuard, push, apply, rollout]
   return [preflight, scaffold, {id: 'prepare', title: 'Cluster and image', concurrent: [cluster, images]}, contextGuard, load, apply, rollout]
 }
 
+/** `up --watch` after a change that needs a new image: the same idempotent steps, minus the set-up. */
+export function redeployPlan(): PlanItem<UpInput>[] {
+  return [images, load, apply, rollout]
+}
+
 /** Runs the plan and returns what is deployed, with each step's outcome. */
-export async function deploy(project: Project, options: DeployOptions, run: {mode: ProgressMode; signal: AbortSignal}): Promise<{deployed: Deployed; steps: StepResult[]}> {
+export async function deploy(project: Project, options: DeployOptions, run: {mode: ProgressMode; signal: AbortSignal}, plan?: PlanItem<UpInput>[]): Promise<{deployed: Deployed; steps: StepResult[]}> {
   const outputs = new StepOutputs()
-  const steps = await runPlan(upPlan(), {project, options}, {...run, outputs})
+  const steps = await runPlan(plan ?? upPlan(project), {project, options}, {...run, outputs})
   const serviceImages = outputs.of(images)
   const {services, applied} = outputs.of(apply)
   const {rolledOut} = outputs.of(rollout)
-  const {loaded} = outputs.of(load)
+  const {loaded} = outputs.has(load) ? outputs.of(load) : {loaded: []}
   const tags = new Map(serviceImages.map((image) => [image.service, image.tag]))
+  if (outputs.has(push)) for (const entry of outputs.of(push).images) tags.set(entry.service, entry.reference)
   const {config} = project
   const deployed: Deployed = {
     app: config.name,
     projectDir: project.dir,
     cluster: config.cluster,
     context: project.kube.context,
+    target: project.target ? {name: project.target.name, context: project.target.context} : undefined,
     namespace: config.namespace,
     environment: config.environment,
     services: services.map((service) => ({
@@ -615,8 +658,8 @@ export async function deploy(project: Project, options: DeployOptions, run: {mod
       declaredLocalPort: service.config.forward,
     })),
     actions: {
-      scaffolded: outputs.of(scaffold),
-      clusterCreated: outputs.of(cluster).created,
+      scaffolded: outputs.has(scaffold) ? outputs.of(scaffold) : [],
+      clusterCreated: outputs.has(cluster) && outputs.of(cluster).created,
       imageBuilt: serviceImages.some((image) => image.built),
       imageLoaded: loaded.length > 0,
       applied,
@@ -624,7 +667,7 @@ export async function deploy(project: Project, options: DeployOptions, run: {mod
       builtServices: serviceImages.filter((image) => image.built).map((image) => image.service),
       rolledOutServices: rolledOut,
     },
-    versions: outputs.of(preflight),
+    versions: outputs.has(preflight) ? outputs.of(preflight) : {},
   }
   return {deployed, steps}
 }

