@@ -105,6 +105,8 @@ export const SERVICE_OVERRIDABLE_FIELDS: Record<string, FieldSpec> = {
   healthPath: {kind: 'string', check: urlPath},
   resources: {kind: 'object', fields: {requests: resourceAmounts, limits: resourceAmounts}},
   command: {kind: 'stringList'},
+  // The image's CMD replaced, its ENTRYPOINT kept (Kubernetes' args; what compose's `command` means).
+  args: {kind: 'stringList'},
   build: {
     kind: 'object',
     fields: {

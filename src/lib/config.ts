@@ -60,6 +60,7 @@ export interface ServiceOverrides {
   healthPath?: string
   resources?: {requests?: {cpu?: string; memory?: string}; limits?: {cpu?: string; memory?: string}}
   command?: string[]
+  args?: string[]
   build?: {context?: string; dockerfile?: string; target?: string; args?: Record<string, string>}
 }
 
@@ -127,7 +128,10 @@ export interface ServiceConfig {
   healthPath: string
   resources: Resources
   strategy: {maxSurge: number | string; maxUnavailable: number | string}
+  /** Replaces the image's ENTRYPOINT (Kubernetes' command). */
   command?: string[]
+  /** Replaces the image's CMD (Kubernetes' args). */
+  args?: string[]
   dependsOn: string[]
   /** The user's manifests folder (a single-app project's `k8s/`); undefined: devkube renders them. */
   manifests?: string
@@ -546,6 +550,7 @@ function resolveServices(app: AppConfig, file: ConfigFile, overrides: ConfigOver
       },
       strategy: app.strategy,
       command: pick('command'),
+      args: pick('args'),
       dependsOn: service.dependsOn ?? [],
       sync: service.sync,
       devCommand: service.dev?.command,

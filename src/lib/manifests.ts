@@ -243,6 +243,7 @@ export function serviceManifests(service: ServiceConfig): KubeObject[] {
   }
   if (service.port === undefined) delete container.ports
   if (service.command) container.command = service.command
+  if (service.args) container.args = service.args
   if (service.port === undefined) return [deployment]
   return [deployment, ...parseObjects(renderTemplate('k8s/base/service.yaml', values), 'templates/k8s/base/service.yaml')]
 }
