@@ -188,21 +188,22 @@ export interface ImageUser {
  * against a number.
  */
 export async function imageUser(tag: string): Promise<ImageUser> {
-  const inspected = await run(['docker', 'image', 'inspect', '--format', '{{.Config.User}}', tag], {quiet: true})
+  const tool = imageTool()
+  const inspected = await run([tool, 'image', 'inspect', '--format', '{{.Config.User}}', tag], {quiet: true})
   const user = inspected.stdout.trim()
   const name = user.split(':')[0]
   if (name === '') return {user, uid: 0}
   if (/^\d+$/.test(name)) return {user, uid: Number(name)}
-  const created = await run(['docker', 'create', tag], {allowFailure: true, quiet: true})
+  const created = await run([tool, 'create', tag], {allowFailure: true, quiet: true})
   if (created.exitCode !== 0) return {user}
   const container = created.stdout.trim()
   try {
-    const copied = await run(['docker', 'cp', `${container}:/etc/passwd`, '-'], {allowFailure: true, quiet: true})
+    const copied = await run([tool, 'cp', `${container}:/etc/passwd`, '-'], {allowFailure: true, quiet: true})
     // `docker cp … -` writes a tar stream; the file's lines are in it verbatim.
     const entry = new RegExp(`^${name.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&')}:[^:\n]*:(\\d+):`, 'm').exec(copied.stdout)
     return entry ? {user, uid: Number(entry[1])} : {user}
   } finally {
-    await run(['docker', 'rm', '-f', container], {allowFailure: true, quiet: true})
+    await run([tool, 'rm', '-f', container], {allowFailure: true, quiet: true})
   }
 }
 
