@@ -16,7 +16,14 @@ enableCompileCache?.()
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error) => {
     if (error.code !== 'EPIPE') throw error
-    stream.write = () => true
+    // Later writes are dropped, but their callbacks still run: code awaiting a write must not hang.
+    stream.write = (_chunk, encoding, callback) => {
+      const done = typeof encoding === 'function' ? encoding : callback
+      if (done) process.nextTick(done)
+      return true
+    }
+    // Anyone waiting for the pipe to drain (oclif flushes stdout before exiting) would wait forever.
+    stream.emit('drain')
   })
 }
 

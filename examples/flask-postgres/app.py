@@ -5,7 +5,7 @@ import os
 import time
 
 import psycopg2
-from flask import Flask
+from flask import Flask, request
 
 app = Flask(__name__)
 DATABASE_URL = os.environ["DATABASE_URL"]
@@ -25,7 +25,7 @@ def create_table(attempts=30):
         except psycopg2.OperationalError as error:
             if attempt == attempts - 1:
                 raise
-            print(f"database not reachable yet ({error.__class__.__name__}); retrying", flush=True)
+            print(f"database not reachable yet: {str(error).strip()}; retrying", flush=True)
             time.sleep(2)
 
 
@@ -39,6 +39,9 @@ def health():
 
 @app.route("/")
 def hello():
+    # HEAD asks whether the page answers (devkube's port-forward check does): it is not a visit.
+    if request.method == "HEAD":
+        return ""
     # A connection per request: when the database pod is replaced, the next request simply connects again.
     with connect() as conn, conn.cursor() as cur:
         cur.execute(

@@ -20,6 +20,7 @@ By default devkube stays in the foreground forwarding the port; Ctrl-C stops for
     {description: 'Deploy and return, forwarding in the background', command: '<%= config.bin %> up --detach'},
     {description: 'Deploy the staging environment on another local port', command: '<%= config.bin %> up --env staging --forward 9090 --detach'},
     {description: 'In CI: deploy, print a JSON result, no port forward', command: '<%= config.bin %> up --no-forward --json'},
+    {description: 'Deploy, then sync every save into the running pods until Ctrl-C', command: '<%= config.bin %> up --watch'},
     {description: 'Deploy to the cluster devkube.yaml `targets:` names "staging" (push, apply, wait; no forward)', command: '<%= config.bin %> up --target staging'},
   ]
 
@@ -34,6 +35,7 @@ By default devkube stays in the foreground forwarding the port; Ctrl-C stops for
     detach: Flags.boolean({char: 'd', description: 'Forward the port in the background and return (`devkube down` stops it).'}),
     'no-forward': Flags.boolean({description: 'Do not forward a local port.'}),
     rebuild: Flags.boolean({description: 'Build and load the image even when an up-to-date one exists.'}),
+    watch: Flags.boolean({char: 'w', description: 'After the deploy, watch the source: sync changed files into the pods (Node, Python) or rebuild, until Ctrl-C.'}),
     'build-arg': Flags.string({description: 'Docker build argument, e.g. NODE_IMAGE=mirror.local/node:22-slim (repeatable).', multiple: true, helpValue: 'KEY=VALUE'}),
     target: Flags.string({description: 'Deploy to this cluster of devkube.yaml `targets:` (its context and registry) instead of kind; forwards only with --forward.', helpValue: 'NAME'}),
     yes: Flags.boolean({char: 'y', description: 'With --target: confirm the first deploy to its context without asking (needed without a terminal).'}),
@@ -67,6 +69,7 @@ By default devkube stays in the foreground forwarding the port; Ctrl-C stops for
         forward: flags.target ? !flags['no-forward'] && (flags.forward !== undefined || flags.detach === true) : !flags['no-forward'],
         json: this.jsonEnabled(),
         verbose: this.verbose,
+        watch: flags.watch,
         log: (line) => this.log(line),
         logJson: (value) => this.logJson(value),
       },

@@ -69,6 +69,9 @@ export const OVERRIDABLE_FIELDS: Record<string, FieldSpec> = {
   healthPath: {kind: 'string', check: urlPath},
   resources: {kind: 'object', fields: {requests: resourceAmounts, limits: resourceAmounts}},
   strategy: {kind: 'object', fields: {maxSurge: {kind: 'intOrPercent'}, maxUnavailable: {kind: 'intOrPercent'}}},
+  // `up --watch` of a single-app file: live sync on or off, and the command pods run while watching (issue 12).
+  sync: {kind: 'bool'},
+  dev: {kind: 'object', fields: {command: {kind: 'stringList'}}},
 }
 
 // A registry as docker names it: a host (optionally :port) and an optional path; no scheme, no tag.
@@ -102,6 +105,8 @@ export const SERVICE_OVERRIDABLE_FIELDS: Record<string, FieldSpec> = {
   healthPath: {kind: 'string', check: urlPath},
   resources: {kind: 'object', fields: {requests: resourceAmounts, limits: resourceAmounts}},
   command: {kind: 'stringList'},
+  // The image's CMD replaced, its ENTRYPOINT kept (Kubernetes' args; what compose's `command` means).
+  args: {kind: 'stringList'},
   build: {
     kind: 'object',
     fields: {

@@ -40,6 +40,8 @@ export interface ConfigFile {
   healthPath?: string
   resources?: {requests?: {cpu?: string; memory?: string}; limits?: {cpu?: string; memory?: string}}
   strategy?: {maxSurge?: number | string; maxUnavailable?: number | string}
+  sync?: boolean
+  dev?: {command?: string[]}
   services?: Record<string, ServiceFile>
   environments?: Record<string, Omit<ConfigFile, 'name' | 'lang' | 'framework' | 'package' | 'environments' | 'services' | 'targets'> & {services?: Record<string, ServiceOverrides>}>
   targets?: Record<string, {context: string; registry: string; namespace?: string; environment?: string}>
@@ -58,6 +60,7 @@ export interface ServiceOverrides {
   healthPath?: string
   resources?: {requests?: {cpu?: string; memory?: string}; limits?: {cpu?: string; memory?: string}}
   command?: string[]
+  args?: string[]
   build?: {context?: string; dockerfile?: string; target?: string; args?: Record<string, string>}
 }
 
@@ -92,6 +95,10 @@ export interface AppConfig {
   healthPath: string
   resources: Resources
   strategy: {maxSurge: number | string; maxUnavailable: number | string}
+  /** `up --watch` of a single-app file: sync on or off (undefined: devkube decides by language). */
+  sync?: boolean
+  /** `up --watch` of a single-app file: the command the pods run while watching. */
+  devCommand?: string[]
   /** The app's services, in devkube.yaml order; one named `name` for a single-app file. */
   services: ServiceConfig[]
 }
@@ -121,10 +128,17 @@ export interface ServiceConfig {
   healthPath: string
   resources: Resources
   strategy: {maxSurge: number | string; maxUnavailable: number | string}
+  /** Replaces the image's ENTRYPOINT (Kubernetes' command). */
   command?: string[]
+  /** Replaces the image's CMD (Kubernetes' args). */
+  args?: string[]
   dependsOn: string[]
   /** The user's manifests folder (a single-app project's `k8s/`); undefined: devkube renders them. */
   manifests?: string
+  /** `up --watch`: sync changed files into the pods (undefined: devkube decides by language). */
+  sync?: boolean
+  /** `up --watch`: the command the pods run while watching (`dev.command`). */
+  devCommand?: string[]
 }
 
 /** Values given on the command line; they win over the file. */
@@ -467,6 +481,8 @@ export function resolveConfig(
       limits: {...DEFAULT_RESOURCES.limits, ...resources?.limits},
     },
     strategy: {maxSurge: strategy?.maxSurge ?? 1, maxUnavailable: strategy?.maxUnavailable ?? 0},
+    sync: pick('sync'),
+    devCommand: pick('dev')?.command,
     services: [],
   }
   resolved.services = file.services ? resolveServices(resolved, file, overrides, detectService) : [singleService(resolved)]
@@ -534,7 +550,10 @@ function resolveServices(app: AppConfig, file: ConfigFile, overrides: ConfigOver
       },
       strategy: app.strategy,
       command: pick('command'),
+      args: pick('args'),
       dependsOn: service.dependsOn ?? [],
+      sync: service.sync,
+      devCommand: service.dev?.command,
     }
   })
 }
@@ -555,6 +574,8 @@ function singleService(config: AppConfig): ServiceConfig {
     strategy: config.strategy,
     dependsOn: [],
     manifests: config.manifests,
+    sync: config.sync,
+    devCommand: config.devCommand,
   }
 }
 

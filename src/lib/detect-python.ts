@@ -43,7 +43,9 @@ export interface PythonDetails {
 export function detectPython(dir: string, given?: string): Detection & {python: PythonDetails} {
   const facts: DetectionFact[] = []
   const dependencies = detectDependencies(dir)
-  const lists = (pkg: string) => new RegExp(`^\\s*["']?${pkg}(?=\\s*($|[<>=!~\\[;,"'\\s]))`, 'im').test(dependencies.text)
+  // A name in a requirements line, a TOML list ("flask", "gunicorn") or table key (flask = "^3"); comments do not count.
+  const listedText = dependencies.text.replaceAll(/#.*$/gm, '')
+  const lists = (pkg: string) => new RegExp(`(?:^|[\\s\\[,"'])${pkg}(?=\\s*($|[<>=!~\\[;,"'\\s]))`, 'im').test(listedText)
   const sources = codeFiles(dir, ['.py'])
   const ordered = [
     ...ENTRY_CANDIDATES.flatMap((name) => sources.filter((source) => source.file === name)),

@@ -2,6 +2,7 @@
  * Turns the state of an app's pods into one sentence about what is wrong and what to do: the
  * question a developer asks when a rollout does not finish.
  */
+import {stripVTControlCharacters} from 'node:util'
 import {UserError} from './errors.js'
 import type {Kube, KubeObject, Pod} from './kube.js'
 import {redact} from './secrets.js'
@@ -212,7 +213,8 @@ const LOGGED_REASONS = new Set(['CrashLoopBackOff', 'LivenessProbeFailing', 'Exi
  */
 export function withLogLines(diagnosis: Diagnosis, logText: string, context: DiagnosisContext): Diagnosis {
   const cause = causeInLog(logText, context)
-  const lines = `Last ${CRASH_LOG_LINES} log lines of ${diagnosis.pod}:\n${redact(logText)}`
+  // An app's coloured log lines (uvicorn, pino, …) would put escape codes into devkube's own message.
+  const lines = `Last ${CRASH_LOG_LINES} log lines of ${diagnosis.pod}:\n${redact(stripVTControlCharacters(logText))}`
   return {...diagnosis, ...(cause ? {cause: cause.reason} : {}), hint: [cause?.sentence, diagnosis.hint, lines].filter(Boolean).join('\n')}
 }
 

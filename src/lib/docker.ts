@@ -7,6 +7,7 @@ import {readFile} from 'node:fs/promises'
 import {readBuildFailure, stripAnsi} from './build-output.js'
 import {scriptFailure} from './dockerfile-node.js'
 import {UserError} from './errors.js'
+import {readDockerfile} from './detect-dockerfile.js'
 import {CommandError, run} from './runner.js'
 
 export const DOCKER_NOT_RUNNING = /Cannot connect to the Docker daemon|Is the docker daemon running|error during connect|connect: no such file or directory|docker\.sock: connect/i
@@ -71,10 +72,13 @@ export async function buildImage(request: BuildRequest): Promise<void> {
   for (const [key, value] of Object.entries(request.buildArgs)) argv.push('--build-arg', `${key}=${value}`)
   for (const [key, value] of Object.entries(request.labels)) argv.push('--label', `${key}=${value}`)
   argv.push(request.context)
+  const buildKit = await buildKitFor(request.dockerfile)
   const output: string[] = []
   const result = await run(argv, {
     allowFailure: true,
     signal: request.signal,
+    // A Dockerfile that needs BuildKit gets it; others build as the user's Docker builds them by default.
+    env: buildKit ? {DOCKER_BUILDKIT: '1'} : undefined,
     onLine(line) {
       // The classic builder colours a step's stderr even off a TTY: nothing devkube shows keeps the codes.
       const plain = stripAnsi(line)
@@ -184,20 +188,45 @@ export interface ImageUser {
  * against a number.
  */
 export async function imageUser(tag: string): Promise<ImageUser> {
-  const inspected = await run(['docker', 'image', 'inspect', '--format', '{{.Config.User}}', tag], {quiet: true})
+  const tool = imageTool()
+  const inspected = await run([tool, 'image', 'inspect', '--format', '{{.Config.User}}', tag], {quiet: true})
   const user = inspected.stdout.trim()
   const name = user.split(':')[0]
   if (name === '') return {user, uid: 0}
   if (/^\d+$/.test(name)) return {user, uid: Number(name)}
-  const created = await run(['docker', 'create', tag], {allowFailure: true, quiet: true})
+  const created = await run([tool, 'create', tag], {allowFailure: true, quiet: true})
   if (created.exitCode !== 0) return {user}
   const container = created.stdout.trim()
   try {
-    const copied = await run(['docker', 'cp', `${container}:/etc/passwd`, '-'], {allowFailure: true, quiet: true})
+    const copied = await run([tool, 'cp', `${container}:/etc/passwd`, '-'], {allowFailure: true, quiet: true})
     // `docker cp … -` writes a tar stream; the file's lines are in it verbatim.
     const entry = new RegExp(`^${name.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&')}:[^:\n]*:(\\d+):`, 'm').exec(copied.stdout)
     return entry ? {user, uid: Number(entry[1])} : {user}
   } finally {
-    await run(['docker', 'rm', '-f', container], {allowFailure: true, quiet: true})
+    await run([tool, 'rm', '-f', container], {allowFailure: true, quiet: true})
   }
+}
+
+/**
+ * Whether the Dockerfile needs BuildKit (RUN --mount, heredocs, a `# syntax=` line), and if so that
+ * this Docker can give it: with the buildx plugin, or a CLI older than 23 that has BuildKit built in
+ * (DOCKER_BUILDKIT=1 then uses the daemon's). A newer CLI without buildx falls back to the legacy
+ * builder, which fails on such a Dockerfile with a message about a flag: say what is missing instead.
+ */
+async function buildKitFor(dockerfile: string): Promise<boolean> {
+  let features: string[]
+  try {
+    features = readDockerfile(dockerfile).buildKitFeatures
+  } catch {
+    return false
+  }
+  if (features.length === 0) return false
+  const buildx = await run(['docker', 'buildx', 'version'], {allowFailure: true, quiet: true})
+  if (buildx.exitCode === 0) return true
+  const client = await run(['docker', 'version', '--format', '{{.Client.Version}}'], {allowFailure: true, quiet: true})
+  const major = Number.parseInt(client.stdout.trim(), 10)
+  if (Number.isFinite(major) && major > 0 && major < 23) return true
+  throw new UserError(`The Dockerfile needs BuildKit (it uses ${features.join(', ')}), but this Docker has no buildx plugin, so \`docker build\` would use the legacy builder, which cannot build it.`, {
+    hint: 'Install the buildx plugin (Docker Desktop has it; on Linux `apt-get install docker-buildx-plugin`, or see https://docs.docker.com/go/buildx/), then run `devkube up` again.',
+  })
 }

@@ -7,7 +7,7 @@ import {statfs} from 'node:fs/promises'
 import os from 'node:os'
 import type {AppConfig} from './config.js'
 import {verifyKindContext} from './context-guard.js'
-import {dockerVersion} from './docker.js'
+import {dockerVersion, imageTool} from './docker.js'
 import {isUserError} from './errors.js'
 import {ensurePortFree} from './forward.js'
 import {ProjectState} from './project-state.js'
@@ -109,7 +109,9 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
   const nodeVersion = input.nodeVersion ?? process.versions.node
   const provider = env.KIND_EXPERIMENTAL_PROVIDER?.trim() || 'docker'
 
-  const dockerInfo = dockerVersion().catch((error: unknown) => error as Error)
+  // With kind's Podman provider devkube builds, saves and loads with podman: no docker CLI is needed.
+  const usesPodman = imageTool(env) === 'podman'
+  const dockerInfo = usesPodman ? Promise.resolve(undefined) : dockerVersion().catch((error: unknown) => error as Error)
   const kind = guard(
     kindVersion().then((version) =>
       versionAtLeast(version, MIN_KIND_VERSION) ? ok(`kind ${version}`) : fail(`kind ${version} is older than ${MIN_KIND_VERSION}, the oldest devkube supports`, 'Upgrade kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation'),
@@ -134,7 +136,11 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
   // docker CLI and daemon: one `docker version` tells both.
   const dockerResult = await Promise.race([dockerInfo, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref())])
   let daemonUp = false
-  if (dockerResult === 'timeout') {
+  if (dockerResult === undefined) {
+    daemonUp = (await podman)?.status === 'ok'
+    add('docker', 'docker CLI', false, skipped('not needed: kind\'s provider is Podman (KIND_EXPERIMENTAL_PROVIDER=podman), so devkube builds and loads images with podman'))
+    add('daemon', 'Docker daemon', false, skipped('not needed with Podman'))
+  } else if (dockerResult === 'timeout') {
     add('docker', 'docker CLI', true, ok('present'))
     add('daemon', 'Docker daemon', true, fail(`docker did not answer within ${seconds(timeoutMs)} s`, 'Restart Docker (Docker Desktop, or `sudo systemctl restart docker`), then run `devkube doctor` again.'))
   } else if (dockerResult instanceof ToolNotFoundError) {
@@ -170,7 +176,7 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
     const outcome = await guard(
       clusterExists(input.cluster).then(async (exists) => {
         if (!exists) return ok(`"${input.cluster}" does not exist yet (\`devkube up\` creates it)`)
-        const stopped = stoppedNodes(await nodeContainers(input.cluster))
+        const stopped = stoppedNodes(await nodeContainers(input.cluster, imageTool(env)))
         if (stopped.length > 0) {
           clusterStopped = true
           const problem = stoppedClusterProblem(input.cluster, stopped)

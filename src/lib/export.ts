@@ -60,7 +60,14 @@ export function exportedSecretName(appName: string): string {
 
 /** Every environment of the project, rendered by desiredState() exactly as `up --env` renders it. */
 export async function exportSource(projectDir: string, overrides: ConfigOverrides = {}): Promise<ExportSource> {
-  const base = resolveProject(projectDir, {...overrides, environment: DEFAULT_ENVIRONMENT}, {requireApp: false}).config
+  const project = resolveProject(projectDir, {...overrides, environment: DEFAULT_ENVIRONMENT}, {requireApp: false})
+  const base = project.config
+  // An app with `services:` is rendered by up per service (desiredAppState); export does not follow it yet.
+  if (project.services.length !== 1 || project.services[0].manifests === undefined) {
+    throw new UserError(`devkube export does not handle apps with \`services:\` yet (${base.name} has ${project.services.map((service) => service.name).join(', ')}).`, {
+      hint: 'Export works for a single app with its own manifests folder (k8s/); for now, write the chart or overlays of a multi-service app by hand.',
+    })
+  }
   const names = [DEFAULT_ENVIRONMENT, ...base.environmentNames.filter((name) => name !== DEFAULT_ENVIRONMENT)]
   const environments: ExportedEnvironment[] = []
   for (const environment of names) {

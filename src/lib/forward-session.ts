@@ -121,6 +121,8 @@ export interface ForegroundForward {
   outcome: ForwardOutcome
   /** Stops forwarding and removes this process's record. */
   stop(): Promise<void>
+  /** Moves the forwards to the current pods now (after a redeploy in `up --watch`). */
+  reconnect(): void
 }
 
 /** Starts forwarding in this process; the caller keeps it running and stops it on Ctrl-C. */
@@ -131,7 +133,11 @@ export async function startForegroundForward(state: ProjectState, plan: ForwardP
   try {
     const status = await checkHttp(plan)
     state.writeForwardRecord(recordOf(plan, process.pid, false))
-    return {outcome: outcomeOf(plan, process.pid, false, false, status), stop: forwardInThisProcess(state, forwarding)}
+    return {
+      outcome: outcomeOf(plan, process.pid, false, false, status),
+      stop: forwardInThisProcess(state, forwarding),
+      reconnect: () => forwarding.forEach((supervisor) => supervisor.reconnect()),
+    }
   } catch (error) {
     await Promise.all(forwarding.map((supervisor) => supervisor.stop()))
     throw error

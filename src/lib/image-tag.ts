@@ -93,8 +93,7 @@ export async function hashBuildInputs(input: ContextHashInput): Promise<string> 
   for (const key of Object.keys(input.buildArgs).sort()) hash.update(`\narg:${key}=${input.buildArgs[key]}`)
   hash.update('\ncontext:\n')
 
-  const ignore = loadDockerignore(input.context)
-  const files = await listContextFiles(input.context, ignore, new Set(input.devkubeFiles ?? []))
+  const files = await listContextFiles(input.context, contextFilter(input.context), new Set(input.devkubeFiles ?? []))
   for (const relative of files) {
     const absolute = path.join(input.context, relative)
     const stats = await lstat(absolute)
@@ -122,28 +121,52 @@ function devkubeFilesIn(context: string, files: string[]): string[] {
     .filter((relative) => relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative))
 }
 
-function loadDockerignore(context: string) {
-  const ignore = dockerignore()
-  const file = path.join(context, '.dockerignore')
-  if (existsSync(file)) ignore.add(readFileSync(file, 'utf8').split(/\r?\n/))
-  return ignore
+/**
+ * Which files of a build context `docker build` sends: .dockerignore's rules as Docker applies them.
+ * The image tag, the watcher of `up --watch` and live sync all ask this one filter, so what is synced
+ * is exactly what a rebuild would put in the image.
+ */
+export interface ContextFilter {
+  /** True when the file (path relative to the context, "/" separators) is part of the build context. */
+  includes(relativeFile: string): boolean
+  /** False when nothing below the directory can be part of the context, so it need not be walked or watched. */
+  mayContain(relativeDir: string): boolean
 }
 
-async function listContextFiles(context: string, ignore: Ignore, devkubeFiles: Set<string>): Promise<string[]> {
+export function contextFilter(context: string): ContextFilter {
+  const ignore = dockerignore()
+  const file = path.join(context, '.dockerignore')
+  const lines = existsSync(file) ? readFileSync(file, 'utf8').split(/\r?\n/) : []
+  ignore.add(lines)
+  // Without a "!pattern" nothing below an ignored directory can be re-included.
+  const reincludes = lines.some((line) => line.trim().startsWith('!'))
+  const isStateDir = (relative: string) => relative === STATE_DIR || relative.startsWith(`${STATE_DIR}/`)
+  return {
+    // devkube's own state (the hash cache, the forwarder's log) changes every run; hashing it would
+    // make every tag new. Scaffolded .dockerignore files exclude it from the image too.
+    includes: (relative) => !isStateDir(relative) && !ignore.ignores(relative),
+    mayContain(relative) {
+      if (isStateDir(relative)) return false
+      if (!(ignore.ignores(relative) && ignore.ignores(`${relative}/`))) return true
+      // A directory is descended into even when ignored when a later "!pattern" may re-include files
+      // below it; .git and node_modules are the common big ones, skipped when ignored outright.
+      const name = path.posix.basename(relative)
+      return reincludes && name !== '.git' && name !== 'node_modules'
+    },
+  }
+}
+
+async function listContextFiles(context: string, filter: ContextFilter, devkubeFiles: Set<string>): Promise<string[]> {
   const files: string[] = []
   async function walk(relativeDir: string): Promise<void> {
     const entries = await readdir(path.join(context, relativeDir), {withFileTypes: true})
     for (const entry of entries) {
       const relative = relativeDir ? `${relativeDir}/${entry.name}` : entry.name
-      // devkube's own state (this hash cache, the forwarder's log) changes every run; hashing it would
-      // make every tag new. Scaffolded .dockerignore files exclude it from the image too.
-      if (relative === STATE_DIR || devkubeFiles.has(relative)) continue
+      // devkube.yaml and the manifests: changing them re-applies, it never rebuilds.
+      if (devkubeFiles.has(relative)) continue
       if (entry.isDirectory()) {
-        // A directory is descended into even when ignored, because a later "!pattern" may re-include
-        // files below it; .git and node_modules are the common big ones, skipped when ignored outright.
-        if (ignore.ignores(relative) && ignore.ignores(`${relative}/`) && (entry.name === '.git' || entry.name === 'node_modules')) continue
-        await walk(relative)
-      } else if (!ignore.ignores(relative)) {
+        if (filter.mayContain(relative)) await walk(relative)
+      } else if (filter.includes(relative)) {
         files.push(relative)
       }
     }

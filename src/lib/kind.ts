@@ -3,7 +3,7 @@ import {mkdtemp, rm} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {parse} from 'yaml'
-import {DOCKER_NOT_RUNNING, dockerNotRunningError, enginePlatform, imageTool, saveImage} from './docker.js'
+import {DOCKER_NOT_RUNNING, dockerNotRunningError, enginePlatform, imageTool, saveImage, type ImageTool} from './docker.js'
 import {UserError} from './errors.js'
 import {KIND_CLUSTER_NAME} from './names.js'
 import {CommandError, run, type RunResult} from './runner.js'
@@ -154,8 +154,8 @@ export interface NodeContainer {
  * is stopped (`docker stop`, or a reboot: kind uses `--restart=on-failure:1`), and then every kind and
  * kubectl call against it fails: this is how to tell that apart from a cluster that is not there.
  */
-export async function nodeContainers(cluster: string): Promise<NodeContainer[]> {
-  const result = await run([imageTool(), 'ps', '-a', '--filter', `label=${KIND_CLUSTER_LABEL}=${cluster}`, '--format', '{{.Names}}\t{{.State}}'], {allowFailure: true, quiet: true, timeoutMs: 20_000})
+export async function nodeContainers(cluster: string, tool: ImageTool = imageTool()): Promise<NodeContainer[]> {
+  const result = await run([tool, 'ps', '-a', '--filter', `label=${KIND_CLUSTER_LABEL}=${cluster}`, '--format', '{{.Names}}\t{{.State}}'], {allowFailure: true, quiet: true, timeoutMs: 20_000})
   if (result.exitCode !== 0) return []
   return result.stdout
     .split('\n')

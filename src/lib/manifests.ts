@@ -107,6 +107,11 @@ export interface DesiredInput {
   manageNamespace: boolean
   /** The built image's USER: decides runAsNonRoot (left as the manifests say when unknown). */
   imageUser?: ImageUser
+  /**
+   * `up --watch`: the app container runs this instead of the image's command. It is part of the
+   * applied object, so the next plain `up` sees the difference and puts the production command back.
+   */
+  command?: string[]
 }
 
 /** What `up` applies for a one-service app with its own manifests (today's single app). */
@@ -238,6 +243,7 @@ export function serviceManifests(service: ServiceConfig): KubeObject[] {
   }
   if (service.port === undefined) delete container.ports
   if (service.command) container.command = service.command
+  if (service.args) container.args = service.args
   if (service.port === undefined) return [deployment]
   return [deployment, ...parseObjects(renderTemplate('k8s/base/service.yaml', values), 'templates/k8s/base/service.yaml')]
 }
@@ -268,6 +274,10 @@ function applyDeploymentSettings(deployment: KubeObject, input: DesiredInput, se
     envFrom.push({configMapRef: {name: sources.configMap}})
     if (sources.secret) envFrom.push({secretRef: {name: sources.secret}})
     container.envFrom = envFrom
+    if (input.command) {
+      container.command = input.command
+      delete container.args
+    }
     // The port and health path live in devkube.yaml; the probes and container port follow them, so a
     // changed `port` or `healthPath` needs no hand edit of the manifests.
     for (const probeName of ['readinessProbe', 'livenessProbe']) {

@@ -9,6 +9,7 @@ import {verifyKindContext} from './context-guard.js'
 import {diagnosePod, podEvents, type PodEvent} from './diagnose.js'
 import {checkUrl} from './forward.js'
 import {serviceImageTag, sourceImageTag} from './image-tag.js'
+import {imageTool} from './docker.js'
 import {clusterExists, nodeContainers, stoppedClusterProblem, stoppedNodes} from './kind.js'
 import {checkContextExists} from './targets.js'
 import {ProjectState, recordsKey} from './project-state.js'
@@ -272,7 +273,7 @@ function contentTag(image: string): string {
 
 async function kindNodeImage(cluster: string): Promise<string | undefined> {
   try {
-    const result = await run(['docker', 'ps', '--filter', `label=io.x-k8s.kind.cluster=${cluster}`, '--format', '{{.Image}}'], {allowFailure: true, quiet: true, timeoutMs: 5000})
+    const result = await run([imageTool(), 'ps', '--filter', `label=io.x-k8s.kind.cluster=${cluster}`, '--format', '{{.Image}}'], {allowFailure: true, quiet: true, timeoutMs: 5000})
     return result.exitCode === 0 ? result.stdout.split('\n').map((line) => line.trim()).find(Boolean) : undefined
   } catch {
     return undefined

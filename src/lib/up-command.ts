@@ -5,7 +5,7 @@
 import path from 'node:path'
 import {offerComposeImport} from './compose-init.js'
 import type {ConfigOverrides} from './config.js'
-import {InterruptedError} from './errors.js'
+import {InterruptedError, UserError} from './errors.js'
 import {checkUrl} from './forward.js'
 import {assignLocalPorts, forwardPlanOf, reconnectNotices, reusedOutcome, runningForwarder, startDetachedForward, startForegroundForward, stateOf, type ForwardOutcome} from './forward-session.js'
 import {acquireLock} from './lock.js'
@@ -15,6 +15,7 @@ import {resolveProject} from './project.js'
 import {scaffold} from './scaffold.js'
 import {checkContextExists, confirmFirstDeploy} from './targets.js'
 import {checkInputsBeforeChanges, deploy, type Deployed, type DeployOptions, type UpActions} from './up.js'
+import {runWatchMode, watchSettings} from './up-watch.js'
 
 export interface UpRunOptions {
   /** `--target NAME`: deploy to that cluster of devkube.yaml `targets:` instead of kind. */
@@ -28,6 +29,8 @@ export interface UpRunOptions {
   forward: boolean
   json: boolean
   verbose: boolean
+  /** Stay after the deploy, sync or rebuild on every change (issue 12). */
+  watch?: boolean
   log: (line: string) => void
   logJson: (value: unknown) => void
 }
@@ -52,6 +55,18 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
   const project = resolveProject(process.cwd(), overrides, {requireApp: true, target: options.target})
   const {config, detection} = project
   checkInputsBeforeChanges(config)
+  if (options.watch && (options.detach || options.json)) {
+    throw new UserError(`--watch stays in the foreground and prints a line per change, so it cannot be combined with ${options.detach ? '--detach' : '--json'}.`, {
+      hint: 'Run `devkube up --watch` on its own (add --no-forward to watch without forwarding).',
+    })
+  }
+  if (options.watch && project.target) {
+    throw new UserError('--watch is the inner loop on the local kind cluster, so it cannot be combined with --target.', {
+      hint: 'Run `devkube up --watch` without --target; `devkube up --target <name>` deploys once.',
+    })
+  }
+  // Decided before the deploy: the dev command is part of the applied Deployment.
+  const watching = options.watch ? watchSettings(project, detection) : undefined
   if (project.target) {
     // Before anything is built or pushed: the context must exist, and its first deploy be confirmed.
     await checkContextExists(project.target)
@@ -79,6 +94,7 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
   const deployOptions: DeployOptions = {
     rebuild: options.rebuild,
     timeoutSeconds: options.timeoutSeconds,
+    devCommand: watching?.devCommand,
     async scaffold() {
       // A services: file names its Dockerfiles; only a single app's missing files are scaffolded.
       if (!detection) return []
@@ -104,7 +120,17 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
   if (options.forward && forwardable) deployed = await assignLocalPorts(deployed)
   project.state.writeDeployed(deployed)
   const result = upResult(deployed, steps)
+  const watch = (reconnectForward?: () => void) =>
+    runWatchMode({project, deployed, settings: watching!, deployOptions, signal: interrupt.signal, log: options.log, reconnectForward})
   if (!options.forward || !forwardable) {
+    if (watching) {
+      await watch().finally(() => {
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
+      })
+      options.log(`\nStopped watching. ${config.name} is still running in ${deployed.context}, namespace ${config.namespace}.`)
+      return undefined
+    }
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     if (!options.json) {
@@ -121,6 +147,7 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
   const existing = runningForwarder(project.state, plan)
   let outcome: ForwardOutcome
   let stopForeground: (() => Promise<void>) | undefined
+  let reconnectForward: (() => void) | undefined
   if (existing) {
     // New pods: the running forwarder moves to them now, and the URLs are checked, so the URLs
     // printed below serve what was just deployed.
@@ -141,6 +168,7 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
     )
     outcome = session.outcome
     stopForeground = session.stop
+    reconnectForward = session.reconnect
   }
   steps.push({id: 'forward', title: 'Forward port', status: existing ? 'skipped' : 'done', skipped: Boolean(existing), ms: Math.round(performance.now() - started), detail: outcome.url})
   result.url = outcome.url
@@ -150,6 +178,20 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
   if (options.json) options.logJson(result)
   else printReady(deployed, outcome, options.log)
 
+  if (watching) {
+    // A forwarder already running (another terminal, --detach) is moved with SIGUSR1.
+    const moveForward = reconnectForward ?? (existing ? () => process.kill(existing.pid, 'SIGUSR1') : undefined)
+    try {
+      await watch(moveForward)
+    } finally {
+      await stopForeground?.()
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    }
+    options.log(`\nStopped watching${stopForeground ? ' and forwarding' : ''}. ${config.name} is still running in ${deployed.context}, namespace ${config.namespace}.`)
+    options.log('`devkube up` puts the production command back; `devkube down` removes the app.')
+    return undefined
+  }
   if (!stopForeground) {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)

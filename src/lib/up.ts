@@ -31,6 +31,8 @@ export interface DeployOptions {
   timeoutSeconds: number
   /** Scaffolds what the project lacks, as `devkube init --yes` would; returns what it wrote. */
   scaffold: () => Promise<string[]>
+  /** `up --watch`: the command the app container runs instead of the image's (a reloading dev server). */
+  devCommand?: string[]
   /** How many images build at once (default: one per core, as docker build keeps about one busy). */
   buildConcurrency?: number
 }
@@ -329,7 +331,7 @@ export interface RenderedService {
 const apply: Step<UpInput, {services: RenderedService[]; applied: string[]}> = {
   id: 'apply',
   title: 'Apply manifests',
-  async run({project}, handle, outputs) {
+  async run({project, options}, handle, outputs) {
     const {config, kube} = project
     const built = new Map(outputs.of(images).map((image) => [image.service, image]))
     // On a target the cluster pulls the pushed images by digest; on kind it runs the loaded tags.
@@ -341,7 +343,7 @@ const apply: Step<UpInput, {services: RenderedService[]; applied: string[]}> = {
     const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
     const secretEnv = service.envFile ? readEnvFile(service.envFile, config.projectDir) : undefined
     const image = built.get(service.name)!
-    const desired = desiredState({config, imageTag: pushed.get(service.name) ?? image.tag, manifests, secretEnv, manageNamespace, imageUser: image.user})
+    const desired = desiredState({config, imageTag: pushed.get(service.name) ?? image.tag, manifests, secretEnv, manageNamespace, imageUser: image.user, command: options.devCommand})
     const rendered = [{...renderedService(config, service, desired.objects), imageUser: image.user}]
 
     const namespaced = desired.objects.filter((object) => object.kind !== 'Namespace')
@@ -358,7 +360,7 @@ const apply: Step<UpInput, {services: RenderedService[]; applied: string[]}> = {
 }
 
 /** Today's single app: one built service with its own manifests folder (k8s/). */
-function isSingleApp(project: Project): boolean {
+export function isSingleApp(project: Pick<Project, 'services'>): boolean {
   return project.services.length === 1 && project.services[0].manifests !== undefined
 }
 
@@ -621,10 +623,15 @@ export function upPlan(project?: Project): PlanItem<UpInput>[] {
   return [preflight, scaffold, {id: 'prepare', title: 'Cluster and image', concurrent: [cluster, images]}, contextGuard, load, apply, rollout]
 }
 
+/** `up --watch` after a change that needs a new image: the same idempotent steps, minus the set-up. */
+export function redeployPlan(): PlanItem<UpInput>[] {
+  return [images, load, apply, rollout]
+}
+
 /** Runs the plan and returns what is deployed, with each step's outcome. */
-export async function deploy(project: Project, options: DeployOptions, run: {mode: ProgressMode; signal: AbortSignal}): Promise<{deployed: Deployed; steps: StepResult[]}> {
+export async function deploy(project: Project, options: DeployOptions, run: {mode: ProgressMode; signal: AbortSignal}, plan?: PlanItem<UpInput>[]): Promise<{deployed: Deployed; steps: StepResult[]}> {
   const outputs = new StepOutputs()
-  const steps = await runPlan(upPlan(project), {project, options}, {...run, outputs})
+  const steps = await runPlan(plan ?? upPlan(project), {project, options}, {...run, outputs})
   const serviceImages = outputs.of(images)
   const {services, applied} = outputs.of(apply)
   const {rolledOut} = outputs.of(rollout)
@@ -650,7 +657,7 @@ export async function deploy(project: Project, options: DeployOptions, run: {mod
       declaredLocalPort: service.config.forward,
     })),
     actions: {
-      scaffolded: outputs.of(scaffold),
+      scaffolded: outputs.has(scaffold) ? outputs.of(scaffold) : [],
       clusterCreated: outputs.has(cluster) && outputs.of(cluster).created,
       imageBuilt: serviceImages.some((image) => image.built),
       imageLoaded: loaded.length > 0,
@@ -659,7 +666,7 @@ export async function deploy(project: Project, options: DeployOptions, run: {mod
       builtServices: serviceImages.filter((image) => image.built).map((image) => image.service),
       rolledOutServices: rolledOut,
     },
-    versions: outputs.of(preflight),
+    versions: outputs.has(preflight) ? outputs.of(preflight) : {},
   }
   return {deployed, steps}
 }

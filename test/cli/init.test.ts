@@ -86,7 +86,8 @@ describe('devkube init (built CLI)', () => {
       lang: 'python',
       name: 'api',
       port: 5000,
-      facts: expect.arrayContaining([expect.objectContaining({key: 'port', source: expect.any(String)})]),
+      // Where each value came from: the port from the flag, not from detection.
+      facts: expect.arrayContaining([{key: 'port', value: '5000', source: '--port'}, {key: 'framework', value: 'Flask', source: 'app.py'}]),
       files: GENERATED.map((file) => ({path: file, action: 'created'})),
     })
     expect(read(dir, 'Dockerfile')).toContain('"gunicorn", "--bind", "0.0.0.0:5000", "app:app"')

@@ -621,7 +621,7 @@ spec:
   })
 
   it('says "unsupported" for commands it does not fake', async () => {
-    expect(await kubectl(['exec', 'pod', '--', 'sh'])).toMatchObject({code: 2, stderr: `fake kubectl: unsupported: --context ${ctx} exec pod -- sh\n`})
+    expect(await kubectl(['cp', 'pod:/tmp/a', 'b'])).toMatchObject({code: 2, stderr: `fake kubectl: unsupported: --context ${ctx} cp pod:/tmp/a b\n`})
   })
 
   it('kustomize runs the real kubectl', async () => {

@@ -188,6 +188,9 @@ export async function createFakeToolchain(options: FakeToolchainOptions = {}): P
     // The Docker volumes behind PersistentVolumeClaims carry the same label.
     const volumes = (await exec('docker', ['volume', 'ls', '-q', '--filter', `label=${label}`])).stdout.split('\n').filter(Boolean)
     if (volumes.length) await exec('docker', ['volume', 'rm', '-f', ...volumes])
+    // And the networks the pods of its clusters shared (cluster DNS).
+    const networks = (await exec('docker', ['network', 'ls', '-q', '--filter', `label=${label}`])).stdout.split('\n').filter(Boolean)
+    if (networks.length) await exec('docker', ['network', 'rm', ...networks])
     fs.rmSync(root, {recursive: true, force: true})
   }
 

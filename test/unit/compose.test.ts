@@ -5,7 +5,9 @@ import {describe, expect, it} from 'vitest'
 import {parse} from 'yaml'
 import {interpolate} from '../../src/lib/compose-interpolation.js'
 import {describeWarning, durationSeconds, importCompose, importedConfigYaml, secretEnvFileText, splitWords} from '../../src/lib/compose.js'
+import {resolveConfig} from '../../src/lib/config.js'
 import {parseEnv} from '../../src/lib/dotenv.js'
+import {serviceManifests} from '../../src/lib/manifests.js'
 
 const fixtures = path.resolve(import.meta.dirname, '../fixtures/compose')
 const shapes = readdirSync(fixtures).filter((name) => existsSync(path.join(fixtures, name, 'expected')))
@@ -98,6 +100,27 @@ describe('compose import (details)', () => {
   it('says where a YAML error is and what a required variable needs', () => {
     expect(() => importText('services:\n  web:\n    image: [nginx\n')).toThrow(/^compose.yaml:\d+:\d+: /)
     expect(() => importText('services:\n  web:\n    image: nginx:${TAG:?set TAG in .env}\n')).toThrow('compose.yaml: services.web.image needs the variable TAG: set TAG in .env.')
+  })
+})
+
+describe('an imported devkube.yaml, loaded as up loads it', () => {
+  it("runs compose's command as the container's args, keeping the image's entrypoint", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'devkube-compose-'))
+    try {
+      for (const [file, text] of Object.entries({
+        'compose.yaml': 'services:\n  proxy:\n    image: nginx:1.27\n    command: [nginx-debug, -g, daemon off;]\n    ports: ["8081:80"]\n',
+      })) writeFileSync(path.join(dir, file), text)
+      const imported = importCompose(dir)
+      writeFileSync(path.join(dir, 'devkube.yaml'), importedConfigYaml(imported, 'edge'))
+      const [proxy] = resolveConfig(dir).services
+      expect(proxy).toMatchObject({name: 'proxy', args: ['nginx-debug', '-g', 'daemon off;'], command: undefined})
+      const [deployment] = serviceManifests(proxy)
+      const container = (deployment.spec as {template: {spec: {containers: Array<Record<string, unknown>>}}}).template.spec.containers[0]
+      expect(container.args).toEqual(['nginx-debug', '-g', 'daemon off;'])
+      expect(container.command).toBeUndefined()
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 })
 

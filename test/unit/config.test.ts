@@ -291,3 +291,16 @@ describe('resolveConfig', () => {
     expect(resolveConfig(project('___'), {name: 'ok'}).name).toBe('ok')
   })
 })
+
+describe('parseConfig: watch mode (sync, dev.command)', () => {
+  it('takes sync as a boolean and dev.command as a list of strings, for the app and its service', () => {
+    const dir = project('watched', {'devkube.yaml': 'sync: false\ndev: {command: ["node", "--watch", "server.js"]}\n'})
+    const config = resolveConfig(dir)
+    expect(config.services[0]).toMatchObject({sync: false, devCommand: ['node', '--watch', 'server.js']})
+  })
+
+  it('says what is allowed for a wrong value', () => {
+    expect(configError('sync: "yes"\n').message).toBe('devkube.yaml:1:7: `sync` must be true or false, but it is "yes".')
+    expect(configError('dev: {command: node server.js}\n').message).toMatch(/^devkube\.yaml:1:16: `dev\.command` must be a list of strings/)
+  })
+})

@@ -70,6 +70,12 @@ describe('withLogLines: causes named from the log', () => {
     expect(explained.hint).toMatch(/^Django rejects the Host header .* ALLOWED_HOSTS in settings\.py/)
   })
 
+  it('colour codes in the app\'s log lines never reach devkube\'s message', () => {
+    const explained = withLogLines(crash, '\u001B[31mERROR\u001B[0m:    boom', {})
+    expect(explained.hint).toContain('ERROR:    boom')
+    expect(explained.hint).not.toContain('\u001B[')
+  })
+
   it('a log without a known cause: only the log lines are added', () => {
     const explained = withLogLines(crash, 'KeyError: DATABASE_URL', {imageUser: '10001'})
     expect(explained.cause).toBeUndefined()

@@ -154,4 +154,21 @@ describe('devkube doctor', () => {
     expect(check(report, 'cluster')?.fix).toContain('docker start devkube-control-plane')
     expect(check(report, 'context')).toMatchObject({status: 'skip'})
   })
+
+  it("with kind's Podman provider and no docker CLI, needs podman, not docker", async () => {
+    restore = setRunner(healthyRunner().when('docker', {notFound: true, exitCode: 127}).when('podman version', {stdout: '5.4.0\n'}).when('podman ps -a', {stdout: 'devkube-control-plane\trunning\n'}))
+    const report = await runDoctor({...input, env: {KIND_EXPERIMENTAL_PROVIDER: 'podman'}})
+    expect(check(report, 'docker')).toMatchObject({status: 'skip'})
+    expect(check(report, 'provider')).toMatchObject({status: 'ok', detail: 'podman 5.4.0'})
+    expect(check(report, 'cluster'), JSON.stringify(check(report, 'cluster'))).toMatchObject({status: 'ok'})
+    expect(report.checks.filter((entry) => entry.required && entry.status === 'fail').map((entry) => entry.id)).not.toContain('docker')
+  })
+
+  it("with kind's Podman provider and no podman, says to install Podman", async () => {
+    restore = setRunner(healthyRunner().when('podman', {notFound: true, exitCode: 127}))
+    const report = await runDoctor({...input, env: {KIND_EXPERIMENTAL_PROVIDER: 'podman'}})
+    expect(check(report, 'provider')).toMatchObject({status: 'fail'})
+    expect(check(report, 'provider')?.fix).toContain('Install Podman')
+    expect(report.ok).toBe(false)
+  })
 })

@@ -198,3 +198,14 @@ describe('devkube export', () => {
     expect(normalise(rendered, 'shop-staging')).toEqual(normalise(desired.objects.filter((object) => object.kind !== 'Secret'), 'shop-staging'))
   })
 })
+
+describe('devkube export of an app with services', () => {
+  it('says it does not handle `services:` yet, and writes nothing', async () => {
+    const dir = path.join(root, 'multi')
+    mkdirSync(dir, {recursive: true})
+    writeFileSync(path.join(dir, 'devkube.yaml'), 'name: shop\nservices:\n  web: {build: {context: .}, port: 8080}\n  cache: {image: "redis:7", ports: [6379]}\n')
+    const error = await runExport(dir, {}, {helm: path.join(root, 'chart-multi'), force: false}).catch((caught: unknown) => caught)
+    expect(isUserError(error) && error.message).toBe('devkube export does not handle apps with `services:` yet (shop has web, cache).')
+    expect(existsSync(path.join(root, 'chart-multi'))).toBe(false)
+  })
+})

@@ -251,6 +251,10 @@ async function deleteCluster(args) {
     const volumes = await docker(['volume', 'ls', '-q', '--filter', `label=${stateLabel()}`, '--filter', `label=devkube.fake.cluster=${name}`])
     const volumeNames = volumes.stdout.split('\n').filter(Boolean)
     if (volumeNames.length) await docker(['volume', 'rm', '-f', ...volumeNames])
+    // The pods' network (cluster DNS) goes with the cluster.
+    const networks = await docker(['network', 'ls', '-q', '--filter', `label=${stateLabel()}`, '--filter', `label=devkube.fake.cluster=${name}`])
+    const networkIds = networks.stdout.split('\n').filter(Boolean)
+    if (networkIds.length) await docker(['network', 'rm', ...networkIds])
     removeKindCluster(name)
     if (state) {
       removeCluster(name)

@@ -36,6 +36,7 @@ import {K8S_VERSION, deletePods, getObject, initPod, key, listObjects, nodeObjec
 import {portForward} from './portforward.mjs'
 import {forbiddenStatefulSetUpdate} from './statefulsets.mjs'
 import {logs} from './logs.mjs'
+import {exec} from './exec.mjs'
 
 // ---------- argument parsing ----------
 
@@ -54,7 +55,7 @@ const BOOL_FLAGS = {
   'all-namespaces': 'all-namespaces', A: 'all-namespaces', 'server-side': 'server-side', 'force-conflicts': 'force-conflicts',
   force: 'force', watch: 'watch', w: 'watch', wait: 'wait', 'dry-run': 'dry-run', validate: 'validate', now: 'now',
   'insecure-skip-tls-verify': 'insecure-skip-tls-verify', 'show-labels': 'show-labels', 'no-headers': 'no-headers',
-  'ignore-errors': 'ignore-errors', prune: 'prune', 'all': 'all', 'recursive': 'recursive', R: 'recursive', 'warnings-as-errors': 'warnings-as-errors',
+  'ignore-errors': 'ignore-errors', prune: 'prune', stdin: 'stdin', i: 'stdin', tty: 'tty', t: 'tty', quiet: 'quiet', q: 'quiet', 'all': 'all', 'recursive': 'recursive', R: 'recursive', 'warnings-as-errors': 'warnings-as-errors',
 }
 
 export function parseArgs(argv) {
@@ -108,7 +109,7 @@ export function parseArgs(argv) {
     else flags[canonical] = value
   }
   const truthy = (v) => v === true || v === 'true'
-  for (const k of ['all-containers', 'prefix', 'timestamps', 'previous', 'follow', 'ignore-not-found', 'raw', 'minify', 'client', 'all-namespaces', 'server-side']) {
+  for (const k of ['all-containers', 'prefix', 'timestamps', 'previous', 'follow', 'ignore-not-found', 'raw', 'minify', 'client', 'all-namespaces', 'server-side', 'stdin', 'tty', 'quiet']) {
     if (k in flags) flags[k] = truthy(flags[k])
   }
   return {verb: positional[0], args: positional.slice(1), flags}
@@ -576,6 +577,18 @@ function invalidText(kind, name, errors) {
 function mergeApplied(live, lastApplied, applied) {
   const merged = clone(live)
   const prune = (target, last, next) => {
+    // Lists with a merge key (containers by name, ports by containerPort) prune inside each item, as a
+    // strategic merge patch does: a field dropped from a container since the last apply is removed.
+    if (Array.isArray(last) && Array.isArray(next) && Array.isArray(target)) {
+      for (const lastItem of last) {
+        const k = mergeKey(lastItem)
+        if (k === undefined) continue
+        const nextItem = next.find((item) => mergeKey(item) === k)
+        const targetItem = target.find((item) => mergeKey(item) === k)
+        if (nextItem && targetItem) prune(targetItem, lastItem, nextItem)
+      }
+      return
+    }
     if (!last || typeof last !== 'object' || Array.isArray(last) || !target || typeof target !== 'object') return
     for (const k of Object.keys(last)) {
       if (!next || !(k in next)) delete target[k]
@@ -1121,7 +1134,7 @@ export async function main(argv) {
   if (verb === 'kustomize') return kustomize(argv)
   const needsStdin = (verb === 'apply' || verb === 'delete') && flags.filename?.includes('-')
   const stdinText = needsStdin ? await readStdin() : undefined
-  const known = ['apply', 'get', 'rollout', 'scale', 'delete', 'logs', 'port-forward', 'wait', 'create']
+  const known = ['apply', 'get', 'rollout', 'scale', 'delete', 'logs', 'port-forward', 'wait', 'create', 'exec']
   if (!known.includes(verb)) unsupported('kubectl', argv.join(' '))
   preflight(verb, parsed.args, flags)
   const applyDocs = verb === 'apply' ? applyDocuments(flags, stdinText) : undefined
@@ -1145,6 +1158,8 @@ export async function main(argv) {
       return logs(conn, parsed, {inCluster})
     case 'port-forward':
       return portForward(conn, parsed, {inCluster})
+    case 'exec':
+      return exec(conn, parsed, argv, {inCluster})
   }
   return 0
 }

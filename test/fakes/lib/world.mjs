@@ -602,6 +602,28 @@ function expandVars(text, env) {
   return String(text).replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (match, name) => (match === '$$' ? '$' : env[name] ?? match))
 }
 
+/**
+ * Cluster DNS, as CoreDNS gives it to pods: a fake cluster's pods share a Docker network, on which a pod's container
+ * answers to the names of the Services that select it (`db`, `db.shop`, `db.shop.svc`, `db.shop.svc.cluster.local`).
+ * The Services are looked up when the container starts (devkube applies Services with their workloads). The names
+ * reach the pod directly, so a client must use the target port (Service and target ports are the same in devkube's
+ * manifests).
+ */
+async function clusterNetworkArgs(state, pod) {
+  const network = `devkube-fake-${stateLabel().split('=')[1]}-${state.name}`
+  const created = await docker(['network', 'create', '--label', stateLabel(), '--label', `devkube.fake.cluster=${state.name}`, network])
+  if (created.code !== 0 && !/already exists/.test(created.stderr)) return []
+  const labels = pod.metadata.labels ?? {}
+  const namespace = pod.metadata.namespace
+  const aliases = listObjects(state, 'Service', namespace)
+    .filter((service) => {
+      const selector = service.spec?.selector ?? {}
+      return Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v)
+    })
+    .flatMap(({metadata: {name}}) => [name, `${name}.${namespace}`, `${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`])
+  return ['--network', network, ...aliases.flatMap((alias) => ['--network-alias', alias])]
+}
+
 async function startContainer(state, pod, container, restart) {
   const name = containerName(state, pod, container, restart)
   const envDir = path.join(stateDir(), 'env')
@@ -621,6 +643,7 @@ async function startContainer(state, pod, container, restart) {
   fs.writeFileSync(envFile, fileLines.join('\n') + '\n', {mode: 0o600})
   args.push('--env-file', envFile)
   args.push('--label', stateLabel(), '--label', `devkube.fake.cluster=${state.name}`, '--label', `devkube.fake.pod=${pod.metadata.namespace}/${pod.metadata.name}`, '--label', `devkube.fake.container=${container.name}`)
+  args.push(...(await clusterNetworkArgs(state, pod)))
   for (const port of probePorts(container)) args.push('-p', `127.0.0.1::${port}`)
   const memory = container.resources?.limits?.memory
   if (memory) args.push('--memory', String(Math.round(parseQuantity(memory))), '--memory-swap', String(Math.round(parseQuantity(memory))))
