@@ -19,7 +19,7 @@ import {
   stateLabel,
   unsupported,
 } from './util.mjs'
-import {NODE_IMAGE, containersOfCluster, newClusterState, normalizeImage} from './world.mjs'
+import {NODE_IMAGE, containersOfCluster, ensureClusterNetwork, newClusterState, normalizeImage} from './world.mjs'
 
 const err = (message) => new ExitError(1, `ERROR: ${message}\n`)
 
@@ -178,6 +178,8 @@ async function createCluster(args) {
     state.config = config
     state.creating = true
     writeCluster(state)
+    // The pods' network (cluster DNS), made here, before any pod could race to make it.
+    await ensureClusterNetwork(state)
     const steps = [
       `Ensuring node image (${image}) 🖼`,
       `Preparing nodes ${'📦 '.repeat((config.nodes ?? [{}]).length)}`,

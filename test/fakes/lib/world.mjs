@@ -610,9 +610,8 @@ function expandVars(text, env) {
  * manifests).
  */
 async function clusterNetworkArgs(state, pod) {
-  const network = `devkube-fake-${stateLabel().split('=')[1]}-${state.name}`
-  const created = await docker(['network', 'create', '--label', stateLabel(), '--label', `devkube.fake.cluster=${state.name}`, network])
-  if (created.code !== 0 && !/already exists/.test(created.stderr)) return []
+  const network = await ensureClusterNetwork(state)
+  if (!network) return []
   const labels = pod.metadata.labels ?? {}
   const namespace = pod.metadata.namespace
   const aliases = listObjects(state, 'Service', namespace)
@@ -622,6 +621,23 @@ async function clusterNetworkArgs(state, pod) {
     })
     .flatMap(({metadata: {name}}) => [name, `${name}.${namespace}`, `${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`])
   return ['--network', network, ...aliases.flatMap((alias) => ['--network-alias', alias])]
+}
+
+/**
+ * The cluster's pod network, by id. `kind create cluster` makes it (one process, before any pod); Docker lets two
+ * networks share a name when two creates race, and then refuses `--network NAME` as ambiguous, so pods always join
+ * by id, and the oldest by id should a race ever have made two.
+ */
+export async function ensureClusterNetwork(state) {
+  const filter = ['--filter', `label=${stateLabel()}`, '--filter', `label=devkube.fake.cluster=${state.name}`]
+  const list = async () => (await docker(['network', 'ls', '-q', '--no-trunc', ...filter])).stdout.split('\n').filter(Boolean).sort()
+  let ids = await list()
+  if (ids.length === 0) {
+    const created = await docker(['network', 'create', '--label', stateLabel(), '--label', `devkube.fake.cluster=${state.name}`, `devkube-fake-${stateLabel().split('=')[1]}-${state.name}`])
+    if (created.code !== 0 && !/already exists/.test(created.stderr)) return undefined
+    ids = await list()
+  }
+  return ids[0]
 }
 
 async function startContainer(state, pod, container, restart) {
