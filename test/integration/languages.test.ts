@@ -94,6 +94,20 @@ describe.skipIf(!dockerReady)('Python, Go and own Dockerfiles through devkube up
     expect(JSON.parse(body)).toEqual({message: 'Hello from FastAPI'})
   })
 
+  it('a Flask app factory (create_app in a package): gunicorn calls the factory', async () => {
+    const dir = fixture('python/flask-factory')
+    const {body} = await serve(dir)
+    expect(body.trim()).toBe('Hello from a Flask factory')
+    expect(readFileSync(path.join(dir, 'Dockerfile'), 'utf8')).toContain('flaskr:create_app()')
+  })
+
+  it('a Procfile: its web: line starts the app, with $PORT set', async () => {
+    const dir = fixture('python/procfile')
+    const {body} = await serve(dir)
+    expect(body.trim()).toBe('Hello from a Procfile')
+    expect(readFileSync(path.join(dir, 'Dockerfile'), 'utf8')).toContain('gunicorn wsgi:application --bind 0.0.0.0:$PORT')
+  })
+
   it('Go with cmd/server and a go.mod newer than the image\'s Go: builds with the image\'s Go and serves', async () => {
     const dir = fixture('go/cmd-server')
     const {body} = await serve(dir)
