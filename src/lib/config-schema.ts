@@ -47,6 +47,17 @@ const resourceAmounts: FieldSpec = {
   fields: {cpu: {kind: 'string', check: quantity}, memory: {kind: 'string', check: quantity}},
 }
 
+/** docker build settings, the same for a one-app file and for each service. */
+const buildSettings: FieldSpec = {
+  kind: 'object',
+  fields: {
+    context: {kind: 'string', check: relativePath},
+    dockerfile: {kind: 'string', check: relativePath},
+    target: {kind: 'string'},
+    args: {kind: 'scalarMap'},
+  },
+}
+
 /** Keys an environment may override: everything but the app's identity and the environments themselves. */
 export const OVERRIDABLE_FIELDS: Record<string, FieldSpec> = {
   cluster: {kind: 'string', check: clusterName},
@@ -54,15 +65,7 @@ export const OVERRIDABLE_FIELDS: Record<string, FieldSpec> = {
   port: {kind: 'int', min: 1, max: 65_535},
   forward: {kind: 'int', min: 1, max: 65_535},
   replicas: {kind: 'int', min: 0, max: 1000},
-  build: {
-    kind: 'object',
-    fields: {
-      context: {kind: 'string', check: relativePath},
-      dockerfile: {kind: 'string', check: relativePath},
-      target: {kind: 'string'},
-      args: {kind: 'scalarMap'},
-    },
-  },
+  build: buildSettings,
   manifests: {kind: 'string', check: relativePath},
   env: {kind: 'scalarMap', keyCheck: envVarName},
   envFile: {kind: 'string', check: relativePath},
@@ -107,15 +110,7 @@ export const SERVICE_OVERRIDABLE_FIELDS: Record<string, FieldSpec> = {
   command: {kind: 'stringList'},
   // The image's CMD replaced, its ENTRYPOINT kept (Kubernetes' args; what compose's `command` means).
   args: {kind: 'stringList'},
-  build: {
-    kind: 'object',
-    fields: {
-      context: {kind: 'string', check: relativePath},
-      dockerfile: {kind: 'string', check: relativePath},
-      target: {kind: 'string'},
-      args: {kind: 'scalarMap'},
-    },
-  },
+  build: buildSettings,
 }
 
 export const SERVICE_FIELDS: Record<string, FieldSpec> = {

@@ -16,7 +16,7 @@ import {readEnvFile} from './dotenv.js'
 import {UserError} from './errors.js'
 import {serviceImageTag} from './image-tag.js'
 import {checkClusterName, clusterExists, createCluster, deleteCluster, kindVersion, loadImage, MIN_KIND_VERSION, nodeContainers, startNodes, stoppedNodes} from './kind.js'
-import {kubectlClientVersion, MANAGED_BY, MANAGED_BY_LABEL, type Deployment, type KubeObject, type Pod} from './kube.js'
+import {kubectlClientVersion, MANAGED_BY, MANAGED_BY_LABEL, type Deployment, type Kube, type KubeObject, type Pod} from './kube.js'
 import {desiredAppState, desiredState, inSync, readManifests, resourceName, serviceManifests, type ServiceDesiredInput} from './manifests.js'
 import {backingImage, backingObjects, connectionEnv, isBackingEngine, resolveCredentials, type BackingSpec} from './backing.js'
 import {verifyKindContext} from './context-guard.js'
@@ -346,16 +346,8 @@ const apply: Step<UpInput, {services: RenderedService[]; applied: string[]}> = {
     const desired = desiredState({config, imageTag: pushed.get(service.name) ?? image.tag, manifests, secretEnv, manageNamespace, imageUser: image.user, command: options.devCommand})
     const rendered = [{...renderedService(config, service, desired.objects), imageUser: image.user}]
 
-    const namespaced = desired.objects.filter((object) => object.kind !== 'Namespace')
-    const kinds = [...new Set(namespaced.map((object) => resourceName(object.kind, object.apiVersion)))].join(',')
-    const live = namespace ? await kube.list(kinds, config.namespace, serviceSelector(config.name), true) : []
-    if (namespace && inSync(namespaced, live)) {
-      handle.skip('unchanged')
-      return {services: rendered, applied: []}
-    }
-    const lines = await kube.apply(desired.yaml)
-    handle.detail(summarizeApply(lines))
-    return {services: rendered, applied: lines.filter((line) => !line.endsWith(' unchanged'))}
+    const applied = await applyWhenChanged(kube, config.namespace, Boolean(namespace), desired, serviceSelector(config.name), handle)
+    return {services: rendered, applied}
   },
 }
 
@@ -390,16 +382,25 @@ async function applyServices(project: Project, built: Map<string, ServiceImage>,
   )
   const desired = desiredAppState({config, manageNamespace, services: entries})
   const rendered = project.services.map((service) => ({...renderedService(config, service, desired.objects), imageUser: built.get(service.name)?.user}))
+  const applied = await applyWhenChanged(kube, config.namespace, Boolean(namespace), desired, `${PART_OF_LABEL}=${config.name},${MANAGED_BY_LABEL}=${MANAGED_BY}`, handle)
+  return {services: rendered, applied}
+}
+
+/**
+ * Applies what is desired unless every object is already in the cluster with the same applied hash
+ * (and the drift-prone fields match); returns kubectl's lines for what it created or changed.
+ */
+async function applyWhenChanged(kube: Kube, namespace: string, namespaceExists: boolean, desired: {objects: KubeObject[]; yaml: string}, selector: string, handle: StepHandle): Promise<string[]> {
   const namespaced = desired.objects.filter((object) => object.kind !== 'Namespace')
-  const kinds = [...new Set(namespaced.map((object) => resourceName(object.kind)))].join(',')
-  const live = namespace ? await kube.list(kinds, config.namespace, `${PART_OF_LABEL}=${config.name},${MANAGED_BY_LABEL}=${MANAGED_BY}`, true) : []
-  if (namespace && inSync(namespaced, live)) {
+  const kinds = [...new Set(namespaced.map((object) => resourceName(object.kind, object.apiVersion)))].join(',')
+  const live = namespaceExists ? await kube.list(kinds, namespace, selector, true) : []
+  if (namespaceExists && inSync(namespaced, live)) {
     handle.skip('unchanged')
-    return {services: rendered, applied: []}
+    return []
   }
   const lines = await kube.apply(desired.yaml)
   handle.detail(summarizeApply(lines))
-  return {services: rendered, applied: lines.filter((line) => !line.endsWith(' unchanged'))}
+  return lines.filter((line) => !line.endsWith(' unchanged'))
 }
 
 /** Finds a service's workload and Service among its rendered objects. */
