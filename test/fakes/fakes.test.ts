@@ -13,6 +13,7 @@ import {
   type FakePod,
   type FakeToolchain,
 } from '../support/fake-toolchain.js'
+import {eventually} from '../support/wait.js'
 
 const hasDocker = await dockerAvailable()
 if (!hasDocker) console.log('test/fakes: Docker is not available, skipping the fake kind/kubectl tests')
@@ -101,15 +102,6 @@ function requestOnNewConnection(port: number, timeoutMs: number): Promise<'answe
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await fn()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(200)
-  }
-}
 
 describe.skipIf(!hasDocker)('fake kind', () => {
   let tools: FakeToolchain
@@ -397,7 +389,7 @@ describe.skipIf(!hasDocker)('fake kubectl', () => {
     await requestOnNewConnection(port, 3000)
     expect(await forward.exited).toBe(1)
     expect(forward.stderr()).toMatch(/error: lost connection to pod\n$/)
-    const restarted = await until('the pod to restart', async () => {
+    const restarted = await eventually('the pod to restart', async () => {
       const [pod] = await tools.pods(cluster, ns)
       return pod?.status.containerStatuses?.[0].restartCount === 1 && pod.status.containerStatuses[0].ready ? pod : undefined
     })
@@ -424,7 +416,7 @@ describe.skipIf(!hasDocker)('fake kubectl', () => {
     const status = await kubectl(['rollout', 'status', 'deployment/hello', '-n', ns, '--timeout=40s'])
     expect(status.code).toBe(0)
     expect(status.stdout).toMatch(/Waiting for deployment "hello" rollout to finish: /)
-    const pods = await until('two v2 pods', async () => {
+    const pods = await eventually('two v2 pods', async () => {
       const all = await tools.pods(cluster, ns)
       return all.length === 2 && all.every((p) => p.spec.containers[0].image === imageV2) ? all : undefined
     })
@@ -440,9 +432,9 @@ describe.skipIf(!hasDocker)('fake kubectl', () => {
     expect(history.stdout).toBe('deployment.apps/hello \nREVISION  CHANGE-CAUSE\n1         <none>\n2         <none>\n\n')
     expect(await kubectl(['rollout', 'undo', 'deployment/hello', '-n', ns])).toEqual({code: 0, stdout: 'deployment.apps/hello rolled back\n', stderr: ''})
     expect((await kubectl(['rollout', 'status', 'deployment/hello', '-n', ns, '--timeout=40s'])).code).toBe(0)
-    expect(await until('v1 pods again', () => podsReady(ns, imageV1))).toHaveLength(2)
+    expect(await eventually('v1 pods again', () => podsReady(ns, imageV1))).toHaveLength(2)
     expect(await kubectl(['scale', 'deployment/hello', '--replicas=1', '-n', ns])).toEqual({code: 0, stdout: 'deployment.apps/hello scaled\n', stderr: ''})
-    await until('one pod', async () => ((await tools.pods(cluster, ns)).length === 1 ? true : undefined))
+    await eventually('one pod', async () => ((await tools.pods(cluster, ns)).length === 1 ? true : undefined))
   })
 
   it('a pod whose image was never loaded does not get ready, with the real reasons', async () => {
@@ -500,7 +492,7 @@ spec:
       - {name: app, image: "${imageV1}", resources: {requests: {memory: 9Gi}}}
 `
     await kubectl(['apply', '-f', '-'], text)
-    const crashing = await until('CrashLoopBackOff', async () => {
+    const crashing = await eventually('CrashLoopBackOff', async () => {
       const pod = (await tools.pods(cluster, ns)).find((p) => p.metadata.labels?.app === 'crash')
       const s = pod?.status.containerStatuses?.[0]
       return s?.state.waiting?.reason === 'CrashLoopBackOff' ? s : undefined
@@ -562,7 +554,7 @@ spec:
   - {name: app, image: "${imageV1}", command: [node, -e, "setInterval(() => {}, 1000)"], ports: [{containerPort: 8080}]}
 `
     await kubectl(['apply', '-f', '-'], text)
-    await until('the mute pod to run', async () => (await tools.pods(cluster, ns)).find((p) => p.metadata.name === 'mute' && p.status.phase === 'Running'))
+    await eventually('the mute pod to run', async () => (await tools.pods(cluster, ns)).find((p) => p.metadata.name === 'mute' && p.status.phase === 'Running'))
     const port = await freePort()
     const forward = await startForward(tools, ['--context', ctx, 'port-forward', 'pod/mute', `${port}:8080`, '-n', ns], port)
     forwards.push(forward)
@@ -586,7 +578,7 @@ spec:
       - {name: app, image: "${imageV1}", command: [node, -e, "let i = 0; const t = setInterval(() => { console.log('tick ' + i++); if (i === 3) process.exit(0) }, 300)"]}
 `
     await kubectl(['apply', '-f', '-'], text)
-    await until('6 ticker pods', async () => (await tools.pods(cluster, ns)).filter((p) => p.metadata.labels?.app === 'ticker' && p.status.phase === 'Running').length === 6)
+    await eventually('6 ticker pods', async () => (await tools.pods(cluster, ns)).filter((p) => p.metadata.labels?.app === 'ticker' && p.status.phase === 'Running').length === 6)
     const tooMany = await kubectl(['logs', '-f', '-l', 'app=ticker', '-n', ns])
     expect(tooMany).toEqual({
       code: 1,
@@ -612,7 +604,7 @@ spec:
     resources: {limits: {memory: 64Mi}}
 `
     await kubectl(['apply', '-f', '-'], text)
-    const status = await until('an OOMKilled restart', async () => {
+    const status = await eventually('an OOMKilled restart', async () => {
       const s = (await tools.pods(cluster, ns)).find((p) => p.metadata.name === 'hog')?.status.containerStatuses?.[0]
       return s?.lastState.terminated ? s : undefined
     })
@@ -686,7 +678,7 @@ spec:
   const pod = async (name: string) => (await tools.pods(cluster, ns)).find((p) => p.metadata.name === name)
   const containerOf = async (name: string) => (await pod(name))?.containers.kv.id ?? undefined
   const inPod = async (name: string, script: string) => {
-    const id = await until(`a container for ${name}`, () => containerOf(name))
+    const id = await eventually(`a container for ${name}`, () => containerOf(name))
     return execCommand('docker', ['exec', id, 'node', '-e', script])
   }
   const ready = async (name: string) => (await pod(name))?.status.containerStatuses?.[0]?.ready === true
@@ -708,11 +700,11 @@ spec:
     expect(await kubectl(['apply', '-f', '-'], statefulSet())).toEqual({code: 0, stdout: `namespace/${ns} created\nstatefulset.apps/kv created\n`, stderr: ''})
     expect((await kubectl(['apply', '-f', '-'], statefulSet())).stdout).toBe(`namespace/${ns} unchanged\nstatefulset.apps/kv unchanged\n`)
     // kv-0 runs but is not ready (no /data/ready): kv-1 is not created yet (OrderedReady).
-    await until('kv-0 running', async () => (await pod('kv-0'))?.status.phase === 'Running')
+    await eventually('kv-0 running', async () => (await pod('kv-0'))?.status.phase === 'Running')
     expect(await rolloutNow()).toBe('Waiting for 2 pods to be ready...\n')
     expect(await pod('kv-1')).toBeUndefined()
     const events = JSON.parse((await kubectl(['get', 'events', '-n', ns, '-o', 'json'])).stdout)
-    await until('an Unhealthy event', async () => {
+    await eventually('an Unhealthy event', async () => {
       const list = JSON.parse((await kubectl(['get', 'events', '-n', ns, '-o', 'json'])).stdout)
       return list.items.some((e: {reason: string; message: string}) => e.reason === 'Unhealthy' && e.message.startsWith('Readiness probe failed:'))
     })
@@ -721,11 +713,11 @@ spec:
     expect((await inPod('kv-0', "process.stdout.write(require('fs').readFileSync('/tmp/pass', 'utf8'))")).stdout).toBe('swordfish')
 
     expect((await inPod('kv-0', "require('fs').writeFileSync('/data/ready', 'yes')")).code).toBe(0)
-    await until('kv-0 ready', () => ready('kv-0'))
-    await until('kv-1 running', async () => (await pod('kv-1'))?.status.phase === 'Running')
+    await eventually('kv-0 ready', () => ready('kv-0'))
+    await eventually('kv-1 running', async () => (await pod('kv-1'))?.status.phase === 'Running')
     expect(await ready('kv-1')).toBe(false)
     expect((await inPod('kv-1', "require('fs').writeFileSync('/data/ready', 'yes')")).code).toBe(0)
-    await until('kv-1 ready', () => ready('kv-1'))
+    await eventually('kv-1 ready', () => ready('kv-1'))
 
     const status = await kubectl(['rollout', 'status', 'statefulset/kv', '-n', ns, '--timeout=30s'])
     expect(status).toMatchObject({code: 0, stderr: ''})
@@ -761,13 +753,13 @@ spec:
   it('a deleted pod comes back with the same name and the same volume', async () => {
     const before = await containerOf('kv-0')
     expect(await kubectl(['delete', 'pod', 'kv-0', '-n', ns])).toEqual({code: 0, stdout: 'pod "kv-0" deleted\n', stderr: ''})
-    const after = await until('a new kv-0', async () => {
+    const after = await eventually('a new kv-0', async () => {
       const id = await containerOf('kv-0')
       return id && id !== before ? id : undefined
     })
     expect(after).not.toBe(before)
     // Ready without writing anything: /data/ready is still in its volume.
-    await until('kv-0 ready again', () => ready('kv-0'))
+    await eventually('kv-0 ready again', () => ready('kv-0'))
     expect((await inPod('kv-0', "process.stdout.write(require('fs').readFileSync('/data/ready', 'utf8'))")).stdout).toBe('yes')
     expect(await volumes()).toHaveLength(2)
   })
@@ -792,7 +784,7 @@ spec:
 
   it('deleting the cluster deletes the volumes of its claims (they lived on its node)', async () => {
     expect((await kubectl(['apply', '-f', '-'], statefulSet())).code).toBe(0)
-    await until('a bound volume', async () => (await tools.pods(cluster, ns)).length > 0 && (await volumes()).length > 0)
+    await eventually('a bound volume', async () => (await tools.pods(cluster, ns)).length > 0 && (await volumes()).length > 0)
     expect((await tools.exec('kind', ['delete', 'cluster', '--name', cluster])).code).toBe(0)
     expect(await volumes()).toEqual([])
   })

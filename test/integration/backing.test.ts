@@ -11,6 +11,7 @@ import {ExecaRunner, setRunner, type Runner} from '../../src/lib/runner.js'
 import {redact} from '../../src/lib/secrets.js'
 import {backingImageForTests, ensureStandinImages, useDocker} from '../support/docker.js'
 import {createFakeToolchain, execCommand, type FakeToolchain} from '../support/fake-toolchain.js'
+import {eventually} from '../support/wait.js'
 
 const dockerReady = await useDocker()
 const image = backingImageForTests('postgres') ?? 'postgres:16'
@@ -30,7 +31,7 @@ describe.skipIf(!dockerReady)('a postgres backing service on the fake cluster', 
   const containerId = async () => (await dbPod())?.containers.postgres?.id ?? undefined
   /** psql in the pod, logged in over TCP with the credentials the image was given from the Secret. */
   const psql = async (sql: string) => {
-    const id = await until('a db-0 container', containerId)
+    const id = await eventually('a db-0 container', containerId, 30_000)
     const script = 'PGPASSWORD="$POSTGRES_PASSWORD" psql -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" -v ON_ERROR_STOP=1 -tAc "$1"'
     return execCommand('docker', ['exec', id, 'sh', '-c', script, 'sh', sql])
   }
@@ -68,12 +69,12 @@ describe.skipIf(!dockerReady)('a postgres backing service on the fake cluster', 
 
     // The readiness probe is pg_isready over TCP: a server that stops answering makes the pod unready, and ready
     // again when it answers.
-    const id = await until('a db-0 container', containerId)
+    const id = await eventually('a db-0 container', containerId, 30_000)
     // Stopped from outside: inside its namespace, the container's PID 1 ignores SIGSTOP.
     expect((await execCommand('docker', ['kill', '--signal=STOP', id])).code).toBe(0)
-    await until('db-0 unready while postgres does not answer', async () => !(await isReady()), 60_000)
+    await eventually('db-0 unready while postgres does not answer', async () => !(await isReady()), 60_000)
     expect((await execCommand('docker', ['kill', '--signal=CONT', id])).code).toBe(0)
-    await until('db-0 ready again', isReady, 60_000)
+    await eventually('db-0 ready again', isReady, 60_000)
 
     // A second resolve reads the live Secret: the volume was initialised with that password.
     expect(await resolveCredentials(kube, namespace, spec)).toEqual(credentials)
@@ -83,10 +84,10 @@ describe.skipIf(!dockerReady)('a postgres backing service on the fake cluster', 
     expect((await psql('CREATE TABLE visits (n int); INSERT INTO visits VALUES (41);')).code).toBe(0)
     const before = await containerId()
     expect(await kubectl(['delete', 'pod', 'db-0'])).toMatchObject({code: 0, stdout: 'pod "db-0" deleted\n'})
-    await until('a new db-0 container', async () => {
+    await eventually('a new db-0 container', async () => {
       const id = await containerId()
       return id && id !== before
-    })
+    }, 30_000)
     expect((await kubectl(['rollout', 'status', 'statefulset/db', '--timeout=120s'])).code).toBe(0)
     const counted = await psql('UPDATE visits SET n = n + 1 RETURNING n;')
     expect(counted.code, counted.stderr).toBe(0)
@@ -105,12 +106,3 @@ describe.skipIf(!dockerReady)('a postgres backing service on the fake cluster', 
   })
 })
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-}

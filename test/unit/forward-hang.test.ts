@@ -8,21 +8,10 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {ForwardSupervisor, type ForwardEvent} from '../../src/lib/forward.js'
 import {Kube} from '../../src/lib/kube.js'
 import {setRunner} from '../../src/lib/runner.js'
+import {until} from '../support/wait.js'
 import {FakeRunner} from '../support/fake-runner.js'
 
 const readyPod = {metadata: {name: 'hello-1'}, spec: {containers: []}, status: {conditions: [{type: 'Ready', status: 'True'}]}}
-
-function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      if (condition()) return resolve()
-      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`))
-      setTimeout(check, 10)
-    }
-    check()
-  })
-}
 
 /** Plays kubectl's local listener: answers HTTP while forwarding works, accepts and stays silent when hung. */
 async function localListener(): Promise<{port: number; mode: 'forwarding' | 'hung'; close: () => Promise<void>}> {

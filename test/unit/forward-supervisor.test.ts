@@ -6,22 +6,11 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {ForwardSupervisor, type ForwardEvent} from '../../src/lib/forward.js'
 import {Kube} from '../../src/lib/kube.js'
 import {setRunner} from '../../src/lib/runner.js'
+import {until} from '../support/wait.js'
 import {FakeRunner, type FakeProcess} from '../support/fake-runner.js'
 
 const target = {namespace: 'hello', service: 'hello', localPort: 18_080, remotePort: 8080}
 const readyPod = {metadata: {name: 'hello-1'}, spec: {containers: []}, status: {conditions: [{type: 'Ready', status: 'True'}]}}
-
-function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      if (condition()) return resolve()
-      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`))
-      setTimeout(check, 10)
-    }
-    check()
-  })
-}
 
 describe('ForwardSupervisor', () => {
   let runner: FakeRunner

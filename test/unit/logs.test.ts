@@ -8,6 +8,7 @@ import {LogFollower, Prefixer, printLogs, runLogs, type LogsOptions} from '../..
 import {chalk} from '../../src/lib/output.js'
 import {setRunner, type BackgroundProcess, type RunResult, type StartOptions} from '../../src/lib/runner.js'
 import {FakeRunner} from '../support/fake-runner.js'
+import {until as waitUntil} from '../support/wait.js'
 import {deployment, kubectlWords, namespaceObject, pod, worldRunner, type World} from './status-fixtures.js'
 
 interface FakeStream {
@@ -64,13 +65,7 @@ function streamingWorld(world: World): StreamingRunner {
   return runner
 }
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 3000
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
+const until = (condition: () => boolean, what: string) => waitUntil(condition, what, 3000, 5)
 
 describe('devkube logs', () => {
   let config: AppConfig
