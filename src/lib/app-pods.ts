@@ -8,11 +8,7 @@ import type {AppConfig} from './config.js'
 import {verifyKindContext} from './context-guard.js'
 import {UserError} from './errors.js'
 import {clusterExists} from './kind.js'
-import {MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, type Deployment, type Kube, type Pod} from './kube.js'
-
-// Which of a Deployment's pods are its newest ReplicaSet's (what was deployed last) lives in rollout-pods.ts;
-// callers get it from here, with the rest of "which pods are service X's".
-export {listNewestPods, newestReplicaSetPods} from './rollout-pods.js'
+import {MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, type Deployment, type Kube, type KubeObject, type Pod} from './kube.js'
 
 export const PART_OF_LABEL = 'app.kubernetes.io/part-of'
 
@@ -79,13 +75,70 @@ export async function findDeployment(kube: Kube, config: AppConfig): Promise<Dep
  * may label pods differently), else the name label every devkube service carries.
  */
 export function podSelector(service: string | AppConfig, workload?: Deployment): string {
-  const matchLabels = (workload?.spec as {selector?: {matchLabels?: Record<string, string>}} | undefined)?.selector?.matchLabels
-  if (matchLabels && Object.keys(matchLabels).length > 0) {
-    return Object.entries(matchLabels)
-      .map(([key, value]) => `${key}=${value}`)
-      .join(',')
-  }
-  return `${NAME_LABEL}=${typeof service === 'string' ? service : service.name}`
+  const matchLabels = workload && ownSelector(workload)
+  return matchLabels ? labelSelector(matchLabels) : `${NAME_LABEL}=${typeof service === 'string' ? service : service.name}`
+}
+
+/** A workload's own `spec.selector.matchLabels`, when it has any. */
+function ownSelector(workload: Deployment): Record<string, string> | undefined {
+  const matchLabels = (workload.spec as {selector?: {matchLabels?: Record<string, string>}}).selector?.matchLabels
+  return matchLabels && Object.keys(matchLabels).length > 0 ? matchLabels : undefined
+}
+
+function labelSelector(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(',')
+}
+
+// What was just deployed: a rollout keeps the previous ReplicaSet's pods around (crashing ones too) until the new
+// ones are available, so judging every pod of the app would report the last version's crash after it was fixed.
+
+export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision'
+const TEMPLATE_HASH_LABEL = 'pod-template-hash'
+
+interface OwnedObject extends KubeObject {
+  metadata: KubeObject['metadata'] & {uid?: string; ownerReferences?: Array<{kind?: string; uid?: string; name?: string}>; generation?: number}
+}
+
+/**
+ * The pods of the Deployment's newest ReplicaSet (highest revision), or none while the Deployment
+ * controller has not yet seen the latest change (its observedGeneration lags the generation): then
+ * the newest ReplicaSet is still the previous version's.
+ */
+export function newestReplicaSetPods(deployment: Deployment, replicaSets: KubeObject[], pods: Pod[]): Pod[] {
+  const owner = deployment as OwnedObject
+  const generation = owner.metadata.generation
+  const observed = deployment.status?.observedGeneration
+  if (generation !== undefined && (observed === undefined || observed < generation)) return []
+  const owned = (replicaSets as OwnedObject[]).filter((replicaSet) =>
+    replicaSet.metadata.ownerReferences?.some((reference) => reference.kind === 'Deployment' && (owner.metadata.uid ? reference.uid === owner.metadata.uid : reference.name === owner.metadata.name)),
+  )
+  const newest = owned.sort((a, b) => revision(b) - revision(a))[0]
+  if (!newest) return []
+  const hash = newest.metadata.labels?.[TEMPLATE_HASH_LABEL]
+  const uid = newest.metadata.uid
+  return pods.filter((pod) => {
+    const references = (pod as OwnedObject).metadata.ownerReferences
+    if (uid && references?.length) return references.some((reference) => reference.uid === uid)
+    return hash !== undefined && pod.metadata.labels?.[TEMPLATE_HASH_LABEL] === hash
+  })
+}
+
+function revision(object: KubeObject): number {
+  return Number(object.metadata.annotations?.[REVISION_ANNOTATION] ?? 0)
+}
+
+/** Reads the Deployment, then its ReplicaSets and pods (by its own selector), and returns the newest ReplicaSet's pods. */
+export async function listNewestPods(kube: Kube, namespace: string, deploymentName: string): Promise<Pod[]> {
+  const deployment = await kube.getJson<Deployment>(['deployment', deploymentName], namespace, true)
+  const matchLabels = deployment && ownSelector(deployment)
+  if (!matchLabels) return []
+  const selector = labelSelector(matchLabels)
+  const objects = await kube.list<KubeObject>('replicasets.apps,pods', namespace, selector, true)
+  const replicaSets = objects.filter((object) => object.kind === 'ReplicaSet')
+  const pods = objects.filter((object): object is Pod => object.kind === 'Pod')
+  return newestReplicaSetPods(deployment, replicaSets, pods)
 }
 
 /** The pods a selector picks, oldest first. */

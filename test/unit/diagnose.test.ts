@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {diagnosePod, FATAL_WAITING_REASONS, withLogLines, type Diagnosis} from '../../src/lib/diagnose.js'
 import type {Deployment} from '../../src/lib/kube.js'
-import {newestReplicaSetPods} from '../../src/lib/rollout-pods.js'
+import {newestReplicaSetPods} from '../../src/lib/app-pods.js'
 import {deployment, pod, replicaSet} from './status-fixtures.js'
 
 const waiting = (reason: string, message?: string) => pod({name: 'hello-abc-1', ready: false, state: {waiting: {reason, message}}})
