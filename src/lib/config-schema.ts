@@ -20,6 +20,8 @@ export type FieldSpec =
   | {kind: 'bool'}
   | {kind: 'stringList'}
   | {kind: 'intList'; min: number; max: number}
+  /** `true`/`false`, or a map of these fields meaning "on, with these settings" (`registry:`). */
+  | {kind: 'boolOrObject'; fields: Record<string, FieldSpec>}
   /** A map of service names (DNS-1123) to settings with these fields. */
   | {kind: 'services'; fields: Record<string, FieldSpec>; overrides: boolean}
 
@@ -90,6 +92,13 @@ export const TARGET_FIELDS: Record<string, FieldSpec> = {
   environment: {kind: 'string', check: (value) => (ENVIRONMENT_NAME.test(value) ? undefined : 'an environment name (lowercase letters, digits and "-")')},
 }
 
+/** `registry: {port, name, image}`: the local registry container devkube starts when it finds none. */
+export const REGISTRY_FIELDS: Record<string, FieldSpec> = {
+  port: {kind: 'int', min: 1, max: 65_535},
+  name: {kind: 'string', check: (value) => (/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(value) ? undefined : 'a docker container name (letters, digits, "_", "." and "-")')},
+  image: {kind: 'string'},
+}
+
 /** Backing services devkube runs from their official images as a StatefulSet with a volume. */
 export const BACKING_ENGINE_NAMES = ['postgres', 'mysql', 'mariadb', 'redis', 'mongodb', 'rabbitmq'] as const
 
@@ -137,6 +146,8 @@ export const CONFIG_FIELDS: Record<string, FieldSpec> = {
   services: {kind: 'services', fields: SERVICE_FIELDS, overrides: false},
   environments: {kind: 'environments'},
   targets: {kind: 'namedObjects', fields: TARGET_FIELDS, required: ['context', 'registry']},
+  // A local registry for kind (issue 12): images are pushed to it instead of `kind load`ed.
+  registry: {kind: 'boolOrObject', fields: REGISTRY_FIELDS},
 }
 
 export const ENVIRONMENT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
@@ -170,6 +181,9 @@ export function describeSpec(spec: FieldSpec): string {
     }
     case 'bool': {
       return 'true or false'
+    }
+    case 'boolOrObject': {
+      return `true, false, or a map with the keys ${Object.keys(spec.fields).join(', ')}`
     }
     case 'stringList': {
       return 'a list of strings'

@@ -12,6 +12,7 @@ import {checkBuildPaths, type AppConfig, type ServiceConfig} from './config.js'
 import {explainRolloutFailure, diagnosePod, diagnosisError, podEvents, type DiagnosisContext} from './diagnose.js'
 import {GENERATED_MARKER} from './detect.js'
 import {buildImage, dockerVersion, imageId, imageUser, pushImage, type ImageUser} from './docker.js'
+import {HOSTS_MOUNTED_LABEL, resolveLocalRegistry, wireRegistry, type LocalRegistry} from './registry.js'
 import {readEnvFile} from './dotenv.js'
 import {UserError} from './errors.js'
 import {serviceImageTag} from './image-tag.js'
@@ -49,6 +50,8 @@ export interface UpActions {
   clusterCreated: boolean
   imageBuilt: boolean
   imageLoaded: boolean
+  /** Whether an image was pushed to a registry (a target's, or the local one). */
+  imagePushed: boolean
   applied: string[]
   rolledOut: boolean
   /** The services whose image was built, and those rolled out, by name. */
@@ -148,7 +151,7 @@ const scaffold: Step<UpInput, string[]> = {
 const cluster: Step<UpInput, {created: boolean}> = {
   id: 'cluster',
   title: 'Ensure kind cluster',
-  async run({project}, handle) {
+  async run({project}, handle, outputs) {
     const name = project.config.cluster
     if (await clusterExists(name)) {
       // Listed is not running: a stopped node container (docker stop, a reboot) answers nothing until started.
@@ -163,7 +166,8 @@ const cluster: Step<UpInput, {created: boolean}> = {
       return {created: false}
     }
     try {
-      await createCluster(name, {signal: handle.signal, onLine: (line) => handle.progress(line.trim())})
+      const certsDir = outputs.has(registry) ? outputs.of(registry).certsDir : undefined
+      await createCluster(name, {signal: handle.signal, onLine: (line) => handle.progress(line.trim()), registry: certsDir ? {certsDir} : undefined})
     } finally {
       // A create cut short leaves a half-made cluster that a later `up` would wrongly reuse.
       if (handle.signal.aborted) await deleteCluster(name).catch(() => {})
@@ -172,6 +176,57 @@ const cluster: Step<UpInput, {created: boolean}> = {
     handle.detail(`created "${name}"`)
     return {created: true}
   },
+}
+
+/**
+ * The local registry (`registry:` on kind), found or started before the cluster so that the
+ * cluster's create and the image's build and push can run at once. An existing cluster is asked
+ * first (its KEP-1755 ConfigMap); a stopped one is started here, since its API is needed to ask.
+ */
+const registry: Step<UpInput, LocalRegistry> = {
+  id: 'registry',
+  title: 'Ensure local registry',
+  async run({project}, handle) {
+    const name = project.config.cluster
+    const exists = await clusterExists(name)
+    let hostsMounted = false
+    if (exists) {
+      const stopped = stoppedNodes(await nodeContainers(name))
+      if (stopped.length > 0) await startNodes(name, stopped, handle.signal)
+      const nodes = await project.kube.getJson<{items: KubeObject[]}>(['nodes'], undefined, true)
+      hostsMounted = (nodes?.items ?? []).some((node) => node.metadata.labels?.[HOSTS_MOUNTED_LABEL] === 'mounted')
+    }
+    const found = await resolveLocalRegistry(project.kube, project.config.registry!, {exists, hostsMounted}, handle.signal)
+    const how = {cluster: `the cluster's registry`, running: `reusing ${found.container}`, created: `started ${found.container}`}[found.origin]
+    handle.detail(`${found.host} (${how})`)
+    return found
+  },
+}
+
+/**
+ * Steps run one after another as one step of the plan (so that, together, they can run beside
+ * another): each one's output is recorded under its own id, as if it were in the plan itself.
+ */
+function inSequence(id: string, title: string, steps: Array<Step<UpInput, unknown>>): Step<UpInput, void> {
+  return {
+    id,
+    title,
+    async run(input, handle, outputs) {
+      const skipped: string[] = []
+      const details: string[] = []
+      for (const step of steps) {
+        let skip: string | undefined
+        let detail: string | undefined
+        const own: StepHandle = {signal: handle.signal, skip: (reason) => void (skip = reason), detail: (text) => void (detail = text), progress: (line) => handle.progress(line)}
+        outputs.set(step.id, await step.run(input, own, outputs))
+        if (handle.signal.aborted) return
+        if (skip !== undefined) skipped.push(skip)
+        else if (detail) details.push(detail)
+      }
+      if (details.length === 0) handle.skip(skipped.join('; '))
+      else handle.detail(details.join('; '))
+    },
+  }
 }
 
 export interface ServiceImage {
@@ -248,21 +303,40 @@ const contextGuard: Step<UpInput, void> = {
   },
 }
 
-/** A target's images: pushed to its registry under their content tag, referred to by digest. */
-const push: Step<UpInput, {images: Array<{service: string; reference: string}>}> = {
+/**
+ * The built images pushed to the registry the cluster pulls from: a target's registry, or the local
+ * registry on kind. Under their content tag, referred to by digest; an image the registry already
+ * holds is not pushed again.
+ */
+const push: Step<UpInput, {images: Array<{service: string; reference: string}>; pushed: string[]}> = {
   id: 'push',
   title: 'Push image to the registry',
   async run({project}, handle, outputs) {
-    const target = project.target!
-    const pushed: Array<{service: string; reference: string}> = []
-    for (const image of outputs.of(images)) {
-      // devkube.local/<name>:<content hash> → <registry>/<name>:<content hash>, never :latest.
-      const [repository, tag] = [image.tag.slice(0, image.tag.lastIndexOf(':')), image.tag.slice(image.tag.lastIndexOf(':') + 1)]
-      const reference = await pushImage(image.tag, targetRepository(target, repository.split('/').at(-1)!), tag, handle.signal)
-      pushed.push({service: image.service, reference})
-    }
-    handle.detail(pushed.map((entry) => entry.reference).join(', '))
-    return {images: pushed}
+    const local = outputs.has(registry) ? outputs.of(registry) : undefined
+    const repositoryFor = (name: string) => (local ? `${local.host}/${name}` : targetRepository(project.target!, name))
+    const results = await Promise.all(
+      outputs.of(images).map(async (image) => {
+        // devkube.local/<name>:<content hash> → <registry>/<name>:<content hash>, never :latest.
+        const [repository, tag] = [image.tag.slice(0, image.tag.lastIndexOf(':')), image.tag.slice(image.tag.lastIndexOf(':') + 1)]
+        const {reference, pushed} = await pushImage(image.tag, repositoryFor(repository.split('/').at(-1)!), tag, handle.signal)
+        return {service: image.service, reference, pushed}
+      }),
+    )
+    const sent = results.filter((result) => result.pushed)
+    if (sent.length === 0) handle.skip(`the registry has ${results.length === 1 ? 'it' : 'every image'}`)
+    else handle.detail(sent.map((entry) => entry.reference).join(', '))
+    return {images: results.map(({service, reference}) => ({service, reference})), pushed: sent.map((entry) => entry.service)}
+  },
+}
+
+/** After the cluster is up: the local registry joined to the kind network and named in the ConfigMap. */
+const wire: Step<UpInput, void> = {
+  id: 'wire',
+  title: 'Wire the registry into the cluster',
+  async run({project}, handle, outputs) {
+    const done = await wireRegistry(project.kube, outputs.of(registry))
+    if (done.length === 0) handle.skip('already wired')
+    else handle.detail(done.join(', '))
   },
 }
 
@@ -270,7 +344,8 @@ const load: Step<UpInput, {loaded: string[]}> = {
   id: 'load',
   title: 'Load image into kind',
   async run({project}, handle, outputs) {
-    const serviceImages = outputs.of(images)
+    // With a registry the built images were pushed: only stock images are loaded here.
+    const serviceImages = outputs.has(push) ? [] : outputs.of(images)
     // A tag just built is new to the nodes: load it without asking them first.
     let missing = serviceImages.filter((image) => image.built).map((image) => image.tag)
     // A stock image is loaded from the local Docker when it is there (offline, and faster than a
@@ -621,11 +696,17 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
 export function upPlan(project?: Project): PlanItem<UpInput>[] {
   // A target: no kind cluster to create and no load; the images go through its registry instead.
   if (project?.target) return [preflight, scaffold, images, contextGuard, push, apply, rollout]
+  if (project?.config.registry) {
+    // The registry first (seconds at most), then the cluster's create beside the build and push:
+    // rollout waits on both, and no image copy sits after the create (issue 12).
+    return [preflight, scaffold, registry, {id: 'prepare', title: 'Cluster and image', concurrent: [cluster, inSequence('build-push', 'Build and push image', [images, push])]}, contextGuard, wire, load, apply, rollout]
+  }
   return [preflight, scaffold, {id: 'prepare', title: 'Cluster and image', concurrent: [cluster, images]}, contextGuard, load, apply, rollout]
 }
 
 /** `up --watch` after a change that needs a new image: the same idempotent steps, minus the set-up. */
-export function redeployPlan(): PlanItem<UpInput>[] {
+export function redeployPlan(project?: Project): PlanItem<UpInput>[] {
+  if (project?.config.registry) return [registry, images, push, load, apply, rollout]
   return [images, load, apply, rollout]
 }
 
@@ -662,6 +743,7 @@ export async function deploy(project: Project, options: DeployOptions, run: {mod
       clusterCreated: outputs.has(cluster) && outputs.of(cluster).created,
       imageBuilt: serviceImages.some((image) => image.built),
       imageLoaded: loaded.length > 0,
+      imagePushed: outputs.has(push) && outputs.of(push).pushed.length > 0,
       applied,
       rolledOut: rolledOut.length > 0,
       builtServices: serviceImages.filter((image) => image.built).map((image) => image.service),

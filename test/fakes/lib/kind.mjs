@@ -127,8 +127,37 @@ function validateConfig(config, name) {
     }
   }
   if (!nodes.some((n) => (n.role ?? 'control-plane') === 'control-plane')) errors.push('must have at least one control-plane node')
+  for (const node of nodes) {
+    for (const mount of node.extraMounts ?? []) {
+      // kind validates only the port mappings; a bad mount is Docker's refusal of the node's `docker run` (below).
+      if (!mount.containerPath) errors.push('invalid extraMount: containerPath is required')
+    }
+  }
   if (errors.length === 1) throw err(`failed to create cluster: ${errors[0]}`)
   if (errors.length > 1) throw err(`failed to create cluster: [${errors.join(', ')}]`)
+}
+
+/**
+ * kind puts its nodes on the docker network `kind` (KIND_EXPERIMENTAL_DOCKER_NETWORK names another), made by
+ * the first create and never removed by delete: a registry container joins it to be reached by name.
+ */
+async function ensureKindNetwork() {
+  const network = process.env.KIND_EXPERIMENTAL_DOCKER_NETWORK || 'kind'
+  if ((await docker(['network', 'inspect', network])).code === 0) return
+  const created = await docker(['network', 'create', '-d=bridge', '-o', 'com.docker.network.bridge.enable_ip_masquerade=true', network])
+  if (created.code !== 0 && !/already exists/.test(created.stderr)) throw commandError('failed to create cluster: failed to ensure docker network: ', ['docker', 'network', 'create', network], created)
+}
+
+/** The node's `docker run` refuses a bind mount whose host path does not exist, as Docker does. */
+function checkMounts(config, name, image) {
+  for (const node of config.nodes ?? []) {
+    for (const mount of node.extraMounts ?? []) {
+      const hostPath = path.resolve(mount.hostPath ?? '')
+      if (fs.existsSync(hostPath)) continue
+      const argv = ['docker', 'run', '--name', `${name}-control-plane`, '--volume', `${hostPath}:${mount.containerPath}${mount.readOnly ? ':ro' : ''}`, image]
+      throw commandError('failed to create cluster: ', argv, {code: 125, stdout: '', stderr: `docker: Error response from daemon: invalid mount config for type "bind": bind source path does not exist: ${hostPath}.\nSee 'docker run --help'.`})
+    }
+  }
 }
 
 function freePort() {
@@ -173,6 +202,8 @@ async function createCluster(args) {
   try {
     if (readCluster(name)) throw err(`failed to create cluster: node(s) already exist for a cluster with the name "${name}"`)
     const port = config.networking?.apiServerPort && config.networking.apiServerPort > 0 ? config.networking.apiServerPort : await freePort()
+    await ensureKindNetwork()
+    checkMounts(config, name, image)
     const state = newClusterState(name, port)
     state.nodeImage = image
     state.config = config
