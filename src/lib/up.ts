@@ -18,8 +18,8 @@ import {forwardProbePath} from './forward.js'
 import {serviceImageTag} from './image-tag.js'
 import {checkClusterName, clusterExists, createCluster, deleteCluster, kindVersion, loadImage, MIN_KIND_VERSION, nodeContainers, startNodes, stoppedNodes} from './kind.js'
 import {kubectlClientVersion, MANAGED_BY, MANAGED_BY_LABEL, type Deployment, type Kube, type KubeObject, type Pod} from './kube.js'
-import {desiredAppState, desiredState, inSync, readManifests, resourceName, serviceManifests, type ServiceDesiredInput} from './manifests.js'
-import {backingImage, backingObjects, connectionEnv, isBackingEngine, resolveCredentials, type BackingSpec} from './backing.js'
+import {desiredState, inSync, readManifests, renderApp, resourceName} from './manifests.js'
+import {backingImage, backingSpec, resolveCredentials} from './backing.js'
 import {verifyKindContext} from './context-guard.js'
 import {runPlan, StepOutputs, type PlanItem, type ProgressMode, type Step, type StepHandle, type StepResult} from './pipeline.js'
 import type {Project} from './project.js'
@@ -316,11 +316,6 @@ function imageNames(image: string): string[] {
   return names
 }
 
-export function backingSpec(service: ServiceConfig): BackingSpec {
-  if (service.source.kind !== 'backing' || !isBackingEngine(service.source.engine)) throw new Error(`${service.name} is not a backing service`)
-  return {service: service.name, engine: service.source.engine, image: service.source.image, version: service.source.version}
-}
-
 /** A service's objects as rendered: what rollout waits on and what the forwarder serves. */
 export interface RenderedService {
   config: ServiceConfig
@@ -368,22 +363,17 @@ async function applyServices(project: Project, built: Map<string, ServiceImage>,
   const {config, kube} = project
   const namespace = await kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true)
   const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
-  const backing = new Map(project.services.filter((service) => service.source.kind === 'backing').map((service) => [service.name, backingSpec(service)]))
-  const entries: ServiceDesiredInput[] = await Promise.all(
-    project.services.map(async (service): Promise<ServiceDesiredInput> => {
-      const secretEnv = service.envFile ? readEnvFile(service.envFile, config.projectDir) : undefined
-      const connection = service.dependsOn.flatMap((dependency) => (backing.has(dependency) ? connectionEnv(backing.get(dependency)!) : []))
-      const spec = backing.get(service.name)
-      if (spec) {
-        const credentials = await resolveCredentials(kube, config.namespace, spec)
-        return {service, image: backingImage(spec), manifests: [], objects: backingObjects(spec, credentials)}
-      }
-      const image = service.source.kind === 'build' ? built.get(service.name)! : undefined
-      const imageName = pushed.get(service.name) ?? image?.tag ?? (service.source.kind === 'image' ? service.source.image : '')
-      return {service, image: imageName, manifests: serviceManifests(service), secretEnv, imageUser: image?.user, connectionEnv: connection}
-    }),
-  )
-  const desired = desiredAppState({config, manageNamespace, services: entries})
+  const desired = await renderApp({
+    config,
+    services: project.services,
+    manageNamespace,
+    image: (service) => {
+      const image = built.get(service.name)
+      return {reference: pushed.get(service.name) ?? image?.tag ?? '', user: image?.user}
+    },
+    credentials: (spec) => resolveCredentials(kube, config.namespace, spec),
+    secretEnv: (service) => (service.envFile ? readEnvFile(service.envFile, config.projectDir) : undefined),
+  })
   const rendered = project.services.map((service) => ({...renderedService(config, service, desired.objects), imageUser: built.get(service.name)?.user}))
   const applied = await applyWhenChanged(kube, config.namespace, Boolean(namespace), desired, `${PART_OF_LABEL}=${config.name},${MANAGED_BY_LABEL}=${MANAGED_BY}`, handle)
   return {services: rendered, applied}
