@@ -14,6 +14,7 @@ import {GENERATED_MARKER} from './detect.js'
 import {buildImage, dockerVersion, imageId, imageUser, pushImage, type ImageUser} from './docker.js'
 import {readEnvFile} from './dotenv.js'
 import {UserError} from './errors.js'
+import {forwardProbePath} from './forward.js'
 import {serviceImageTag} from './image-tag.js'
 import {checkClusterName, clusterExists, createCluster, deleteCluster, kindVersion, loadImages, MIN_KIND_VERSION, nodeContainers, startNodes, stoppedNodes} from './kind.js'
 import {kubectlClientVersion, MANAGED_BY, MANAGED_BY_LABEL, type Deployment, type Kube, type KubeObject, type Pod} from './kube.js'
@@ -70,6 +71,8 @@ export interface DeployedService {
   localPort?: number
   /** Whether it serves HTTP (a service built from source): its URL is checked with a GET. */
   http: boolean
+  /** The health endpoint the forwarder may poll through the forward (forwardProbePath). */
+  probePath?: string
   /** The local port devkube.yaml declares (`forward:`); undefined: the next free one. */
   declaredLocalPort?: number
 }
@@ -643,6 +646,7 @@ export async function deploy(project: Project, options: DeployOptions, run: {mod
       service: service.service,
       selector: service.selector,
       http: service.config.source.kind === 'build',
+      probePath: forwardProbePath(service.config),
       declaredLocalPort: service.config.forward,
     })),
     actions: {
