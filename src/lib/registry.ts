@@ -185,7 +185,8 @@ export async function connectToKindNetwork(container: string): Promise<boolean> 
 /**
  * The registry of `up` on kind: the cluster's own when it names one (reused as is), else a running
  * devkube/kind/ctlptl registry container, else a new one. For a cluster devkube is about to create
- * (or made with its registry folder mounted), the hosts.toml entry is written here.
+ * (or made with its registry folder mounted), the hosts.toml entry is written here. A registry just
+ * started may not answer yet: `waitForRegistry` before the first push.
  */
 export async function resolveLocalRegistry(kube: Kube, settings: RegistrySettings, cluster: {exists: boolean; hostsMounted: boolean}, signal?: AbortSignal): Promise<LocalRegistry> {
   if (cluster.exists) {
@@ -205,7 +206,7 @@ export async function resolveLocalRegistry(kube: Kube, settings: RegistrySetting
   const host = `localhost:${container.port}`
   const certsDir = certsDirFor(kube.cluster)
   writeHostsEntry(certsDir, {port: container.port!, container: container.name})
-  await waitForRegistry(host, signal)
+  // Not waited on here: the cluster's create needs only the name and port; the push waits for the API.
   return {host, container: container.name, origin: running ? 'running' : 'created', certsDir}
 }
 

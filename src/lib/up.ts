@@ -13,6 +13,7 @@ import {explainRolloutFailure, diagnosePod, diagnosisError, podEvents, type Diag
 import {GENERATED_MARKER} from './detect.js'
 import {buildImage, dockerVersion, imageId, imageUser, pushImage, type ImageUser} from './docker.js'
 import {HOSTS_MOUNTED_LABEL, resolveLocalRegistry, wireRegistry, type LocalRegistry} from './registry.js'
+import {waitForRegistry} from './registry-api.js'
 import {readEnvFile} from './dotenv.js'
 import {UserError} from './errors.js'
 import {forwardProbePath} from './forward.js'
@@ -316,6 +317,8 @@ const push: Step<UpInput, {images: Array<{service: string; reference: string}>; 
   title: 'Push image to the registry',
   async run({project}, handle, outputs) {
     const local = outputs.has(registry) ? outputs.of(registry) : undefined
+    // A registry container started by this run may still be starting (its start overlaps the build).
+    if (local) await waitForRegistry(local.host, handle.signal)
     const repositoryFor = (name: string) => (local ? `${local.host}/${name}` : targetRepository(project.target!, name))
     const results = await Promise.all(
       outputs.of(images).map(async (image) => {

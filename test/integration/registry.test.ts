@@ -114,7 +114,7 @@ describe.skipIf(!dockerReady)('devkube up with a local registry', () => {
     const before = await uploadedBlobs(registryName)
     const result = await run('up', '--no-forward', '--json', ...buildArgs)
     expect(result.code, result.stdout + result.stderr).toBe(0)
-    expect(json<UpJson>(result.stdout).changed).toMatchObject({imageBuilt: false, imagePushed: false, imageLoaded: false})
+    expect(json<UpJson>(result.stdout).changed, result.stdout).toMatchObject({imageBuilt: false, imagePushed: false, imageLoaded: false})
     expect(await uploadedBlobs(registryName)).toEqual(before)
   })
 
