@@ -14,6 +14,7 @@ import {DOCKER_NOT_RUNNING, dockerNotRunningError} from './docker.js'
 import {UserError} from './errors.js'
 import type {Kube} from './kube.js'
 import {waitForRegistry} from './registry-api.js'
+import {nodeContainers} from './kind.js'
 import {run} from './runner.js'
 import {renderTemplate} from './templates.js'
 
@@ -189,25 +190,56 @@ export async function connectToKindNetwork(container: string): Promise<boolean> 
  * started may not answer yet: `waitForRegistry` before the first push.
  */
 export async function resolveLocalRegistry(kube: Kube, settings: RegistrySettings, cluster: {exists: boolean; hostsMounted: boolean}, signal?: AbortSignal): Promise<LocalRegistry> {
+  let nodes: string[] | undefined
   if (cluster.exists) {
     const named = await clusterRegistry(kube)
     if (named) {
       await waitForRegistry(named.host, signal, 3000)
       return {host: named.host, container: named.hostFromContainerRuntime?.replace(/:\d+$/, ''), origin: 'cluster'}
     }
-    if (!cluster.hostsMounted) {
-      throw new UserError(`The kind cluster "${kube.cluster}" was created without a local registry, and its nodes cannot be told about one without changing them.`, {
-        hint: `Recreate it with the registry (\`devkube down --cluster\`, then \`devkube up\`), or set \`registry: false\` to keep loading images with kind load.`,
-      })
-    }
+    // A cluster made without devkube's folder mounted: its running nodes are told, as kind's script does.
+    if (!cluster.hostsMounted) nodes = await nodesToTell(kube.cluster)
   }
   const running = await findRunningRegistry(settings)
   const container = running ?? (await createRegistry(settings, signal))
-  const host = `localhost:${container.port}`
-  const certsDir = certsDirFor(kube.cluster)
-  writeHostsEntry(certsDir, {port: container.port!, container: container.name})
+  const entry = {port: container.port!, container: container.name}
+  const origin = running ? 'running' : 'created'
   // Not waited on here: the cluster's create needs only the name and port; the push waits for the API.
-  return {host, container: container.name, origin: running ? 'running' : 'created', certsDir}
+  if (nodes) {
+    await writeHostsIntoNodes(nodes, entry)
+    return {host: `localhost:${entry.port}`, container: container.name, origin}
+  }
+  const certsDir = certsDirFor(kube.cluster)
+  writeHostsEntry(certsDir, entry)
+  return {host: `localhost:${entry.port}`, container: container.name, origin, certsDir}
+}
+
+const CONFIG_PATH = /config_path\s*=\s*"\/etc\/containerd\/certs\.d"/
+
+/**
+ * The node containers of a cluster made without a registry, when containerd there reads certs.d (node
+ * images of kind v0.27+ set `config_path`; older ones only with the patch at create): else one sentence.
+ */
+async function nodesToTell(cluster: string): Promise<string[]> {
+  const cannot = (why: string) =>
+    new UserError(`The kind cluster "${cluster}" was created without a local registry, and ${why}.`, {
+      hint: `Recreate it with the registry (\`devkube down --cluster\`, then \`devkube up\`), or set \`registry: false\` to keep loading images with kind load.`,
+    })
+  const nodes = (await nodeContainers(cluster)).filter((node) => node.state === 'running').map((node) => node.name)
+  if (nodes.length === 0) throw cannot('its nodes cannot be told about one without changing them')
+  for (const node of nodes) {
+    const config = await run(['docker', 'exec', node, 'cat', '/etc/containerd/config.toml'], {allowFailure: true, quiet: true})
+    if (config.exitCode !== 0 || !CONFIG_PATH.test(config.stdout)) throw cannot(`containerd on its node ${node} does not read registry entries from /etc/containerd/certs.d (a node image older than kind v0.27)`)
+  }
+  return nodes
+}
+
+/** kind's guide, step 3: the hosts.toml written into each running node (containerd reads it at the next pull). */
+async function writeHostsIntoNodes(nodes: string[], entry: {port: number; container: string}): Promise<void> {
+  const dir = `/etc/containerd/certs.d/localhost:${entry.port}`
+  for (const node of nodes) {
+    await run(['docker', 'exec', '-i', node, 'sh', '-c', `mkdir -p '${dir}' && cat > '${dir}/hosts.toml'`], {input: renderHostsToml(entry)})
+  }
 }
 
 /** After the cluster exists: the registry on the kind network and the KEP-1755 ConfigMap in place. */

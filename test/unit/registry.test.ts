@@ -132,11 +132,35 @@ describe('finding the registry to use', () => {
     expect(runner.callsOf('docker rm')[0].argv).toEqual(['docker', 'rm', '-f', 'devkube-registry'])
   })
 
-  it('refuses, in one sentence, an existing cluster that was created without a registry', async () => {
-    restore = setRunner(new FakeRunner().when('kubectl', notFound))
+  it("adds the registry to a running cluster made without one, as kind's script does: hosts.toml into each node", async () => {
+    const runner = new FakeRunner()
+      .when('kubectl', notFound)
+      .when('docker ps -a', {stdout: 'dev-control-plane\trunning\n'})
+      .when('docker exec dev-control-plane cat', {stdout: '[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/containerd/certs.d"\n'})
+      .when('docker inspect', {exitCode: 1, stderr: 'Error: No such container: devkube-registry'})
+      .when('docker run', {stdout: 'abc\n'})
+      .when('docker exec -i dev-control-plane', {})
+    restore = setRunner(runner)
+    const found = await resolveLocalRegistry(kube, DEFAULT_REGISTRY, {exists: true, hostsMounted: false})
+    expect(found).toEqual({host: 'localhost:5001', container: 'devkube-registry', origin: 'created'})
+    const [write] = runner.callsOf('docker exec -i')
+    expect(write.argv).toEqual(['docker', 'exec', '-i', 'dev-control-plane', 'sh', '-c', "mkdir -p '/etc/containerd/certs.d/localhost:5001' && cat > '/etc/containerd/certs.d/localhost:5001/hosts.toml'"])
+    expect(write.input).toContain('[host."http://devkube-registry:5000"]')
+  })
+
+  it('refuses, in one sentence, a cluster made without a registry whose containerd does not read certs.d', async () => {
+    const runner = new FakeRunner().when('kubectl', notFound).when('docker ps -a', {stdout: 'dev-control-plane\trunning\n'}).when('docker exec', {stdout: 'version = 2\n'})
+    restore = setRunner(runner)
+    const error = await resolveLocalRegistry(kube, DEFAULT_REGISTRY, {exists: true, hostsMounted: false}).catch((caught: unknown) => caught)
+    expect((error as UserError).message).toBe('The kind cluster "dev" was created without a local registry, and containerd on its node dev-control-plane does not read registry entries from /etc/containerd/certs.d (a node image older than kind v0.27).')
+    expect((error as UserError).hint).toContain('devkube down --cluster')
+    expect(runner.callsOf('docker run')).toEqual([])
+  })
+
+  it('refuses, in one sentence, a cluster made without a registry whose nodes it cannot reach', async () => {
+    restore = setRunner(new FakeRunner().when('kubectl', notFound).when('docker ps -a', {stdout: ''}))
     const error = await resolveLocalRegistry(kube, DEFAULT_REGISTRY, {exists: true, hostsMounted: false}).catch((caught: unknown) => caught)
     expect((error as UserError).message).toBe('The kind cluster "dev" was created without a local registry, and its nodes cannot be told about one without changing them.')
-    expect((error as UserError).hint).toContain('devkube down --cluster')
   })
 })
 
