@@ -29,7 +29,9 @@ export async function registryDigest(host: string, repository: string, tag: stri
     'application/vnd.oci.image.manifest.v1+json',
     'application/vnd.oci.image.index.v1+json',
   ].join(', ')
-  const response = await fetch(url, {method: 'HEAD', headers: {accept}}).catch(() => undefined)
+  // One retry on a network error: a kept-alive connection the registry closed meanwhile fails the first try.
+  const ask = () => fetch(url, {method: 'HEAD', headers: {accept}})
+  const response = await ask().catch(() => ask()).catch(() => undefined)
   if (!response?.ok) return undefined
   return response.headers.get('docker-content-digest') ?? undefined
 }
