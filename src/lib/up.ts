@@ -12,7 +12,7 @@ import {checkBuildPaths, type AppConfig, type ServiceConfig} from './config.js'
 import {explainRolloutFailure, diagnosePod, diagnosisError, podEvents, type DiagnosisContext} from './diagnose.js'
 import {GENERATED_MARKER} from './detect.js'
 import {buildImage, dockerVersion, imageId, imageUser, pushImage, type ImageUser} from './docker.js'
-import {readEnvFile} from './dotenv.js'
+import {readEnvFiles} from './dotenv.js'
 import {UserError} from './errors.js'
 import {serviceImageTag} from './image-tag.js'
 import {checkClusterName, clusterExists, createCluster, deleteCluster, kindVersion, loadImage, MIN_KIND_VERSION, nodeContainers, startNodes, stoppedNodes} from './kind.js'
@@ -108,7 +108,7 @@ export function checkInputsBeforeChanges(config: AppConfig): void {
       )
     }
   }
-  for (const service of config.services) if (service.envFile) readEnvFile(service.envFile, config.projectDir)
+  for (const service of config.services) readEnvFiles(service.envFiles, config.projectDir)
 }
 
 const preflight: Step<UpInput, Record<string, string>> = {
@@ -336,7 +336,7 @@ const apply: Step<UpInput, {services: RenderedService[]; applied: string[]}> = {
     const service = config.services[0]
     const [namespace, manifests] = await Promise.all([kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true), readManifests(config)])
     const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
-    const secretEnv = service.envFile ? readEnvFile(service.envFile, config.projectDir) : undefined
+    const secretEnv = readEnvFiles(service.envFiles, config.projectDir)
     const image = built.get(service.name)!
     const desired = desiredState({config, imageTag: pushed.get(service.name) ?? image.tag, manifests, secretEnv, manageNamespace, imageUser: image.user, command: options.devCommand})
     const rendered = [{...renderedService(config, service, desired.objects), imageUser: image.user}]
@@ -369,7 +369,7 @@ async function applyServices(project: Project, built: Map<string, ServiceImage>,
       return {reference: pushed.get(service.name) ?? image?.tag ?? '', user: image?.user}
     },
     credentials: (spec) => resolveCredentials(kube, config.namespace, spec),
-    secretEnv: (service) => (service.envFile ? readEnvFile(service.envFile, config.projectDir) : undefined),
+    secretEnv: (service) => readEnvFiles(service.envFiles, config.projectDir),
   })
   const rendered = project.services.map((service) => ({...renderedService(config, service, desired.objects), imageUser: built.get(service.name)?.user}))
   const applied = await applyWhenChanged(kube, config.namespace, Boolean(namespace), desired, `${PART_OF_LABEL}=${config.name},${MANAGED_BY_LABEL}=${MANAGED_BY}`, handle)
