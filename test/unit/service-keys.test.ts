@@ -167,7 +167,7 @@ services:
     const desired = await renderApp({config, services: config.services, manageNamespace: true, image: (service) => ({reference: `x/${service.name}:1`}), credentials: async () => CREDENTIALS, secretEnv: (service) => readEnvFiles(service.envFiles, dir)})
     const secrets = desired.objects.filter((object) => object.kind === 'Secret' && object.metadata.name.startsWith('migrate-secret-'))
     expect(secrets).toHaveLength(1)
-    expect((secrets[0] as {data: Record<string, string>}).data).toEqual({A: Buffer.from('1').toString('base64'), B: Buffer.from('from-two').toString('base64')})
+    expect((secrets[0] as unknown as {data: Record<string, string>}).data).toEqual({A: Buffer.from('1').toString('base64'), B: Buffer.from('from-two').toString('base64')})
     expect(container(find(desired.objects, 'Job', 'migrate')).envFrom).toContainEqual({secretRef: {name: secrets[0].metadata.name}})
     expect(desired.yaml).not.toContain('from-two')
   })
