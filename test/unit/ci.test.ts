@@ -152,10 +152,10 @@ describe('devkube ci for an app with services (web + worker built, postgres, sto
       {name: 'cache', workload: 'deployment/cache', service: 'cache'},
     ]}
     const status: Pick<StatusReport, 'services'> = {services: [
-      {name: 'web', desired: 1, ready: 1, url: 'http://localhost:8000'},
-      {name: 'worker', desired: 1, ready: 1},
-      {name: 'db', desired: 1, ready: 1, url: 'http://localhost:5432'},
-      {name: 'cache', desired: 1, ready: 1, url: 'http://localhost:6379'},
+      {name: 'web', desired: 1, ready: 1, pods: [], url: 'http://localhost:8000'},
+      {name: 'worker', desired: 1, ready: 1, pods: []},
+      {name: 'db', desired: 1, ready: 1, pods: [], url: 'http://localhost:5432'},
+      {name: 'cache', desired: 1, ready: 1, pods: [], url: 'http://localhost:6379'},
     ]}
     writeFileSync(path.join(work, 'devkube-up.json'), JSON.stringify(up))
     const log = path.join(work, 'calls.log')
