@@ -47,7 +47,8 @@ describe.skipIf(!dockerReady)('an app with two built services against the fake t
     apiPort = await freeLoopbackPort()
     writeFileSync(
       path.join(dir, 'devkube.yaml'),
-      `name: shop\nservices:\n  web:\n    build: {context: web}\n    forward: ${webPort}\n    dependsOn: [api]\n  api:\n    build: {context: api}\n    forward: ${apiPort}\n`,
+      // The local ports come from the command line (--forward SERVICE=PORT), not from the file.
+      `name: shop\nservices:\n  web:\n    build: {context: web}\n    dependsOn: [api]\n  api:\n    build: {context: api}\n`,
     )
   })
 
@@ -57,8 +58,8 @@ describe.skipIf(!dockerReady)('an app with two built services against the fake t
     if (images.size > 0) await execa('docker', ['rmi', '-f', ...images], {reject: false})
   })
 
-  it('up builds both, serves each on its own local port, and a re-run changes nothing', async () => {
-    const result = await run('up', ...buildArgs, '--detach', '--json')
+  it('up builds both, serves each on the local port --forward SERVICE=PORT gives it, and a re-run changes nothing', async () => {
+    const result = await run('up', ...buildArgs, '--forward', `web=${webPort}`, '--forward', `api=${apiPort}`, '--detach', '--json')
     expect(result.code, result.stderr).toBe(0)
     const output = JSON.parse(result.stdout) as {services: Array<{name: string; url?: string; workload: string}>; changed: {builtServices: string[]}}
     expect(output.changed.builtServices.sort()).toEqual(['api', 'web'])
@@ -69,6 +70,7 @@ describe.skipIf(!dockerReady)('an app with two built services against the fake t
     expect(await httpBody(`http://localhost:${webPort}/`)).toContain('Hello World')
     expect(await httpBody(`http://localhost:${apiPort}/`)).toContain('Hello World')
 
+    // Without the flags the running forwarder's ports are kept.
     const again = await run('up', ...buildArgs, '--detach', '--json')
     expect(again.code, again.stderr).toBe(0)
     const second = JSON.parse(again.stdout) as {changed: {builtServices: string[]; applied: string[]; rolledOut: boolean}; forward: {reused: boolean}}
@@ -79,12 +81,14 @@ describe.skipIf(!dockerReady)('an app with two built services against the fake t
   it('status shows a row per service; logs prefix each line with service/pod; logs SERVICE shows only that one', async () => {
     const status = await run('status', '--json')
     expect(status.code, status.stdout).toBe(0)
-    const report = JSON.parse(status.stdout) as {healthy: boolean; services: Array<{name: string; ready: number; desired: number; url?: string}>}
+    const report = JSON.parse(status.stdout) as {healthy: boolean; services: Array<{name: string; ready: number; desired: number; url?: string; matchesSource?: boolean}>}
     expect(report.healthy).toBe(true)
-    expect(report.services.map((service) => [service.name, service.ready, service.desired, service.url])).toEqual([
-      ['web', 1, 1, `http://localhost:${webPort}`],
-      ['api', 1, 1, `http://localhost:${apiPort}`],
+    expect(report.services.map((service) => [service.name, service.ready, service.desired, service.url, service.matchesSource])).toEqual([
+      ['web', 1, 1, `http://localhost:${webPort}`, true],
+      ['api', 1, 1, `http://localhost:${apiPort}`, true],
     ])
+    const text = await run('status')
+    expect(text.stdout).toMatch(/web\s+Deployment\s+1\/1\s+matches\s+http:\/\/localhost/)
 
     const logs = await run('logs')
     expect(logs.code, logs.stderr).toBe(0)
