@@ -101,8 +101,8 @@ export function checkInputsBeforeChanges(config: AppConfig): void {
     checkBuildPaths(config, service.source)
     const defaultDockerfile = path.join(service.source.context, 'Dockerfile')
     const single = config.services.length === 1
-    // A single app's own ./Dockerfile is scaffolded when missing; a named one must exist.
-    if ((service.source.dockerfile !== defaultDockerfile || !single) && !existsSync(service.source.dockerfile)) {
+    // A missing <context>/Dockerfile is scaffolded (a single app's, and each built service's); a named one must exist.
+    if (service.source.dockerfile !== defaultDockerfile && !existsSync(service.source.dockerfile)) {
       throw new UserError(
         single
           ? `The Dockerfile ${service.source.dockerfile} named by \`build.dockerfile\` does not exist.`
