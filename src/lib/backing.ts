@@ -198,6 +198,16 @@ export function backingObjects(spec: BackingSpec, credentials: BackingCredential
   return [...workload, ...renderedObjects('backing/secret.yaml', {secret, ...base64})]
 }
 
+/**
+ * The credentials Secret as another tool must make it (export): the keys that hold no secret, and the
+ * connection URI with `passwordMarker` where the password goes. No password is generated or read.
+ */
+export function credentialsShape(spec: BackingSpec, passwordMarker: string): {secret: string; data: Record<string, string>; uri: string} {
+  const facts = ENGINES[spec.engine]
+  const {password: _, uri, ...data} = secretData(spec, {user: facts.user, password: passwordMarker, database: facts.database})
+  return {secret: credentialsSecretName(spec.service), data, uri}
+}
+
 /** renderTemplate has checked the YAML already; what is left is turning each document into an object. */
 function renderedObjects(template: string, values: Record<string, string>): KubeObject[] {
   return parseAllDocuments(renderTemplate(template, values))
