@@ -135,6 +135,8 @@ export interface ServiceDesiredInput {
   imageUser?: ImageUser
   /** Connection env of the backing services it depends on (secretKeyRefs, never values). */
   connectionEnv?: Array<{name: string; valueFrom?: unknown; value?: string}>
+  /** `up --watch`: the dev command its container runs instead of its own (see DesiredInput.command). */
+  command?: string[]
 }
 
 /** What `up` applies for an app with `services:`: every service's objects, labelled part-of the app. */
@@ -145,7 +147,7 @@ export function desiredAppState(input: {config: AppConfig; manageNamespace: bool
     const labels = {[PART_OF_LABEL]: config.name, [NAME_LABEL]: entry.service.name, [MANAGED_BY_LABEL]: MANAGED_BY, [ENVIRONMENT_LABEL]: config.environment}
     const objects = entry.objects
       ? entry.objects.map((object) => structuredClone(object))
-      : settingsAndManifests({config: serviceView(config, entry.service), imageTag: entry.image, manifests: entry.manifests, secretEnv: entry.secretEnv, imageUser: entry.imageUser, manageNamespace: false})
+      : settingsAndManifests({config: serviceView(config, entry.service), imageTag: entry.image, manifests: entry.manifests, secretEnv: entry.secretEnv, imageUser: entry.imageUser, manageNamespace: false, command: entry.command})
     if (entry.connectionEnv?.length) addEnv(objects, entry.service.name, entry.connectionEnv)
     for (const object of objects) labelled.push({object, labels})
   }

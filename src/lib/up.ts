@@ -31,8 +31,8 @@ export interface DeployOptions {
   timeoutSeconds: number
   /** Scaffolds what the project lacks, as `devkube init --yes` would; returns what it wrote. */
   scaffold: () => Promise<string[]>
-  /** `up --watch`: the command the app container runs instead of the image's (a reloading dev server). */
-  devCommand?: string[]
+  /** `up --watch`: per service, the command its container runs instead of the image's (a reloading dev server). */
+  devCommands?: Record<string, string[]>
   /** How many images build at once (default: one per core, as docker build keeps about one busy). */
   buildConcurrency?: number
 }
@@ -336,14 +336,14 @@ const apply: Step<UpInput, {services: RenderedService[]; applied: string[]}> = {
     const built = new Map(outputs.of(images).map((image) => [image.service, image]))
     // On a target the cluster pulls the pushed images by digest; on kind it runs the loaded tags.
     const pushed = new Map(outputs.has(push) ? outputs.of(push).images.map((entry) => [entry.service, entry.reference]) : [])
-    if (!isSingleApp(project)) return applyServices(project, built, pushed, handle)
+    if (!isSingleApp(project)) return applyServices(project, built, pushed, handle, options.devCommands)
     // Independent reads, at once: each is a process and, on a real cluster, an API round trip.
     const service = config.services[0]
     const [namespace, manifests] = await Promise.all([kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true), readManifests(config)])
     const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
     const secretEnv = service.envFile ? readEnvFile(service.envFile, config.projectDir) : undefined
     const image = built.get(service.name)!
-    const desired = desiredState({config, imageTag: pushed.get(service.name) ?? image.tag, manifests, secretEnv, manageNamespace, imageUser: image.user, command: options.devCommand})
+    const desired = desiredState({config, imageTag: pushed.get(service.name) ?? image.tag, manifests, secretEnv, manageNamespace, imageUser: image.user, command: options.devCommands?.[service.name]})
     const rendered = [{...renderedService(config, service, desired.objects), imageUser: image.user}]
 
     const applied = await applyWhenChanged(kube, config.namespace, Boolean(namespace), desired, serviceSelector(config.name), handle)
@@ -361,7 +361,7 @@ export function isSingleApp(project: Pick<Project, 'services'>): boolean {
  * the templates, backing services from backing.ts with their credentials (the live Secret's, else
  * new), and each dependent wired to its backing services' connection env.
  */
-async function applyServices(project: Project, built: Map<string, ServiceImage>, pushed: Map<string, string>, handle: StepHandle): Promise<{services: RenderedService[]; applied: string[]}> {
+async function applyServices(project: Project, built: Map<string, ServiceImage>, pushed: Map<string, string>, handle: StepHandle, devCommands: Record<string, string[]> = {}): Promise<{services: RenderedService[]; applied: string[]}> {
   const {config, kube} = project
   const namespace = await kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true)
   const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
@@ -377,7 +377,7 @@ async function applyServices(project: Project, built: Map<string, ServiceImage>,
       }
       const image = service.source.kind === 'build' ? built.get(service.name)! : undefined
       const imageName = pushed.get(service.name) ?? image?.tag ?? (service.source.kind === 'image' ? service.source.image : '')
-      return {service, image: imageName, manifests: serviceManifests(service), secretEnv, imageUser: image?.user, connectionEnv: connection}
+      return {service, image: imageName, manifests: serviceManifests(service), secretEnv, imageUser: image?.user, connectionEnv: connection, command: devCommands[service.name]}
     }),
   )
   const desired = desiredAppState({config, manageNamespace, services: entries})
