@@ -32,6 +32,14 @@ async function localListener(): Promise<{port: number; mode: 'forwarding' | 'hun
   return listener
 }
 
+async function freePort(): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const {port} = server.address() as net.AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
 describe('a kubectl port-forward that accepts connections but forwards nothing', () => {
   let supervisor: ForwardSupervisor | undefined
   let restore = () => {}
@@ -52,7 +60,7 @@ describe('a kubectl port-forward that accepts connections but forwards nothing',
       .whenStarted('kubectl', (child) => child.say(`Forwarding from 127.0.0.1:${listener.port} -> 8080`))
     restore = setRunner(runner)
     const events: ForwardEvent[] = []
-    const target = {namespace: 'hello', service: 'hello', localPort: listener.port, remotePort: 8080}
+    const target = {namespace: 'hello', service: 'hello', localPort: await freePort(), remotePort: 8080}
     supervisor = new ForwardSupervisor(new Kube('devkube'), target, (event) => events.push(event), {intervalMs: 50, answerMs: 200})
     await supervisor.waitUntilReady()
     supervisor.startProbing()
@@ -65,6 +73,6 @@ describe('a kubectl port-forward that accepts connections but forwards nothing',
     listener.mode = 'hung'
     await until(() => portForwards().length === 2, 'a restarted port-forward')
     expect(portForwards()[0].stopped).toBe(true)
-    expect(events).toContainEqual({type: 'restarting', reason: `kubectl port-forward accepts connections on port ${listener.port} but no longer reaches the pod`, delayMs: 200})
+    expect(events).toContainEqual({type: 'restarting', reason: `kubectl port-forward accepts connections on port ${target.localPort} but no longer reaches the pod`, delayMs: 200})
   })
 })
