@@ -8,6 +8,7 @@
  */
 import {randomBytes} from 'node:crypto'
 import {parseAllDocuments} from 'yaml'
+import type {ServiceConfig} from './config.js'
 import {UserError} from './errors.js'
 import type {Kube, KubeObject} from './kube.js'
 import {registerSecret} from './secrets.js'
@@ -165,6 +166,12 @@ const PASSWORD_BYTES = 16
 
 export function isBackingEngine(value: string): value is BackingEngine {
   return (BACKING_ENGINES as readonly string[]).includes(value)
+}
+
+/** A `backing:` service of devkube.yaml as this module sees it. */
+export function backingSpec(service: ServiceConfig): BackingSpec {
+  if (service.source.kind !== 'backing' || !isBackingEngine(service.source.engine)) throw new Error(`${service.name} is not a backing service`)
+  return {service: service.name, engine: service.source.engine, image: service.source.image, version: service.source.version}
 }
 
 export function backingImage(spec: BackingSpec): string {

@@ -5,6 +5,7 @@
 import {findWorkload, podSelector, requireCluster, serviceSelector} from './app-pods.js'
 import type {ConfigOverrides} from './config.js'
 import {UserError} from './errors.js'
+import {forwardProbePath} from './forward.js'
 import {assignLocalPorts, forwardPlanOf, reconnectNotices, reusedOutcome, runBackgroundForwarder, runningForwarder, startDetachedForward, startForegroundForward, type ForwardOutcome} from './forward-session.js'
 import type {Kube, KubeObject} from './kube.js'
 import {resolveProject, type Project} from './project.js'
@@ -30,6 +31,7 @@ export async function findDeployed(project: Project): Promise<Deployed> {
       service: serviceObject,
       selector: podSelector(service.name, workload.object),
       http: service.source.kind === 'build',
+      probePath: forwardProbePath(service),
       // A one-service app's --forward / `forward:` (default: its port) is always its local port, as before services existed.
       declaredLocalPort: service.forward,
     })

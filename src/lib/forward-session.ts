@@ -30,6 +30,8 @@ export interface PlannedForward extends ForwardedPort {
   selector: string
   /** Whether it answers HTTP (a built service): only those get the GET check. */
   http: boolean
+  /** The health endpoint the supervisor's probe may GET (undefined: it only connects). */
+  probePath?: string
 }
 
 export interface ForwardPlan {
@@ -83,7 +85,7 @@ export function forwardPlanOf(deployed: Deployed): ForwardPlan {
   const forwards: PlannedForward[] = []
   for (const service of deployed.services) {
     if (!service.service || service.localPort === undefined) continue
-    const {http} = service
+    const {http, probePath} = service
     forwards.push({
       service: service.name,
       serviceName: service.service.name,
@@ -92,6 +94,7 @@ export function forwardPlanOf(deployed: Deployed): ForwardPlan {
       url: http ? forwardUrl(service.localPort) : `localhost:${service.localPort}`,
       selector: service.selector,
       http,
+      probePath,
     })
   }
   return {cluster: deployed.cluster, target: deployed.target, namespace: deployed.namespace, forwards}
@@ -148,7 +151,7 @@ async function startSupervisors(plan: ForwardPlan, onEvent?: (forward: PlannedFo
   const kube = new Kube(plan.cluster, plan.target)
   const supervisors = plan.forwards.map(
     (forward) =>
-      new ForwardSupervisor(kube, {namespace: plan.namespace, service: forward.serviceName, localPort: forward.localPort, remotePort: forward.remotePort, selector: forward.selector}, (event) => onEvent?.(forward, event)),
+      new ForwardSupervisor(kube, {namespace: plan.namespace, service: forward.serviceName, localPort: forward.localPort, remotePort: forward.remotePort, selector: forward.selector, probePath: forward.probePath}, (event) => onEvent?.(forward, event)),
   )
   try {
     await Promise.all(supervisors.map((supervisor) => supervisor.waitUntilReady()))

@@ -2,9 +2,10 @@
  * The port-forward supervisor. `kubectl port-forward` serves ONE pod and exits when that pod dies or
  * is replaced by a redeploy; the supervisor starts it again (with backoff) so the URL keeps answering,
  * and on a redeploy moves to the new pod before the old one goes (the local port is the supervisor's
- * own listener in front of kubectl's, see ForwardSupervisor). A periodic request through kubectl's port makes a stale kubectl notice a dead pod promptly instead of
- * on the user's next request, and finds a kubectl that hangs instead of exiting: on "error creating error
- * stream … Timeout occurred" (kubectl #686, #1169) it keeps accepting connections and forwards nothing.
+ * own listener in front of kubectl's, see ForwardSupervisor). A periodic connection through kubectl's
+ * port makes a stale kubectl notice a dead pod promptly instead of on the user's next request, and finds
+ * a kubectl that hangs instead of exiting: on "error creating error stream … Timeout occurred" (kubectl
+ * #686, #1169) it keeps accepting connections and forwards nothing.
  */
 import net from 'node:net'
 import {UserError} from './errors.js'
@@ -19,6 +20,8 @@ export interface ForwardTarget {
   remotePort: number
   /** Its pods' selector, when the caller knows it (saves a lookup on every reconnect). */
   selector?: string
+  /** A path the probe may GET through the forward: the service's own health endpoint; undefined: connect only. */
+  probePath?: string
 }
 
 export type ForwardEvent =
@@ -29,13 +32,21 @@ const FIRST_BACKOFF_MS = 200
 const MAX_BACKOFF_MS = 5000
 const STABLE_AFTER_MS = 1000
 const PROBE_INTERVAL_MS = 2000
-/** How long a probe waits for the first byte of an answer through the forward. */
+/** How long a health-path probe waits for the first byte of an answer through the forward. */
 const PROBE_ANSWER_MS = 3000
-/** Probes in a row that get no answer, after the forward has answered before, before kubectl is restarted. */
+/** Health-path probes in a row that get no answer, after the forward has answered before, before kubectl is restarted. */
 const SILENT_PROBES_TO_RESTART = 2
 const READY_TIMEOUT_MS = 30_000
 const READY_POLL_MS = 300
 const READY_POLL_LIMIT_MS = 60_000
+
+/**
+ * The path the forwarder's probe may GET for a service: its health endpoint, when it has its own. The
+ * default healthPath `/` is the app's front page: a visit the app may count and that need not be cheap.
+ */
+export function forwardProbePath(service: {healthPath: string; source: {kind: string}}): string | undefined {
+  return service.source.kind === 'build' && service.healthPath !== '/' ? service.healthPath : undefined
+}
 
 export function forwardUrl(localPort: number): string {
   return `http://localhost:${localPort}`
@@ -217,6 +228,8 @@ export class ForwardSupervisor {
       namespace: this.target.namespace,
       onLine: (line, stream) => {
         if (stream === 'stderr') upstream.stderr.push(line)
+        // Deferred: a line can arrive before startKubectl has returned the child it belongs to.
+        if (stream === 'stderr' && HUNG_STREAM.test(line)) queueMicrotask(() => this.restartHung(upstream, 'kubectl port-forward cannot open a stream to the pod (Timeout occurred)'))
         const port = stream === 'stdout' ? /^Forwarding from 127\.0\.0\.1:(\d+)/.exec(line)?.[1] : undefined
         if (port && upstream.port === undefined) {
           upstream.port = Number(port)
@@ -330,9 +343,26 @@ export class ForwardSupervisor {
     else await next.child.stop()
   }
 
+  /** Ends a kubectl that stays up but forwards nothing; the loop starts a new one, reporting why. */
+  private restartHung(upstream: Upstream, reason: string): void {
+    if (this.stopped || upstream !== this.upstream || this.hungReason) return
+    this.hungReason = reason
+    void upstream.child.stop()
+  }
+
   /**
-   * Asks through kubectl's port now and then: kubectl finds out about a dead pod on a connection (and
-   * exits), not on the user's next request; and a kubectl that accepts but forwards nothing is restarted.
+   * Connects through kubectl's port now and then: kubectl finds out about a dead pod on a connection
+   * (and exits), not on the user's next request; and a kubectl that accepts but forwards nothing is
+   * restarted.
+   *
+   * The probe must not be a visit to the app: an app that counts requests would count it, and `/` may
+   * be an expensive page. So it sends a request only to the service's own health endpoint (polled by
+   * the kubelet anyway); otherwise it opens a connection and sends nothing, which an HTTP server
+   * answers with nothing and never hands to the app. A bare connection still does what matters: kubectl
+   * opens its streams to the pod for it, so a dead pod ends kubectl ("lost connection to pod"), and in
+   * the hang kubectl reports "error creating error stream … Timeout occurred" on stderr, which the loop
+   * watches (also for the user's own connections). Silence alone cannot tell a hang from an idle HTTP
+   * server; an answer from the health path can, and catches a hang kubectl does not report.
    */
   startProbing(): void {
     this.probeTimer = setInterval(() => void this.probe(), this.probeTiming.intervalMs)
@@ -344,14 +374,18 @@ export class ForwardSupervisor {
     if (this.probing || this.stopped || !upstream) return
     this.probing = true
     try {
-      const answered = await answersThrough(upstream.port!, this.probeTiming.answerMs)
+      const {probePath} = this.target
+      if (!probePath) {
+        await connectThrough(upstream.port!, this.probeTiming.answerMs)
+        return
+      }
+      const answered = await answersThrough(upstream.port!, probePath, this.probeTiming.answerMs)
       if (this.stopped || upstream !== this.upstream) return
       if (answered) {
         this.answeredOnce = true
         this.silentProbes = 0
       } else if (answered === false && this.answeredOnce && ++this.silentProbes >= SILENT_PROBES_TO_RESTART) {
-        this.hungReason = `kubectl port-forward accepts connections on port ${this.target.localPort} but no longer reaches the pod`
-        void upstream.child.stop()
+        this.restartHung(upstream, `kubectl port-forward accepts connections on port ${this.target.localPort} but no longer reaches the pod`)
       }
     } finally {
       this.probing = false
@@ -359,12 +393,15 @@ export class ForwardSupervisor {
   }
 }
 
+/** What kubectl prints (klog, stderr) when it cannot open a stream to the pod and goes on forwarding nothing. */
+const HUNG_STREAM = /error creating (error|data) stream for port .*Timeout occurred/
+
 /**
- * An HTTP request through the forward: true when any byte comes back, false when the connection is
- * accepted but stays silent or is closed without a byte, undefined when nothing listens (kubectl is
- * restarting, which its own exit already reports).
+ * A GET of the health path through the forward: true when any byte comes back, false when the
+ * connection is accepted but stays silent or is closed without a byte, undefined when nothing listens
+ * (kubectl is restarting, which its own exit already reports).
  */
-function answersThrough(port: number, timeoutMs: number): Promise<boolean | undefined> {
+function answersThrough(port: number, probePath: string, timeoutMs: number): Promise<boolean | undefined> {
   return new Promise((resolve) => {
     const socket = net.connect({port, host: '127.0.0.1'})
     let connected = false
@@ -375,11 +412,26 @@ function answersThrough(port: number, timeoutMs: number): Promise<boolean | unde
     socket.setTimeout(timeoutMs, () => done(connected ? false : undefined))
     socket.on('connect', () => {
       connected = true
-      socket.write(`HEAD / HTTP/1.0\r\nHost: localhost:${port}\r\nUser-Agent: devkube-forward-probe\r\n\r\n`)
+      socket.write(`GET ${probePath} HTTP/1.0\r\nHost: localhost:${port}\r\nUser-Agent: devkube-forward-probe\r\n\r\n`)
     })
     socket.on('data', () => done(true))
     socket.on('end', () => done(connected ? false : undefined))
     socket.on('error', () => done(connected ? false : undefined))
+  })
+}
+
+/** Opens a connection through the forward and closes it without a byte sent (see startProbing). */
+function connectThrough(port: number, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = net.connect({port, host: '127.0.0.1'})
+    const done = () => {
+      socket.destroy()
+      resolve()
+    }
+    socket.setTimeout(timeoutMs, done)
+    socket.on('connect', () => socket.end())
+    socket.on('close', done)
+    socket.on('error', done)
   })
 }
 

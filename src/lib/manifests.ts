@@ -10,6 +10,7 @@ import {existsSync, readdirSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {parseAllDocuments, stringify} from 'yaml'
 import type {AppConfig, ServiceConfig} from './config.js'
+import {backingImage, backingObjects, backingSpec, connectionEnv, type BackingCredentials, type BackingSpec} from './backing.js'
 import {PART_OF_LABEL} from './app-pods.js'
 import {renderTemplate} from './templates.js'
 import {UserError} from './errors.js'
@@ -137,6 +138,40 @@ export interface ServiceDesiredInput {
   connectionEnv?: Array<{name: string; valueFrom?: unknown; value?: string}>
   /** `up --watch`: the dev command its container runs instead of its own (see DesiredInput.command). */
   command?: string[]
+}
+
+/** Where rendering an app with `services:` gets what is not in devkube.yaml. */
+export interface AppRenderInput {
+  config: AppConfig
+  services: ServiceConfig[]
+  manageNamespace: boolean
+  /** A built or stock service's image to run (the content tag, or a pushed reference) and the built image's USER. */
+  image: (service: ServiceConfig) => {reference: string; user?: ImageUser}
+  /** A backing service's credentials (up: the live Secret's, else new ones). */
+  credentials: (spec: BackingSpec) => Promise<BackingCredentials>
+  /** A service's env-file values, undefined when it has none. */
+  secretEnv: (service: ServiceConfig) => Record<string, string> | undefined
+  /** `up --watch`: the dev command a built service runs instead of its own; undefined keeps it. */
+  command?: (service: ServiceConfig) => string[] | undefined
+}
+
+/**
+ * THE rendering of an app with `services:`, for `up` and `export` alike: a Deployment (+ Service) per
+ * built or stock service from the templates, backing services from backing.ts with their credentials,
+ * and each dependent wired to its backing services' connection env.
+ */
+export async function renderApp(input: AppRenderInput): Promise<DesiredState> {
+  const backing = new Map(input.services.filter((service) => service.source.kind === 'backing').map((service) => [service.name, backingSpec(service)]))
+  const entries = await Promise.all(
+    input.services.map(async (service): Promise<ServiceDesiredInput> => {
+      const spec = backing.get(service.name)
+      if (spec) return {service, image: backingImage(spec), manifests: [], objects: backingObjects(spec, await input.credentials(spec))}
+      const connection = service.dependsOn.flatMap((dependency) => (backing.has(dependency) ? connectionEnv(backing.get(dependency)!) : []))
+      const image = service.source.kind === 'image' ? {reference: service.source.image} : input.image(service)
+      return {service, image: image.reference, manifests: serviceManifests(service), secretEnv: input.secretEnv(service), imageUser: image.user, connectionEnv: connection, command: input.command?.(service)}
+    }),
+  )
+  return desiredAppState({config: input.config, manageNamespace: input.manageNamespace, services: entries})
 }
 
 /** What `up` applies for an app with `services:`: every service's objects, labelled part-of the app. */

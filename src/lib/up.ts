@@ -14,11 +14,12 @@ import {GENERATED_MARKER} from './detect.js'
 import {buildImage, dockerVersion, imageId, imageUser, pushImage, type ImageUser} from './docker.js'
 import {readEnvFile} from './dotenv.js'
 import {UserError} from './errors.js'
+import {forwardProbePath} from './forward.js'
 import {serviceImageTag} from './image-tag.js'
-import {checkClusterName, clusterExists, createCluster, deleteCluster, kindVersion, loadImage, MIN_KIND_VERSION, nodeContainers, startNodes, stoppedNodes} from './kind.js'
+import {checkClusterName, clusterExists, createCluster, deleteCluster, kindVersion, loadImages, MIN_KIND_VERSION, nodeContainers, startNodes, stoppedNodes} from './kind.js'
 import {kubectlClientVersion, MANAGED_BY, MANAGED_BY_LABEL, type Deployment, type Kube, type KubeObject, type Pod} from './kube.js'
-import {desiredAppState, desiredState, inSync, readManifests, resourceName, serviceManifests, type ServiceDesiredInput} from './manifests.js'
-import {backingImage, backingObjects, connectionEnv, isBackingEngine, resolveCredentials, type BackingSpec} from './backing.js'
+import {desiredState, inSync, readManifests, renderApp, resourceName} from './manifests.js'
+import {backingImage, backingSpec, resolveCredentials} from './backing.js'
 import {verifyKindContext} from './context-guard.js'
 import {runPlan, StepOutputs, type PlanItem, type ProgressMode, type Step, type StepHandle, type StepResult} from './pipeline.js'
 import type {Project} from './project.js'
@@ -70,6 +71,8 @@ export interface DeployedService {
   localPort?: number
   /** Whether it serves HTTP (a service built from source): its URL is checked with a GET. */
   http: boolean
+  /** The health endpoint the forwarder may poll through the forward (forwardProbePath). */
+  probePath?: string
   /** The local port devkube.yaml declares (`forward:`); undefined: the next free one. */
   declaredLocalPort?: number
 }
@@ -286,10 +289,8 @@ const load: Step<UpInput, {loaded: string[]}> = {
       handle.skip('every node has it')
       return {loaded: []}
     }
-    const loaded: string[] = []
-    for (const tag of missing) {
-      if ((await loadImage(project.config.cluster, tag, handle.signal)) === 'loaded') loaded.push(tag)
-    }
+    // One kind call for all of them: one archive, one import per node.
+    const loaded = await loadImages(project.config.cluster, missing, handle.signal)
     if (loaded.length === 0) handle.skip('every node has it')
     return {loaded}
   },
@@ -311,11 +312,6 @@ function imageNames(image: string): string[] {
   if (!image.includes('/')) names.push(`docker.io/library/${image}`)
   if (!/:[^/]+$/.test(image)) names.push(...names.map((name) => `${name}:latest`))
   return names
-}
-
-export function backingSpec(service: ServiceConfig): BackingSpec {
-  if (service.source.kind !== 'backing' || !isBackingEngine(service.source.engine)) throw new Error(`${service.name} is not a backing service`)
-  return {service: service.name, engine: service.source.engine, image: service.source.image, version: service.source.version}
 }
 
 /** A service's objects as rendered: what rollout waits on and what the forwarder serves. */
@@ -365,22 +361,18 @@ async function applyServices(project: Project, built: Map<string, ServiceImage>,
   const {config, kube} = project
   const namespace = await kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true)
   const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
-  const backing = new Map(project.services.filter((service) => service.source.kind === 'backing').map((service) => [service.name, backingSpec(service)]))
-  const entries: ServiceDesiredInput[] = await Promise.all(
-    project.services.map(async (service): Promise<ServiceDesiredInput> => {
-      const secretEnv = service.envFile ? readEnvFile(service.envFile, config.projectDir) : undefined
-      const connection = service.dependsOn.flatMap((dependency) => (backing.has(dependency) ? connectionEnv(backing.get(dependency)!) : []))
-      const spec = backing.get(service.name)
-      if (spec) {
-        const credentials = await resolveCredentials(kube, config.namespace, spec)
-        return {service, image: backingImage(spec), manifests: [], objects: backingObjects(spec, credentials)}
-      }
-      const image = service.source.kind === 'build' ? built.get(service.name)! : undefined
-      const imageName = pushed.get(service.name) ?? image?.tag ?? (service.source.kind === 'image' ? service.source.image : '')
-      return {service, image: imageName, manifests: serviceManifests(service), secretEnv, imageUser: image?.user, connectionEnv: connection, command: devCommands[service.name]}
-    }),
-  )
-  const desired = desiredAppState({config, manageNamespace, services: entries})
+  const desired = await renderApp({
+    config,
+    services: project.services,
+    manageNamespace,
+    image: (service) => {
+      const image = built.get(service.name)
+      return {reference: pushed.get(service.name) ?? image?.tag ?? '', user: image?.user}
+    },
+    credentials: (spec) => resolveCredentials(kube, config.namespace, spec),
+    secretEnv: (service) => (service.envFile ? readEnvFile(service.envFile, config.projectDir) : undefined),
+    command: (service) => devCommands[service.name],
+  })
   const rendered = project.services.map((service) => ({...renderedService(config, service, desired.objects), imageUser: built.get(service.name)?.user}))
   const applied = await applyWhenChanged(kube, config.namespace, Boolean(namespace), desired, `${PART_OF_LABEL}=${config.name},${MANAGED_BY_LABEL}=${MANAGED_BY}`, handle)
   return {services: rendered, applied}
@@ -655,6 +647,7 @@ export async function deploy(project: Project, options: DeployOptions, run: {mod
       service: service.service,
       selector: service.selector,
       http: service.config.source.kind === 'build',
+      probePath: forwardProbePath(service.config),
       declaredLocalPort: service.config.forward,
     })),
     actions: {
