@@ -548,7 +548,8 @@ async function watchForFatalPods(project: Project, service: RenderedService, pro
     await abortableSleep(POD_CHECK_INTERVAL_MS, signal)
     if (signal.aborted) break
     // Only what was just deployed counts: the previous version's pods (crashing or not) are on their way out.
-    const pods = await currentPods(project, service).catch(() => [])
+    // The signal ends a read in flight once the rollout is over: the rollout step does not wait for it.
+    const pods = await currentPods(project, service, signal).catch(() => [])
     // Liveness kills are only in the kubelet's events (the exit code cannot tell them): read them while a pod is not ready.
     const events = pods.some((pod) => pod.status.containerStatuses?.some((status) => !status.ready)) ? await podEvents(project.kube, project.config.namespace) : []
     for (const pod of pods) {
@@ -564,10 +565,10 @@ async function watchForFatalPods(project: Project, service: RenderedService, pro
 }
 
 /** The pods of what was just deployed: a Deployment's newest ReplicaSet's; a StatefulSet's running its images. */
-async function currentPods(project: Project, service: RenderedService): Promise<Pod[]> {
+async function currentPods(project: Project, service: RenderedService, signal?: AbortSignal): Promise<Pod[]> {
   const {config, kube} = project
-  if (service.workload.kind === 'Deployment') return listNewestPods(kube, config.namespace, service.workload.name)
-  const pods = await kube.list<Pod>('pods', config.namespace, service.selector, true)
+  if (service.workload.kind === 'Deployment') return listNewestPods(kube, config.namespace, service.workload.name, signal)
+  const pods = await kube.list<Pod>('pods', config.namespace, service.selector, true, signal)
   return pods.filter((pod) => pod.spec.containers.some((container) => service.workload.images.includes(container.image)))
 }
 
