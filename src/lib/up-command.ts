@@ -15,7 +15,7 @@ import {resolveProject} from './project.js'
 import {planServiceImages, scaffold, scaffoldServiceImages} from './scaffold.js'
 import {checkContextExists, confirmFirstDeploy} from './targets.js'
 import {checkInputsBeforeChanges, deploy, type Deployed, type DeployOptions, type UpActions} from './up.js'
-import {runWatchMode, watchSettings} from './up-watch.js'
+import {devCommandsOf, runWatchMode, watchSettings} from './up-watch.js'
 
 export interface UpRunOptions {
   /** `--target NAME`: deploy to that cluster of devkube.yaml `targets:` instead of kind. */
@@ -96,7 +96,7 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
   const deployOptions: DeployOptions = {
     rebuild: options.rebuild,
     timeoutSeconds: options.timeoutSeconds,
-    devCommand: watching?.devCommand,
+    devCommands: watching ? devCommandsOf(watching) : undefined,
     async scaffold() {
       // A single app gets every missing file; an app with services: the Dockerfiles its built services lack.
       const files = detection ? scaffold(project.dir, {...config, lang: detection.lang, detection}) : scaffoldServiceImages(project.dir, serviceImages)

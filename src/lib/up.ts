@@ -34,8 +34,8 @@ export interface DeployOptions {
   timeoutSeconds: number
   /** Scaffolds what the project lacks, as `devkube init --yes` would; returns what it wrote. */
   scaffold: () => Promise<string[]>
-  /** `up --watch`: the command the app container runs instead of the image's (a reloading dev server). */
-  devCommand?: string[]
+  /** `up --watch`: per service, the command its container runs instead of the image's (a reloading dev server). */
+  devCommands?: Record<string, string[]>
   /** How many images build at once (default: one per core, as docker build keeps about one busy). */
   buildConcurrency?: number
 }
@@ -396,7 +396,7 @@ const apply: Step<UpInput, Applied> = {
     // On a target the cluster pulls the pushed images by digest; on kind it runs the loaded tags.
     const pushed = new Map(outputs.has(push) ? outputs.of(push).images.map((entry) => [entry.service, entry.reference]) : [])
     if (!isSingleApp(project)) {
-      const result = await applyServices(project, built, pushed, handle)
+      const result = await applyServices(project, built, pushed, handle, options.devCommands)
       // What the backing lane applied earlier in this run changed too (its rollout is still to be waited on).
       return outputs.has(backingApply) ? {...result, applied: [...outputs.of(backingApply).applied, ...result.applied]} : result
     }
@@ -406,7 +406,7 @@ const apply: Step<UpInput, Applied> = {
     const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
     const secretEnv = readEnvFiles(service.envFiles, config.projectDir)
     const image = built.get(service.name)!
-    const desired = desiredState({config, imageTag: pushed.get(service.name) ?? image.tag, manifests, secretEnv, manageNamespace, imageUser: image.user, command: options.devCommand})
+    const desired = desiredState({config, imageTag: pushed.get(service.name) ?? image.tag, manifests, secretEnv, manageNamespace, imageUser: image.user, command: options.devCommands?.[service.name]})
     const rendered = [{...renderedService(config, service, desired.objects), imageUser: image.user}]
 
     const {applied} = await applyWhenChanged(kube, config.namespace, Boolean(namespace), desired, serviceSelector(config.name), handle, [])
@@ -424,7 +424,7 @@ export function isSingleApp(project: Pick<Project, 'services'>): boolean {
  * the templates, backing services from backing.ts with their credentials (the live Secret's, else
  * new), and each dependent wired to its backing services' connection env.
  */
-async function applyServices(project: Project, built: Map<string, ServiceImage>, pushed: Map<string, string>, handle: StepHandle): Promise<Applied> {
+async function applyServices(project: Project, built: Map<string, ServiceImage>, pushed: Map<string, string>, handle: StepHandle, devCommands: Record<string, string[]> = {}): Promise<Applied> {
   const {config, kube} = project
   const namespace = await kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true)
   const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
@@ -438,6 +438,7 @@ async function applyServices(project: Project, built: Map<string, ServiceImage>,
     },
     credentials: (spec) => resolveCredentials(kube, config.namespace, spec),
     secretEnv: (service) => readEnvFiles(service.envFiles, config.projectDir),
+    command: (service) => devCommands[service.name],
   })
   const rendered = project.services.map((service) => ({...renderedService(config, service, desired.objects), imageUser: built.get(service.name)?.user}))
   return applyWhenChanged(kube, config.namespace, Boolean(namespace), desired, `${PART_OF_LABEL}=${config.name},${MANAGED_BY_LABEL}=${MANAGED_BY}`, handle, rendered)
@@ -666,7 +667,8 @@ async function watchForFatalPods(project: Project, service: RenderedService, pro
     await abortableSleep(POD_CHECK_INTERVAL_MS, signal)
     if (signal.aborted) break
     // Only what was just deployed counts: the previous version's pods (crashing or not) are on their way out.
-    const pods = await currentPods(project, service).catch(() => [])
+    // The signal ends a read in flight once the rollout is over: the rollout step does not wait for it.
+    const pods = await currentPods(project, service, signal).catch(() => [])
     // Liveness kills are only in the kubelet's events (the exit code cannot tell them): read them while a pod is not ready.
     const events = pods.some((pod) => pod.status.containerStatuses?.some((status) => !status.ready)) ? await podEvents(project.kube, project.config.namespace) : []
     for (const pod of pods) {
@@ -682,10 +684,10 @@ async function watchForFatalPods(project: Project, service: RenderedService, pro
 }
 
 /** The pods of what was just deployed: a Deployment's newest ReplicaSet's; a StatefulSet's running its images. */
-async function currentPods(project: Project, service: RenderedService): Promise<Pod[]> {
+async function currentPods(project: Project, service: RenderedService, signal?: AbortSignal): Promise<Pod[]> {
   const {config, kube} = project
-  if (service.workload.kind === 'Deployment') return listNewestPods(kube, config.namespace, service.workload.name)
-  const pods = await kube.list<Pod>('pods', config.namespace, service.selector, true)
+  if (service.workload.kind === 'Deployment') return listNewestPods(kube, config.namespace, service.workload.name, signal)
+  const pods = await kube.list<Pod>('pods', config.namespace, service.selector, true, signal)
   return pods.filter((pod) => pod.spec.containers.some((container) => service.workload.images.includes(container.image)))
 }
 
