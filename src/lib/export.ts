@@ -19,7 +19,7 @@ import {backingImage, backingSpec, credentialsShape} from './backing.js'
 import {DEFAULT_ENVIRONMENT, type AppConfig, type ConfigOverrides} from './config.js'
 import {imageId, imageUser, type ImageUser} from './docker.js'
 import {UserError} from './errors.js'
-import {serviceImageTag, sourceImageTag} from './image-tag.js'
+import {contextFilter, serviceImageTag, sourceImageTag} from './image-tag.js'
 import {INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, type KubeObject} from './kube.js'
 import {APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION, desiredState, ENVIRONMENT_LABEL, readManifests, renderApp} from './manifests.js'
 import {resolveProject, type Project} from './project.js'
@@ -58,6 +58,9 @@ export interface ExportSource {
   name: string
   /** The default environment first. */
   environments: ExportedEnvironment[]
+  /** The built services' build contexts (absolute), to tell when an export lands inside one. */
+  buildContexts: Array<{service: string; context: string}>
+  projectDir: string
 }
 
 export interface ExportOptions {
@@ -72,6 +75,8 @@ export interface ExportResult {
   name: string
   environments: string[]
   written: Array<{format: 'helm' | 'kustomize'; dir: string; files: string[]}>
+  /** Sentences about what the user may want to change (an export folder inside a build context). */
+  notes: string[]
 }
 
 /** Name of the Secret that holds a service's env-file values outside devkube (devkube's own is content-named). */
@@ -88,7 +93,8 @@ export async function exportSource(projectDir: string, overrides: ConfigOverride
     const project = environment === DEFAULT_ENVIRONMENT ? first : resolveProject(projectDir, {...overrides, environment}, {requireApp: false})
     environments.push(isSingleApp(project) ? await exportSingleApp(project.config) : await exportServices(project))
   }
-  return {name: first.config.name, environments}
+  const buildContexts = first.services.flatMap((service) => (service.source.kind === 'build' ? [{service: service.name, context: service.source.context}] : []))
+  return {name: first.config.name, environments, buildContexts, projectDir: first.dir}
 }
 
 /** A single app with its own manifests (k8s/), through desiredState() as `up` applies it. */
@@ -860,5 +866,22 @@ export async function runExport(projectDir: string, overrides: ConfigOverrides, 
   ]
   checkOverwrites(outputs, options.force)
   const written = outputs.map((output) => ({format: output.format, dir: output.dir, files: writeExport(output.dir, output.files)}))
-  return {name: source.name, environments: source.environments.map((environment) => environment.environment), written}
+  const notes = outputs.flatMap((output) => insideBuildContext(source, path.resolve(projectDir, output.dir), [...output.files.keys()]))
+  return {name: source.name, environments: source.environments.map((environment) => environment.environment), written, notes}
+}
+
+/**
+ * An export folder that `docker build` would send with a service's context makes the exported files part of the
+ * image's content hash: the next `up` rebuilds, and the next export has a new tag. Said, not changed: .dockerignore
+ * is the user's file.
+ */
+function insideBuildContext(source: ExportSource, dir: string, files: string[]): string[] {
+  return source.buildContexts.flatMap(({service, context}) => {
+    const relative = path.relative(context, dir)
+    if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) return []
+    const posix = relative.split(path.sep).join('/')
+    const filter = contextFilter(context)
+    if (!files.some((file) => filter.includes(`${posix}/${file}`))) return []
+    return [`${posix}/ is inside ${service}'s build context, so its files change ${service}'s image tag (up rebuilds, the next export gets a new tag): add \`${posix}/\` to ${path.relative(source.projectDir, path.join(context, '.dockerignore')) || '.dockerignore'}, or export outside the project.`]
+  })
 }

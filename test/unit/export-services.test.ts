@@ -7,7 +7,7 @@
  * any file export writes.
  */
 import {spawnSync} from 'node:child_process'
-import {cpSync, existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -229,3 +229,18 @@ function runReadmeSecretSteps(project: string, overlays: string): void {
     if (result.status !== 0) throw new Error(`The README's step failed: ${block}\n${result.stderr}`)
   }
 }
+
+describe('an export folder inside a build context', () => {
+  it('is named in a note (its files would change the image tag), and not once .dockerignore leaves it out', async () => {
+    const project = path.join(root, 'inside')
+    cpSync(path.join(REPO, 'test/fixtures/export-services'), project, {recursive: true})
+    const first = await runExport(project, {}, {helm: path.join(project, 'chart'), force: false})
+    expect(first.notes).toEqual([
+      'chart/ is inside web\'s build context, so its files change web\'s image tag (up rebuilds, the next export gets a new tag): add `chart/` to .dockerignore, or export outside the project.',
+      'chart/ is inside worker\'s build context, so its files change worker\'s image tag (up rebuilds, the next export gets a new tag): add `chart/` to .dockerignore, or export outside the project.',
+    ])
+    writeFileSync(path.join(project, '.dockerignore'), '.env\nchart/\n')
+    const second = await runExport(project, {}, {helm: path.join(project, 'chart'), force: true})
+    expect(second.notes).toEqual([])
+  })
+})
