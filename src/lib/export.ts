@@ -236,8 +236,9 @@ interface PodTemplateOwner {
   template: {metadata?: {annotations?: Record<string, string>; labels?: Record<string, string>}; spec: {containers: Container[]; initContainers?: Container[]}}
 }
 
+/** The kinds devkube renders with a pod template: a service's Deployment or Job, a backing service's StatefulSet. */
 function isWorkload(object: KubeObject): boolean {
-  return object.kind === 'Deployment' || object.kind === 'StatefulSet'
+  return object.kind === 'Deployment' || object.kind === 'StatefulSet' || object.kind === 'Job'
 }
 
 function containersOf(workload: KubeObject): Container[] {
@@ -304,6 +305,18 @@ function credentialsSecretExpression(service: ExportedService): string {
 }
 
 /**
+ * What Helm needs told about some kinds, for the chart to behave as `up` does:
+ * - A Job's pod template cannot be changed, and `up` re-creates a changed Job. As charts run migrations, it is a
+ *   hook that Helm deletes and re-creates on every install and upgrade; post-, not pre-: the Job reads the
+ *   ConfigMap and the database the same release makes. (Unlike `up`, dependents do not wait for it.)
+ * - A volume outlives `devkube down` (only `down --volumes` deletes it): `keep` makes `helm uninstall` leave it too.
+ */
+export const HELM_ANNOTATIONS: Record<string, Record<string, string>> = {
+  Job: {'helm.sh/hook': 'post-install,post-upgrade', 'helm.sh/hook-delete-policy': 'before-hook-creation'},
+  PersistentVolumeClaim: {'helm.sh/resource-policy': 'keep'},
+}
+
+/**
  * Turns one environment's objects into chart templates and the values that reproduce them: each
  * field devkube.yaml controls is replaced by a marker, the objects are written as YAML, and the
  * markers become template expressions. Running it for every environment and getting the same
@@ -343,7 +356,8 @@ export function parametrise(environment: ExportedEnvironment): Parametrised {
         const ref = valuesOf(service.name)
         const values = services[service.name]
         container.image = mark(service.image.tag === undefined ? `${ref}.image.repository | toJson` : `printf "%s:%s" ${ref}.image.repository ${ref}.image.tag | toJson`)
-        if (workload.kind !== 'Deployment') continue
+        // A backing service's StatefulSet is devkube's template as it is: only its image is a value.
+        if (workload.kind === 'StatefulSet') continue
         if (container.resources) {
           values.resources = container.resources
           container.resources = mark(`toYaml ${ref}.resources`, true)
@@ -396,6 +410,8 @@ export function parametrise(environment: ExportedEnvironment): Parametrised {
       object.data = mark(`toYaml ${ref}.env`, true) as unknown as Record<string, string>
     }
     if (object.metadata.labels?.[ENVIRONMENT_LABEL] !== undefined) object.metadata.labels[ENVIRONMENT_LABEL] = mark('.Values.environment | toJson')
+    const helmAnnotations = HELM_ANNOTATIONS[object.kind]
+    if (helmAnnotations) object.metadata.annotations = {...object.metadata.annotations, ...helmAnnotations}
   }
 
   const templates = new Map<string, string>()
@@ -779,11 +795,18 @@ export function kustomizeTree(source: ExportSource, registry?: string, exportDir
   }
   files.set('README.md', renderTemplate('export/kustomize-README.md', {
     name: source.name,
-    applyCommands: source.environments.map((environment) => `kubectl apply -k overlays/${environment.environment}`).join('\n'),
+    applyCommands: source.environments.flatMap((environment) => applyCommands(environment)).join('\n'),
     secretSection: kustomizeSecretSection(source, exportDir),
     imageNote: imageNote(source, registry),
   }))
   return files
+}
+
+/** An overlay's apply; a Job's pod template cannot change, so its old run goes first (as `up` re-creates it). */
+function applyCommands(environment: ExportedEnvironment): string[] {
+  const jobs = environment.objects.filter((object) => object.kind === 'Job').map((object) => object.metadata.name)
+  const apply = `kubectl apply -k overlays/${environment.environment}`
+  return jobs.length === 0 ? [apply] : [`kubectl delete job ${jobs.join(' ')} --namespace ${environment.namespace} --ignore-not-found`, apply]
 }
 
 /** How to make the env files the overlays' secretGenerators read, from the project folder. */
