@@ -303,6 +303,18 @@ async function refuseOrphanedVolume(kube: Kube, namespace: string, spec: Backing
   })
 }
 
+/** The variables a dependent receives from a backing service of this engine: what `{from, key}` may name. */
+export function connectionVariables(engine: BackingEngine): string[] {
+  return ENGINES[engine].env.map(([variable]) => variable)
+}
+
+/** `{from: <service>, key: <VARIABLE>}` in a dependent's env: a secretKeyRef into that service's credentials. */
+export function connectionRef(spec: BackingSpec, variable: string, as: string): ConnectionEnvVar {
+  const key = ENGINES[spec.engine].env.find(([name]) => name === variable)?.[1]
+  if (!key) throw new Error(`${spec.service} (${spec.engine}) provides no ${variable}`)
+  return {name: as, valueFrom: {secretKeyRef: {name: credentialsSecretName(spec.service), key}}}
+}
+
 /** Env for a service that depends on this one: every value comes from the credentials Secret. */
 export function connectionEnv(spec: BackingSpec): ConnectionEnvVar[] {
   const name = credentialsSecretName(spec.service)

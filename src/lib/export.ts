@@ -127,10 +127,10 @@ async function exportServices(project: Project): Promise<ExportedEnvironment> {
     // No password is generated or read: portable() drops the credentials Secret, which the chart or the overlays make.
     credentials: async () => ({user: '', password: '', database: ''}),
     // An empty stand-in, never the file, as for a single app.
-    secretEnv: (service) => (service.envFile ? {} : undefined),
+    secretEnv: (service) => (service.envFiles.length > 0 ? {} : undefined),
   })
   const services = project.services.map((service): ExportedService => {
-    const common = {name: service.name, labels: serviceLabels(config.name, service.name), ...envFileSecret(config, service.name, service.envFile)}
+    const common = {name: service.name, labels: serviceLabels(config.name, service.name), ...envFileSecret(config, service.name, service.envFiles[0])}
     switch (service.source.kind) {
       case 'backing': {
         const spec = backingSpec(service)

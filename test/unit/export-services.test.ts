@@ -13,7 +13,7 @@ import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {BackingCredentials} from '../../src/lib/backing.js'
 import {initFromCompose} from '../../src/lib/compose-init.js'
-import {readEnvFile} from '../../src/lib/dotenv.js'
+import {readEnvFile, readEnvFiles} from '../../src/lib/dotenv.js'
 import {runExport} from '../../src/lib/export.js'
 import {serviceImageTag} from '../../src/lib/image-tag.js'
 import type {KubeObject} from '../../src/lib/kube.js'
@@ -97,7 +97,7 @@ describe.each(cases)('devkube export of $name (services)', ({name, prepare, gold
       manageNamespace: true,
       image: (service) => ({reference: tags.get(service.name)!}),
       credentials: async (spec) => credentials(spec.service),
-      secretEnv: (service) => (service.envFile ? readEnvFile(service.envFile, project) : undefined),
+      secretEnv: (service) => readEnvFiles(service.envFiles, project),
     })
     return desired.objects
   }
