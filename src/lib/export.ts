@@ -40,8 +40,8 @@ export interface ExportedService {
   labels: Record<string, string>
   /** The Secret its env file's values go in, by a fixed name; the file is never read. */
   secretName?: string
-  /** Its env file, relative to the project (what the README's commands read). */
-  envFile?: string
+  /** Its env files, relative to the project (what the README's commands read); later files win, as in `up`. */
+  envFiles: string[]
   /** A backing service's credentials Secret: its name, the keys that hold no secret, the URI with PASSWORD_MARKER. */
   credentials?: {secret: string; data: Record<string, string>; uri: string}
 }
@@ -108,7 +108,7 @@ async function exportSingleApp(config: AppConfig): Promise<ExportedEnvironment> 
     source: 'build',
     image: splitImage(imageTag),
     labels: {[NAME_LABEL]: config.name, [INSTANCE_LABEL]: config.name, [MANAGED_BY_LABEL]: MANAGED_BY},
-    ...envFileSecret(config, config.name, config.envFile),
+    ...envFileSecret(config, config.name, config.envFile ? [config.envFile] : []),
   }
   return {environment: config.environment, namespace: config.namespace, services: [service], objects: portable(desired.objects, [service])}
 }
@@ -130,7 +130,7 @@ async function exportServices(project: Project): Promise<ExportedEnvironment> {
     secretEnv: (service) => (service.envFiles.length > 0 ? {} : undefined),
   })
   const services = project.services.map((service): ExportedService => {
-    const common = {name: service.name, labels: serviceLabels(config.name, service.name), ...envFileSecret(config, service.name, service.envFiles[0])}
+    const common = {name: service.name, labels: serviceLabels(config.name, service.name), ...envFileSecret(config, service.name, service.envFiles)}
     switch (service.source.kind) {
       case 'backing': {
         const spec = backingSpec(service)
@@ -147,9 +147,24 @@ async function exportServices(project: Project): Promise<ExportedEnvironment> {
   return {environment: config.environment, namespace: config.namespace, services, objects: portable(desired.objects, services)}
 }
 
-function envFileSecret(config: AppConfig, serviceName: string, envFile: string | undefined): Pick<ExportedService, 'secretName' | 'envFile'> {
-  if (!envFile) return {}
-  return {secretName: exportedSecretName(serviceName), envFile: path.relative(config.projectDir, envFile)}
+function envFileSecret(config: AppConfig, serviceName: string, envFiles: string[]): Pick<ExportedService, 'secretName' | 'envFiles'> {
+  if (envFiles.length === 0) return {envFiles: []}
+  return {secretName: exportedSecretName(serviceName), envFiles: envFiles.map((file) => path.relative(config.projectDir, file))}
+}
+
+/** The env files in a sentence: `.env`, or `a.env` and `b.env`. */
+function envFilesShown(service: ExportedService): string {
+  const quoted = service.envFiles.map((file) => `\`${file}\``)
+  return quoted.length === 1 ? `your ${quoted[0]} file` : `${quoted.slice(0, -1).join(', ')} and ${quoted.at(-1)}`
+}
+
+/** kubectl and kustomize refuse a key given twice, where `up` lets the later file win. */
+function repeatedKeysNote(service: ExportedService): string {
+  return service.envFiles.length > 1 ? ' A key in more than one of the files must be given once (the later file\'s value is the one `devkube up` uses).' : ''
+}
+
+function fromEnvFiles(service: ExportedService): string {
+  return service.envFiles.map((file) => `--from-env-file=${file}`).join(' ')
 }
 
 /** An image reference as repository and tag (no tag: the reference as it is, e.g. a digest). */
@@ -566,9 +581,9 @@ function helmSecretSection(source: ExportSource): string {
   const [defaults] = source.environments
   const sections: string[] = []
   for (const service of defaults.services.filter((candidate) => candidate.secretName)) {
-    const lines = source.environments.map((environment) => `kubectl create secret generic ${service.secretName} --from-env-file=${service.envFile} --namespace ${environment.namespace}`)
+    const lines = source.environments.map((environment) => `kubectl create secret generic ${service.secretName} ${fromEnvFiles(service)} --namespace ${environment.namespace}`)
     sections.push([
-      `${subject(defaults, service)} reads its secrets from the Secret \`${service.secretName}\`. Its values are not in these files (devkube never exports them): create it from your \`${service.envFile}\` file in each namespace before installing:`,
+      `${subject(defaults, service)} reads its secrets from the Secret \`${service.secretName}\`. Its values are not in these files (devkube never exports them): create it from ${envFilesShown(service)} in each namespace before installing:${repeatedKeysNote(service)}`,
       '',
       '```sh',
       ...lines,
@@ -609,7 +624,7 @@ function helmSecretNotes(environment: ExportedEnvironment): string {
   const notes: string[] = []
   for (const service of environment.services.filter((candidate) => candidate.secretName)) {
     const name = `${valuesOf(service.name)}.secretName`
-    notes.push(`- ${service.name} reads its ${service.envFile} values from the Secret {{ ${name} }}, which this chart does not create (its values are never exported). Create it before the pods can start:\n    kubectl create secret generic {{ ${name} }} --from-env-file=${service.envFile} --namespace {{ .Release.Namespace }}`)
+    notes.push(`- ${service.name} reads its ${service.envFiles.join(', ')} values from the Secret {{ ${name} }}, which this chart does not create (its values are never exported). Create it before the pods can start:\n    kubectl create secret generic {{ ${name} }} ${fromEnvFiles(service)} --namespace {{ .Release.Namespace }}`)
   }
   for (const service of environment.services.filter((candidate) => candidate.credentials)) {
     const existing = `${valuesOf(service.name)}.auth.existingSecret`
@@ -816,10 +831,10 @@ function kustomizeSecretSection(source: ExportSource, exportDir: string): string
   const sections: string[] = []
   for (const service of defaults.services.filter((candidate) => candidate.secretName)) {
     sections.push([
-      `${subject(defaults, service)} reads its secrets from the Secret \`${service.secretName}\`, which each overlay's \`secretGenerator\` makes from \`overlays/<env>/${service.secretName}.env\`. Those files are git-ignored (\`.gitignore\`) and devkube never writes them: copy your \`${service.envFile}\` there before applying (from the project folder):`,
+      `${subject(defaults, service)} reads its secrets from the Secret \`${service.secretName}\`, which each overlay's \`secretGenerator\` makes from \`overlays/<env>/${service.secretName}.env\`. Those files are git-ignored (\`.gitignore\`) and devkube never writes them: copy ${envFilesShown(service)} there before applying (from the project folder).${repeatedKeysNote(service)} kustomize reads \`KEY=value\` lines as they are: no quotes around values.`,
       '',
       '```sh',
-      ...source.environments.map((environment) => `cp ${service.envFile} ${overlay(environment)}/${service.secretName}.env`),
+      ...source.environments.map((environment) => `${service.envFiles.length === 1 ? 'cp' : 'cat'} ${service.envFiles.join(' ')} ${service.envFiles.length === 1 ? '' : '> '}${overlay(environment)}/${service.secretName}.env`),
       '```',
     ].join('\n'))
   }
