@@ -583,7 +583,7 @@ function helmSecretSection(source: ExportSource): string {
   for (const service of defaults.services.filter((candidate) => candidate.secretName)) {
     const lines = source.environments.map((environment) => `kubectl create secret generic ${service.secretName} ${fromEnvFiles(service)} --namespace ${environment.namespace}`)
     sections.push([
-      `${subject(defaults, service)} reads its secrets from the Secret \`${service.secretName}\`. Its values are not in these files (devkube never exports them): create it from ${envFilesShown(service)} in each namespace before installing:${repeatedKeysNote(service)}`,
+      `${subject(defaults, service)} reads its secrets from the Secret \`${service.secretName}\`. Its values are not in these files (devkube never exports them): create it from ${envFilesShown(service)} in each namespace before installing${service.envFiles.length > 1 ? ' (a key in more than one of the files must be given once: the later file\'s value is the one `devkube up` uses)' : ''}:`,
       '',
       '```sh',
       ...lines,
