@@ -41,7 +41,7 @@ export interface ExecResult {
 export interface FakePod {
   apiVersion: string
   kind: 'Pod'
-  metadata: {name: string; namespace: string; labels?: Record<string, string>; uid: string; creationTimestamp: string}
+  metadata: {name: string; namespace: string; labels?: Record<string, string>; uid: string; creationTimestamp: string; deletionTimestamp?: string; deletionGracePeriodSeconds?: number}
   spec: {containers: Array<{name: string; image: string; [key: string]: unknown}>; [key: string]: unknown}
   status: {
     phase: string

@@ -32,7 +32,7 @@ import {
   sortKeys,
   unsupported,
 } from './util.mjs'
-import {K8S_VERSION, deletePods, getObject, initPod, key, listObjects, nodeObject, putObject, reconcile, replicaSetsOf, revisionOf} from './world.mjs'
+import {K8S_VERSION, deletePods, getObject, isTerminating, terminatePods, initPod, key, listObjects, nodeObject, putObject, reconcile, replicaSetsOf, revisionOf} from './world.mjs'
 import {portForward} from './portforward.mjs'
 import {forbiddenStatefulSetUpdate} from './statefulsets.mjs'
 import {logs} from './logs.mjs'
@@ -219,6 +219,8 @@ function table(rows, {minWidth = 6, padding = 3} = {}) {
 }
 
 function podStatusText(pod) {
+  // kubectl's printer: a pod being deleted is Terminating whatever its containers say.
+  if (isTerminating(pod)) return 'Terminating'
   const statuses = pod.status?.containerStatuses ?? []
   for (const s of statuses) if (s.state.waiting?.reason && s.state.waiting.reason !== 'ContainerCreating') return s.state.waiting.reason
   for (const s of statuses) if (s.state.terminated) return s.state.terminated.reason
@@ -1033,6 +1035,10 @@ async function del(conn, {args, flags}, stdinText) {
   }
   await simulateLatency('kubectl-delete')
   let found = 0
+  // --grace-period (default: the pod's own; --now is 1; --force --grace-period=0 skips it), as kubectl sends it.
+  const gracePeriod = flags.now === true || flags.now === 'true' ? 1 : flags['grace-period'] !== undefined && Number(flags['grace-period']) >= 0 ? Number(flags['grace-period']) : undefined
+  if (gracePeriod === 0 && !(flags.force === true || flags.force === 'true')) fail('error: --grace-period=0 must have --force specified\n')
+  const terminating = []
   await inCluster(conn, async (state) => {
     const selector = flags.selector ? parseSelector(flags.selector) : () => true
     const fieldSelector = parseFieldSelector(flags['field-selector'])
@@ -1059,8 +1065,10 @@ async function del(conn, {args, flags}, stdinText) {
         }
         found++
         if (kind === 'Namespace') namespaceDeletes.push(obj.metadata.name)
-        if (kind === 'Pod') await deletePods(state, [obj])
-        else delete state.objects[key(kind, TYPES[kind].namespaced ? obj.metadata.namespace : '', obj.metadata.name)]
+        if (kind === 'Pod') {
+          await terminatePods(state, [obj], gracePeriod)
+          if (getObject(state, 'Pod', obj.metadata.namespace, obj.metadata.name)) terminating.push(obj)
+        } else delete state.objects[key(kind, TYPES[kind].namespaced ? obj.metadata.namespace : '', obj.metadata.name)]
         results.push(`${quotedRef(kind, obj.metadata.name)} deleted`)
       }
     }
@@ -1070,9 +1078,21 @@ async function del(conn, {args, flags}, stdinText) {
   })
   await simulateLatency(results.some((r) => r.startsWith('namespace')) ? 'nsdelete' : 'none')
   if (results.length) process.stdout.write(results.join('\n') + '\n')
+  // --wait (default true): kubectl returns once the objects are gone, i.e. after a pod's grace period.
+  if (terminating.length && flags.wait !== false && flags.wait !== 'false') await waitUntilGone(conn, terminating, flags.timeout)
   if (!found && !errors.length && targets.every((t) => t.name === undefined)) process.stdout.write('No resources found\n')
   if (errors.length) fail(errors.join('\n') + '\n')
   return 0
+}
+
+async function waitUntilGone(conn, pods, timeout) {
+  const deadline = timeout && timeout !== '0s' ? Date.now() + parseGoDuration(timeout) : Infinity
+  for (;;) {
+    const left = await inCluster(conn, (state) => pods.filter((pod) => getObject(state, 'Pod', pod.metadata.namespace, pod.metadata.name)?.metadata.uid === pod.metadata.uid))
+    if (!left.length) return
+    if (Date.now() >= deadline) fail(`error: timed out waiting for the condition on pods/${left[0].metadata.name}\n`)
+    await sleep(250)
+  }
 }
 
 async function create(conn, {args}) {
