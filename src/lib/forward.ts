@@ -93,6 +93,8 @@ export class ForwardSupervisor {
   private silentProbes = 0
   private hungReason?: string
   private selector?: string
+  /** The Service's port entry for remotePort, once read: where a pod's own port is found. */
+  private servicePort?: ServicePort | null
   private readonly ready: Promise<void>
   private resolveReady!: () => void
   private rejectReady!: (error: Error) => void
@@ -135,7 +137,9 @@ export class ForwardSupervisor {
       attempt++
       const stderr: string[] = []
       let readyAt: number | undefined
-      const child = this.kube.startKubectl(['port-forward', `service/${this.target.service}`, `${this.target.localPort}:${this.target.remotePort}`], {
+      const forwarded = await this.chooseTarget()
+      if (this.stopped) return
+      const child = this.kube.startKubectl(['port-forward', forwarded.resource, `${this.target.localPort}:${forwarded.port}`], {
         namespace: this.target.namespace,
         onLine: (line, stream) => {
           if (stream === 'stderr') stderr.push(line)
@@ -182,20 +186,48 @@ export class ForwardSupervisor {
   /** Polls until the Service has a ready, not terminating pod, or READY_POLL_LIMIT_MS passes. */
   private async waitForReadyPod(): Promise<void> {
     const deadline = Date.now() + READY_POLL_LIMIT_MS
-    this.selector ??= this.target.selector ?? (await this.serviceSelector())
+    await this.readService()
     if (!this.selector) return
     while (!this.stopped && Date.now() < deadline) {
-      const pods = await this.kube.list<Pod>('pods', this.target.namespace, this.selector, true).catch(() => [])
-      const ready = pods.some((pod) => !pod.metadata.deletionTimestamp && pod.status.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True'))
-      if (ready) return
+      if (await this.readyPod()) return
       await sleep(READY_POLL_MS)
     }
   }
 
-  private async serviceSelector(): Promise<string | undefined> {
-    const service = await this.kube.getJson<{spec?: {selector?: Record<string, string>}}>(['service', this.target.service], this.target.namespace, true).catch(() => undefined)
-    const selector = service?.spec?.selector
-    return selector ? Object.entries(selector).map(([key, value]) => `${key}=${value}`).join(',') : undefined
+  /**
+   * What kubectl forwards to: the newest ready pod that is not Terminating, on the Service's target
+   * port. Given `service/X`, kubectl picks the pod itself and prefers the one ready the longest: right
+   * after a redeploy that is the old pod, still Ready during its grace period, which then serves the
+   * old version and dies under the forward. Without such a pod (or the Service's ports), `service/X`.
+   */
+  private async chooseTarget(): Promise<{resource: string; port: number | string}> {
+    const fallback = {resource: `service/${this.target.service}`, port: this.target.remotePort}
+    await this.readService()
+    if (!this.selector || !this.servicePort) return fallback
+    const pod = await this.readyPod()
+    const port = pod && podPort(pod, this.servicePort)
+    return pod && port !== undefined ? {resource: `pod/${pod.metadata.name}`, port} : fallback
+  }
+
+  private async readyPod(): Promise<Pod | undefined> {
+    const pods = await this.kube.list<Pod>('pods', this.target.namespace, this.selector!, true).catch(() => [] as Pod[])
+    const serving = pods.filter((pod) => !pod.metadata.deletionTimestamp && pod.status.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True'))
+    return serving.sort((a, b) => String(b.metadata.creationTimestamp ?? '').localeCompare(String(a.metadata.creationTimestamp ?? '')))[0]
+  }
+
+  /** The Service's selector and the port entry of remotePort, read once (a selector given by the caller saves the read only when it also knows no ports). */
+  private async readService(): Promise<void> {
+    if (this.servicePort !== undefined) return
+    const service = await this.kube
+      .getJson<{spec?: {selector?: Record<string, string>; ports?: ServicePort[]}}>(['service', this.target.service], this.target.namespace, true)
+      .catch(() => undefined)
+    if (!service) {
+      this.selector ??= this.target.selector
+      return
+    }
+    const selector = service.spec?.selector
+    this.selector ??= this.target.selector ?? (selector ? Object.entries(selector).map(([key, value]) => `${key}=${value}`).join(',') : undefined)
+    this.servicePort = service.spec?.ports?.find((entry) => entry.port === this.target.remotePort) ?? null
   }
 
   /**
@@ -297,6 +329,18 @@ function connectThrough(port: number, timeoutMs: number): Promise<void> {
     socket.on('close', done)
     socket.on('error', done)
   })
+}
+
+interface ServicePort {
+  port: number
+  targetPort?: number | string
+}
+
+/** The pod's port behind a Service port: targetPort by number, or by the name of a container port (default: the port itself). */
+function podPort(pod: Pod, servicePort: ServicePort): number | undefined {
+  const target = servicePort.targetPort ?? servicePort.port
+  if (typeof target === 'number' || /^\d+$/.test(target)) return Number(target)
+  return pod.spec.containers.flatMap((container) => container.ports ?? []).find((port) => port.name === target)?.containerPort
 }
 
 function sleep(ms: number): Promise<void> {

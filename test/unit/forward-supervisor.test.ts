@@ -111,3 +111,31 @@ describe('ForwardSupervisor', () => {
     expect(portForwards()).toHaveLength(1)
   })
 })
+
+describe('ForwardSupervisor and Terminating pods', () => {
+  let restore = () => {}
+  let supervisor: ForwardSupervisor | undefined
+  afterEach(async () => {
+    await supervisor?.stop()
+    supervisor = undefined
+    restore()
+  })
+
+  it('forwards to the newest ready pod that is not Terminating, on the Service target port', async () => {
+    // Right after a redeploy: the old pod is still Ready during its grace period (and kubectl, given
+    // service/hello, would pick it: it has been ready the longest).
+    const readyCondition = [{type: 'Ready', status: 'True'}]
+    const old = {metadata: {name: 'hello-old', creationTimestamp: '2026-11-29T10:00:00Z', deletionTimestamp: '2026-11-29T10:05:30Z'}, spec: {containers: [{name: 'hello', ports: [{name: 'http', containerPort: 5000}]}]}, status: {conditions: readyCondition}}
+    const current = {metadata: {name: 'hello-new', creationTimestamp: '2026-11-29T10:05:00Z'}, spec: {containers: [{name: 'hello', ports: [{name: 'http', containerPort: 5000}]}]}, status: {conditions: readyCondition}}
+    const starting = {metadata: {name: 'hello-newer', creationTimestamp: '2026-11-29T10:05:10Z'}, spec: {containers: [{name: 'hello', ports: [{name: 'http', containerPort: 5000}]}]}, status: {conditions: [{type: 'Ready', status: 'False'}]}}
+    const runner = new FakeRunner()
+      .when('kubectl --context kind-devkube --namespace hello get service hello', {stdout: JSON.stringify({spec: {selector: {app: 'hello'}, ports: [{port: 8080, targetPort: 'http'}]}})})
+      .when('kubectl --context kind-devkube --namespace hello get pods', {stdout: JSON.stringify({items: [old, current, starting]})})
+      .whenStarted('kubectl', (child) => child.say(`Forwarding from 127.0.0.1:${target.localPort} -> 5000`))
+    restore = setRunner(runner)
+    supervisor = new ForwardSupervisor(new Kube('devkube'), target)
+    await supervisor.waitUntilReady()
+    const forward = runner.started.find((child) => child.argv.includes('port-forward'))!
+    expect(forward.argv.slice(5)).toEqual(['port-forward', 'pod/hello-new', '18080:5000'])
+  })
+})
