@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {DevkubeCommand} from '../lib/base-command.js'
-import {portFlag, projectFlags, projectOverrides} from '../lib/flags.js'
+import {portOverrides, projectFlags, projectOverrides, servicePortFlag} from '../lib/flags.js'
 import {runForward} from '../lib/forward-command.js'
 
 export default class Forward extends DevkubeCommand {
@@ -15,8 +15,8 @@ export default class Forward extends DevkubeCommand {
 
   static flags = {
     ...projectFlags,
-    forward: portFlag('Local port to forward (default: devkube.yaml `forward`, else the port).'),
-    port: portFlag('Port the app listens on (used for the default of --forward).'),
+    forward: servicePortFlag('Local port to forward (default: devkube.yaml `forward`, else the port); SERVICE=PORT for a service of `services:` (repeatable).'),
+    port: servicePortFlag('Port the app listens on (used for the default of --forward); SERVICE=PORT for a service of `services:`.'),
     detach: Flags.boolean({char: 'd', description: 'Forward in the background and return.'}),
     'background-child': Flags.boolean({hidden: true}),
     deployed: Flags.string({hidden: true, description: 'The Deployed record (.devkube/deployed-<env>.json) the background child serves.'}),
@@ -25,7 +25,7 @@ export default class Forward extends DevkubeCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(Forward)
     await runForward(
-      {...projectOverrides(flags), forward: flags.forward, port: flags.port},
+      {...projectOverrides(flags), ...portOverrides(flags)},
       {
         detach: flags.detach,
         backgroundChild: flags['background-child'] && flags.deployed ? {deployedFile: flags.deployed} : undefined,

@@ -2,7 +2,7 @@ import {confirm} from '@inquirer/prompts'
 import {Flags} from '@oclif/core'
 import {DevkubeCommand} from '../lib/base-command.js'
 import {InterruptedError} from '../lib/errors.js'
-import {portFlag, projectFlags, projectOverrides} from '../lib/flags.js'
+import {portOverrides, projectFlags, projectOverrides, servicePortFlag} from '../lib/flags.js'
 import {runUp, type UpResult} from '../lib/up-command.js'
 import {parseKeyValues} from '../lib/project.js'
 
@@ -19,6 +19,7 @@ By default devkube stays in the foreground forwarding the port; Ctrl-C stops for
     {description: 'Run the app in this folder and forward http://localhost:8080', command: '<%= config.bin %> up'},
     {description: 'Deploy and return, forwarding in the background', command: '<%= config.bin %> up --detach'},
     {description: 'Deploy the staging environment on another local port', command: '<%= config.bin %> up --env staging --forward 9090 --detach'},
+    {description: 'An app with `services:`: choose the local ports of two of them', command: '<%= config.bin %> up --forward web=8080 --forward api=8081'},
     {description: 'In CI: deploy, print a JSON result, no port forward', command: '<%= config.bin %> up --no-forward --json'},
     {description: 'Deploy, then sync every save into the running pods until Ctrl-C', command: '<%= config.bin %> up --watch'},
     {description: 'Deploy to the cluster devkube.yaml `targets:` names "staging" (push, apply, wait; no forward)', command: '<%= config.bin %> up --target staging'},
@@ -28,8 +29,8 @@ By default devkube stays in the foreground forwarding the port; Ctrl-C stops for
 
   static flags = {
     ...projectFlags,
-    port: portFlag('Port the app listens on in its container (default: detected, else 8080).'),
-    forward: portFlag('Local port to forward: http://localhost:<forward> (default: the port).'),
+    port: servicePortFlag('Port the app listens on in its container (default: detected, else 8080); SERVICE=PORT for a service of `services:` (repeatable).'),
+    forward: servicePortFlag('Local port to forward: http://localhost:<forward> (default: the port); SERVICE=PORT for a service of `services:` (repeatable).'),
     replicas: Flags.integer({description: 'Number of pods to run.', min: 0}),
     timeout: Flags.integer({description: 'Seconds to wait for the rollout.', default: 120, min: 1}),
     detach: Flags.boolean({char: 'd', description: 'Forward the port in the background and return (`devkube down` stops it).'}),
@@ -46,8 +47,7 @@ By default devkube stays in the foreground forwarding the port; Ctrl-C stops for
     return runUp(
       {
         ...projectOverrides(flags),
-        port: flags.port,
-        forward: flags.forward,
+        ...portOverrides(flags),
         replicas: flags.replicas,
         buildArgs: parseKeyValues(flags['build-arg'], '--build-arg'),
       },

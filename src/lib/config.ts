@@ -149,6 +149,9 @@ export interface ConfigOverrides {
   namespace?: string
   port?: number
   forward?: number
+  /** `--port SERVICE=PORT` / `--forward SERVICE=PORT`: per service, by name (checked against the app's services). */
+  servicePorts?: Record<string, number>
+  serviceForwards?: Record<string, number>
   replicas?: number
   environment?: string
   buildArgs?: Record<string, string>
@@ -442,7 +445,8 @@ export function resolveConfig(
   const layer = file.environments?.[environment] ?? {}
   const name = overrides.name ?? file.name ?? defaultName(projectDir)
   const pick = <K extends keyof typeof layer>(key: K) => layer[key] ?? file[key]
-  const port = overrides.port ?? pick('port') ?? detected.port ?? DEFAULT_PORT
+  // A single app is one service named after it: `--port NAME=P` is its --port.
+  const port = overrides.servicePorts?.[name] ?? overrides.port ?? pick('port') ?? detected.port ?? DEFAULT_PORT
   const build = {...file.build, ...layer.build}
   const resources = pick('resources')
   const strategy = pick('strategy')
@@ -464,7 +468,7 @@ export function resolveConfig(
     cluster: overrides.cluster ?? pick('cluster') ?? DEFAULT_CLUSTER,
     namespace: overrides.namespace ?? pick('namespace') ?? (environment === DEFAULT_ENVIRONMENT ? name : `${name}-${environment}`),
     port,
-    forward: overrides.forward ?? pick('forward') ?? port,
+    forward: overrides.serviceForwards?.[name] ?? overrides.forward ?? pick('forward') ?? port,
     replicas: overrides.replicas ?? pick('replicas') ?? 1,
     build: {
       context,
@@ -486,6 +490,7 @@ export function resolveConfig(
     services: [],
   }
   resolved.services = file.services ? resolveServices(resolved, file, overrides, detectService) : [singleService(resolved)]
+  checkServicePortFlags(resolved, overrides, Boolean(file.services))
   if (file.services) {
     // App-wide values that name one port (doctor's port check, status's probe) follow the first service with one.
     const first = resolved.services.find((service) => service.port !== undefined)
@@ -505,6 +510,7 @@ export type DetectService = (context: string) => {lang?: Language; port?: number
  */
 function resolveServices(app: AppConfig, file: ConfigFile, overrides: ConfigOverrides, detectService: DetectService): ServiceConfig[] {
   const layer = file.environments?.[app.environment] ?? {}
+  const builtCount = Object.values(file.services ?? {}).filter((service) => service.build).length
   return Object.entries(file.services ?? {}).map(([name, service]) => {
     const override = layer.services?.[name] ?? {}
     const pick = <K extends keyof ServiceOverrides>(key: K) => override[key] ?? service[key]
@@ -534,12 +540,14 @@ function resolveServices(app: AppConfig, file: ConfigFile, overrides: ConfigOver
         hint: `Create ${envFileSetting} (KEY=value lines) or remove \`envFile\` from that service in devkube.yaml.`,
       })
     }
+    // The plain --port/--forward of a one-app command line mean the app's only built service (checkServicePortFlags).
+    const plain = source.kind === 'build' && builtCount === 1
     return {
       name,
       source,
       lang: service.lang ?? detected.lang,
-      port: pick('port') ?? pick('ports')?.[0] ?? detected.port ?? (source.kind === 'backing' && isBackingEngine(source.engine) ? backingPort(source.engine) : undefined),
-      forward: pick('forward'),
+      port: overrides.servicePorts?.[name] ?? (plain ? overrides.port : undefined) ?? pick('port') ?? pick('ports')?.[0] ?? detected.port ?? (source.kind === 'backing' && isBackingEngine(source.engine) ? backingPort(source.engine) : undefined),
+      forward: overrides.serviceForwards?.[name] ?? (plain ? overrides.forward : undefined) ?? pick('forward'),
       replicas: source.kind === 'backing' ? 1 : (overrides.replicas ?? override.replicas ?? layer.replicas ?? service.replicas ?? file.replicas ?? 1),
       env: {...stringifyMap(file.env), ...stringifyMap(service.env), ...stringifyMap(layer.env), ...stringifyMap(override.env)},
       envFile,
@@ -556,6 +564,36 @@ function resolveServices(app: AppConfig, file: ConfigFile, overrides: ConfigOver
       devCommand: service.dev?.command,
     }
   })
+}
+
+/**
+ * `--port`/`--forward` as given: SERVICE=PORT must name a service (with a port, for --forward); the plain
+ * PORT of an app with `services:` means its one built service, and is refused when it has several.
+ */
+function checkServicePortFlags(config: AppConfig, overrides: ConfigOverrides, servicesFile: boolean): void {
+  const names = config.services.map((service) => service.name)
+  const built = config.services.filter((service) => service.source.kind === 'build')
+  for (const [flag, plain, byService] of [['--port', overrides.port, overrides.servicePorts], ['--forward', overrides.forward, overrides.serviceForwards]] as const) {
+    for (const [name, value] of Object.entries(byService ?? {})) {
+      const service = config.services.find((candidate) => candidate.name === name)
+      if (!service) {
+        const suggestion = closest(name, names)
+        throw new UserError(`${flag} ${name}=${value} names no service of ${config.name}.`, {
+          hint: `Its services: ${names.join(', ')}${suggestion ? ` (did you mean ${flag} ${suggestion}=${value}?)` : ''}.`,
+        })
+      }
+      if (flag === '--forward' && service.port === undefined) {
+        throw new UserError(`${flag} ${name}=${value}: the service ${name} has no port to forward.`, {
+          hint: `Give it one in devkube.yaml (\`services.${name}.port\`), or forward a service that has one: ${config.services.filter((candidate) => candidate.port !== undefined).map((candidate) => candidate.name).join(', ') || 'none has'}.`,
+        })
+      }
+    }
+    if (plain !== undefined && servicesFile && built.length !== 1) {
+      throw new UserError(`${flag} ${plain} does not say which service it is for: ${config.name} ${built.length === 0 ? 'builds none' : `builds ${built.map((service) => service.name).join(' and ')}`}.`, {
+        hint: `Name the service, e.g. ${flag} ${(built[0] ?? config.services[0]).name}=${plain} (repeatable); its services: ${names.join(', ')}.`,
+      })
+    }
+  }
 }
 
 /** A single-app devkube.yaml (no `services:`): one built service named after the app, with its k8s/ folder. */

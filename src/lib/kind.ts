@@ -121,6 +121,31 @@ export async function loadImage(cluster: string, tag: string, signal?: AbortSign
   throw kindFailure(result, `load the image ${tag} into "${cluster}"`, 'Run `devkube up --rebuild` to build and load the image again.')
 }
 
+/**
+ * Several images in ONE `kind load docker-image a b c`: kind saves them into one archive and imports it
+ * once per node, instead of a save, copy and import per image. Returns the images it copied (kind says
+ * "found to be already present" per image for the others). The archive fallbacks (containerd store,
+ * Podman) stay one image at a time.
+ */
+export async function loadImages(cluster: string, tags: string[], signal?: AbortSignal): Promise<string[]> {
+  const oneByOne = async () => {
+    const loaded: string[] = []
+    for (const tag of tags) if ((await loadImage(cluster, tag, signal)) === 'loaded') loaded.push(tag)
+    return loaded
+  }
+  if (tags.length <= 1 || imageTool() === 'podman') return oneByOne()
+  const result = await run(['kind', 'load', 'docker-image', ...tags, '--name', cluster], {allowFailure: true, signal})
+  const output = `${result.stderr}\n${result.stdout}`
+  if (result.exitCode === 0) return tags.filter((tag) => !new RegExp(`Image: "${escapeRegExp(tag)}" .*already present on all nodes`).test(output))
+  if (signal?.aborted) return tags
+  if (CONTAINERD_DIGEST_ERROR.test(output)) return oneByOne()
+  throw kindFailure(result, `load the images ${tags.join(', ')} into "${cluster}"`, 'Run `devkube up --rebuild` to build and load the images again.')
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
 async function loadImageArchive(cluster: string, tag: string, signal?: AbortSignal): Promise<'loaded'> {
   const directory = await mkdtemp(path.join(os.tmpdir(), 'devkube-image-'))
   const archive = path.join(directory, 'image.tar')

@@ -16,7 +16,7 @@ import {readEnvFile} from './dotenv.js'
 import {UserError} from './errors.js'
 import {forwardProbePath} from './forward.js'
 import {serviceImageTag} from './image-tag.js'
-import {checkClusterName, clusterExists, createCluster, deleteCluster, kindVersion, loadImage, MIN_KIND_VERSION, nodeContainers, startNodes, stoppedNodes} from './kind.js'
+import {checkClusterName, clusterExists, createCluster, deleteCluster, kindVersion, loadImages, MIN_KIND_VERSION, nodeContainers, startNodes, stoppedNodes} from './kind.js'
 import {kubectlClientVersion, MANAGED_BY, MANAGED_BY_LABEL, type Deployment, type Kube, type KubeObject, type Pod} from './kube.js'
 import {desiredState, inSync, readManifests, renderApp, resourceName} from './manifests.js'
 import {backingImage, backingSpec, resolveCredentials} from './backing.js'
@@ -289,10 +289,8 @@ const load: Step<UpInput, {loaded: string[]}> = {
       handle.skip('every node has it')
       return {loaded: []}
     }
-    const loaded: string[] = []
-    for (const tag of missing) {
-      if ((await loadImage(project.config.cluster, tag, handle.signal)) === 'loaded') loaded.push(tag)
-    }
+    // One kind call for all of them: one archive, one import per node.
+    const loaded = await loadImages(project.config.cluster, missing, handle.signal)
     if (loaded.length === 0) handle.skip('every node has it')
     return {loaded}
   },

@@ -29,7 +29,8 @@ export function worldRunner(hooks: {onBuild?: (tag: string) => Promise<void>} = 
     .when('kubectl config view', {stdout: JSON.stringify({contexts: [{name: 'kind-devkube', context: {cluster: 'kind-devkube'}}], clusters: [{name: 'kind-devkube', cluster: {server: 'https://127.0.0.1:40000'}}]})})
     .when('kind get kubeconfig', {stdout: 'clusters:\n- cluster:\n    server: https://127.0.0.1:40000\n  name: kind-devkube\n'})
     .when('kind load docker-image', (argv) => {
-      world.nodeImages.add(argv[3])
+      // Every image named before the flags, as kind takes several in one call.
+      for (const image of argv.slice(3, argv.indexOf('--name'))) world.nodeImages.add(image)
       return {stderr: 'loading...'}
     })
     .when('kubectl kustomize', (argv) => {

@@ -1,5 +1,5 @@
 import {afterEach, describe, expect, it} from 'vitest'
-import {loadImage} from '../../src/lib/kind.js'
+import {loadImage, loadImages} from '../../src/lib/kind.js'
 import {setRunner} from '../../src/lib/runner.js'
 import {FakeRunner} from '../support/fake-runner.js'
 import {UserError} from '../../src/lib/errors.js'
@@ -67,5 +67,28 @@ describe('loading the image into kind', () => {
   it("turns kind's own error into a sentence with a hint", async () => {
     restore = setRunner(new FakeRunner().when('kind load docker-image', {exitCode: 1, stderr: 'ERROR: image: "devkube.local/hello:abc" not present locally'}))
     await expect(loadImage('devkube', 'devkube.local/hello:abc')).rejects.toThrow('kind could not load the image devkube.local/hello:abc into "devkube": image: "devkube.local/hello:abc" not present locally')
+  })
+})
+
+describe('loading several images into kind', () => {
+  let restore = () => {}
+  afterEach(() => restore())
+
+  it('loads them in one kind call and returns those kind copied (not those already on every node)', async () => {
+    const runner = new FakeRunner().when('kind load docker-image', {
+      stderr: 'Image: "devkube.local/shop-web:abc" with ID "sha256:1" not yet present on node "devkube-control-plane", loading...\nImage: "postgres:16" with ID "sha256:2" found to be already present on all nodes.\nImage: "devkube.local/shop-api:def" with ID "sha256:3" not yet present on node "devkube-control-plane", loading...\n',
+    })
+    restore = setRunner(runner)
+    expect(await loadImages('devkube', ['devkube.local/shop-web:abc', 'postgres:16', 'devkube.local/shop-api:def'])).toEqual(['devkube.local/shop-web:abc', 'devkube.local/shop-api:def'])
+    expect(runner.callsOf('kind load docker-image').map((call) => call.argv)).toEqual([['kind', 'load', 'docker-image', 'devkube.local/shop-web:abc', 'postgres:16', 'devkube.local/shop-api:def', '--name', 'devkube']])
+  })
+
+  it('falls back to one image at a time on the containerd digest error (each through its archive)', async () => {
+    const runner = new FakeRunner()
+      .when('kind load docker-image', {stderr: 'loading...'})
+      .on((argv) => (argv[0] === 'kind' && argv[2] === 'docker-image' && argv.length > 6 ? {exitCode: 1, stderr: 'Command Output: ctr: content digest sha256:abc: not found'} : undefined))
+    restore = setRunner(runner)
+    expect(await loadImages('devkube', ['a:1', 'b:2'])).toEqual(['a:1', 'b:2'])
+    expect(runner.callsOf('kind load docker-image').map((call) => call.argv.slice(3, -2))).toEqual([['a:1', 'b:2'], ['a:1'], ['b:2']])
   })
 })

@@ -64,6 +64,10 @@ describe('the up plan with several services', () => {
     const {deployed} = await up()
     expect(runner.callsOf('docker build')).toHaveLength(2)
     expect(mostAtOnce).toBe(2)
+    // Both new images go to the nodes in one kind call (one archive, one import).
+    const [load, ...more] = runner.callsOf('kind load docker-image')
+    expect(more).toEqual([])
+    expect(load.argv.filter((arg) => arg.startsWith('devkube.local/'))).toHaveLength(2)
     expect(deployed.actions.builtServices.sort()).toEqual(['api', 'web'])
     expect(deployed.services.map((service) => [service.name, service.workload.kind, service.service?.port])).toEqual([
       ['web', 'Deployment', 5000],
