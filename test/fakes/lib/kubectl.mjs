@@ -26,6 +26,7 @@ import {
   kubeJson,
   parseGoDuration,
   dockerPing,
+  dockerContainerState,
   readStdin,
   simulateLatency,
   sleep,
@@ -168,18 +169,24 @@ function connect(flags, {refusal = 0} = {}) {
     return state && !state.creating && String(state.port) === match[1]
   })
   if (!clusterName) throw refused(server, refusal)
-  return {clusterName, namespace: flags.namespace ?? context.namespace ?? 'default', contextName, server, refusal}
+  return {clusterName, namespace: flags.namespace ?? context.namespace ?? 'default', contextName, server, refusal, nodeContainer: readCluster(clusterName)?.nodeContainer}
 }
 
-/** A kind cluster's API server runs in Docker: with the daemon down, nothing answers on its port. */
+/** A kind cluster's API server runs in its node container: with it stopped, or the Docker daemon down, nothing answers on its port. */
+async function apiServerUp(conn) {
+  return conn.nodeContainer ? (await dockerContainerState(conn.nodeContainer)) === 'running' : dockerPing()
+}
+
 async function connectLive(flags, options) {
   const conn = connect(flags, options)
-  if (!(await dockerPing())) throw refused(conn.server, conn.refusal)
+  if (!(await apiServerUp(conn))) throw refused(conn.server, conn.refusal)
   return conn
 }
 
 /** Runs fn under the cluster lock after one reconcile pass. */
 async function inCluster(conn, fn) {
+  // Polling loops (port-forward, rollout status) lose the API server when the node is stopped meanwhile.
+  if (conn.nodeContainer && !(await apiServerUp(conn))) throw refused(conn.server, conn.refusal)
   return withCluster(conn.clusterName, async (state) => {
     if (!state) throw refused(conn.server, conn.refusal)
     try {
