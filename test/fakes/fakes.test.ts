@@ -812,7 +812,8 @@ spec:
 
   it('deleting the set keeps the claims; deleting a claim (or the namespace) deletes its volume', async () => {
     expect(await kubectl(['delete', 'statefulset', 'kv', '-n', ns])).toEqual({code: 0, stdout: 'statefulset.apps "kv" deleted\n', stderr: ''})
-    expect(await tools.pods(cluster, ns)).toEqual([])
+    // Its pods go as any deleted pod does: Terminating for their grace period, then gone.
+    await eventually('the set\'s pods gone', async () => ((await tools.pods(cluster, ns)).length === 0 ? true : undefined), 40_000)
     expect(await volumes()).toHaveLength(2)
     expect(await kubectl(['delete', 'pvc', 'data-kv-1', '-n', ns])).toEqual({code: 0, stdout: 'persistentvolumeclaim "data-kv-1" deleted\n', stderr: ''})
     expect(await volumes()).toHaveLength(1)

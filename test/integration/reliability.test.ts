@@ -209,8 +209,8 @@ describe.skipIf(!dockerReady)('faults while the app runs', () => {
     const status = await devkube(['status'], {cwd: dir, env: tools.env})
     expect(status.code).toBe(1)
     expect(status.stdout + status.stderr).toContain(stoppedSentence)
+    // A missing or stopped cluster is no failed requirement for doctor (up creates or starts it): a ✗ line, exit 0.
     const doctor = await devkube(['doctor'], {cwd: dir, env: tools.env})
-    expect(doctor.code).toBe(1)
     expect(doctor.stdout + doctor.stderr).toContain(stoppedSentence)
 
     const result = await up('--detach', '--forward', String(port))
