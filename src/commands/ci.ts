@@ -7,7 +7,7 @@ import {resolveProject} from '../lib/project.js'
 export default class Ci extends DevkubeCommand {
   static summary = 'Write a CI pipeline (GitHub Actions or GitLab CI) that deploys the app to a kind cluster in the job and checks it answers.'
 
-  static description = `The pipeline builds the image, creates a kind cluster inside the CI job, runs \`devkube up --no-forward --json\`, checks that the app answers on its URL, and runs \`devkube down\`. With --registry, runs on the main branch also push the image (its content tag, never :latest) to that registry.
+  static description = `The pipeline builds the image (with \`services:\`, every built service's), creates a kind cluster inside the CI job, runs \`devkube up --no-forward --json\`, checks that the app (each built service with a port) answers on its URL, and runs \`devkube down\`. With --registry, runs on the main branch also push each built image (its content tag, never :latest) to that registry; backing services and stock images are not built, so not pushed.
 
 GitHub: .github/workflows/devkube.yml. GitLab: .gitlab-ci.yml (a docker:dind service runs kind). An existing file is never overwritten without --force.`
 

@@ -5,9 +5,9 @@ import {runExport, type ExportResult} from '../lib/export.js'
 export default class Export extends DevkubeCommand {
   static summary = 'Write the app as a Helm chart or as kustomize base + overlays, one environment each, for clusters devkube does not run.'
 
-  static description = `The objects are the ones \`devkube up --env <env>\` applies (same image, replicas, resources and settings), for every environment in devkube.yaml. A chart gets values.yaml plus values-<env>.yaml; kustomize gets base/ plus overlays/<env>/ with the image set by the images transformer.
+  static description = `The objects are the ones \`devkube up --env <env>\` applies (same images, replicas, resources and settings), for every environment in devkube.yaml and, with \`services:\`, every service (backing services' StatefulSets and Services included). A chart gets values.yaml plus values-<env>.yaml, a block per service; kustomize gets base/ plus overlays/<env>/ with built images set by the images transformer.
 
-Secret values (.env) are never exported: the objects refer to a Secret by name, and the README written next to them says how to create it. Existing files are never overwritten without --force.`
+Secret values are never exported. Env files: the chart refers to a Secret by name, the overlays' secretGenerators read git-ignored copies you make; the README written next to them says how. Backing services' credentials: the chart generates the password once and keeps it (or uses your Secret, services.<name>.auth.existingSecret); the overlays read it from a git-ignored file. Existing files are never overwritten without --force.`
 
   static examples = [
     {description: 'A Helm chart in ./chart', command: '<%= config.bin %> export --helm chart'},

@@ -12,7 +12,7 @@ import {MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, type Deployment, type Kube, ty
 
 export const PART_OF_LABEL = 'app.kubernetes.io/part-of'
 
-export type WorkloadKind = 'Deployment' | 'StatefulSet'
+export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'Job'
 
 export interface Workload {
   kind: WorkloadKind
@@ -50,19 +50,22 @@ export async function requireCluster(config: AppConfig): Promise<void> {
   await verifyKindContext(config.cluster)
 }
 
-/** The service's workload: a Deployment, else a StatefulSet, labelled with its name; the one named after it first. */
+/** The service's workload: a Deployment, else a StatefulSet, else a Job (`kind: job`), labelled with its name; the one named after it first. */
 export async function findWorkload(kube: Kube, namespace: string, service: string): Promise<Workload | undefined> {
   const selector = serviceSelector(service)
-  const [deployments, statefulSets] = await Promise.all([
+  const [deployments, statefulSets, jobs] = await Promise.all([
     kube.list<Deployment>('deployments.apps', namespace, selector, true),
-    // Listed on their own: a cluster (or fake) without StatefulSets must not fail the Deployment lookup.
+    // Listed on their own: a cluster (or fake) without StatefulSets or Jobs must not fail the Deployment lookup.
     kube.list<Deployment>('statefulsets.apps', namespace, selector, true).catch(() => []),
+    kube.list<Deployment>('jobs.batch', namespace, selector, true).catch(() => []),
   ])
   const pick = (objects: Deployment[]) => objects.find((object) => object.metadata.name === service) ?? objects[0]
   const deployment = pick(deployments)
   if (deployment) return {kind: 'Deployment', name: deployment.metadata.name, object: deployment}
   const statefulSet = pick(statefulSets)
-  return statefulSet ? {kind: 'StatefulSet', name: statefulSet.metadata.name, object: statefulSet} : undefined
+  if (statefulSet) return {kind: 'StatefulSet', name: statefulSet.metadata.name, object: statefulSet}
+  const job = pick(jobs)
+  return job ? {kind: 'Job', name: job.metadata.name, object: job} : undefined
 }
 
 /** The app's (one-service app's) Deployment. */

@@ -198,6 +198,16 @@ export function backingObjects(spec: BackingSpec, credentials: BackingCredential
   return [...workload, ...renderedObjects('backing/secret.yaml', {secret, ...base64})]
 }
 
+/**
+ * The credentials Secret as another tool must make it (export): the keys that hold no secret, and the
+ * connection URI with `passwordMarker` where the password goes. No password is generated or read.
+ */
+export function credentialsShape(spec: BackingSpec, passwordMarker: string): {secret: string; data: Record<string, string>; uri: string} {
+  const facts = ENGINES[spec.engine]
+  const {password: _, uri, ...data} = secretData(spec, {user: facts.user, password: passwordMarker, database: facts.database})
+  return {secret: credentialsSecretName(spec.service), data, uri}
+}
+
 /** renderTemplate has checked the YAML already; what is left is turning each document into an object. */
 function renderedObjects(template: string, values: Record<string, string>): KubeObject[] {
   return parseAllDocuments(renderTemplate(template, values))
@@ -291,6 +301,18 @@ async function refuseOrphanedVolume(kube: Kube, namespace: string, spec: Backing
   throw new UserError(`${spec.service}'s volume (PersistentVolumeClaim ${claim}) exists but its Secret ${credentialsSecretName(spec.service)} is gone, so its password is lost.`, {
     hint: `Delete the volume with \`kubectl --context ${kube.context} -n ${namespace} delete pvc ${claim}\` (its data goes with it), or recreate the Secret with the old password.`,
   })
+}
+
+/** The variables a dependent receives from a backing service of this engine: what `{from, key}` may name. */
+export function connectionVariables(engine: BackingEngine): string[] {
+  return ENGINES[engine].env.map(([variable]) => variable)
+}
+
+/** `{from: <service>, key: <VARIABLE>}` in a dependent's env: a secretKeyRef into that service's credentials. */
+export function connectionRef(spec: BackingSpec, variable: string, as: string): ConnectionEnvVar {
+  const key = ENGINES[spec.engine].env.find(([name]) => name === variable)?.[1]
+  if (!key) throw new Error(`${spec.service} (${spec.engine}) provides no ${variable}`)
+  return {name: as, valueFrom: {secretKeyRef: {name: credentialsSecretName(spec.service), key}}}
 }
 
 /** Env for a service that depends on this one: every value comes from the credentials Secret. */

@@ -22,6 +22,14 @@ export type FieldSpec =
   | {kind: 'intList'; min: number; max: number}
   /** A map of service names (DNS-1123) to settings with these fields. */
   | {kind: 'services'; fields: Record<string, FieldSpec>; overrides: boolean}
+  /** A map of env var names to values: a scalar, or `{from: <backing service>, key: <VAR it provides>}`. */
+  | {kind: 'envMap'}
+  /** One path, or a list of paths applied in order (compose's env_file). */
+  | {kind: 'pathList'}
+  /** A list of maps with these fields, some required (`volumes:`). */
+  | {kind: 'objectList'; fields: Record<string, FieldSpec>; required: string[]}
+  /** A map with these fields, some required (`probe:` needs `exec`). */
+  | {kind: 'requiredObject'; fields: Record<string, FieldSpec>; required: string[]}
 
 const dnsLabel = (value: string) =>
   isDns1123Label(value)
@@ -36,7 +44,7 @@ const relativePath = (value: string) => (value.trim() === '' ? 'a path relative 
 const urlPath = (value: string) => (value.startsWith('/') ? undefined : 'an HTTP path starting with "/"')
 
 const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
-const envVarName = (key: string) => (ENV_VAR_NAME.test(key) ? undefined : 'environment variable names (letters, digits and "_", not starting with a digit)')
+export const envVarName = (key: string) => (ENV_VAR_NAME.test(key) ? undefined : 'environment variable names (letters, digits and "_", not starting with a digit)')
 
 // Kubernetes resource quantities: "250m", "0.5", "128Mi", "1G".
 const QUANTITY = /^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/
@@ -95,6 +103,35 @@ export const BACKING_ENGINE_NAMES = ['postgres', 'mysql', 'mariadb', 'redis', 'm
 
 const port: FieldSpec = {kind: 'int', min: 1, max: 65_535}
 
+const probeSeconds: FieldSpec = {kind: 'int', min: 1, max: 3600}
+
+/** An exec probe (compose's CMD / CMD-SHELL healthcheck): the command, and the kubelet's timings. */
+const execProbe: FieldSpec = {
+  kind: 'requiredObject',
+  fields: {
+    exec: {kind: 'stringList'},
+    initialDelaySeconds: {kind: 'int', min: 0, max: 3600},
+    periodSeconds: probeSeconds,
+    timeoutSeconds: probeSeconds,
+    failureThreshold: {kind: 'int', min: 1, max: 100},
+  },
+  required: ['exec'],
+}
+
+/** A named volume of a service: a PersistentVolumeClaim mounted at `path`. */
+const serviceVolumes: FieldSpec = {
+  kind: 'objectList',
+  fields: {
+    name: {kind: 'string', check: dnsLabel},
+    path: {kind: 'string', check: (value) => (value.startsWith('/') ? undefined : 'an absolute path in the container, such as "/data"')},
+    size: {kind: 'string', check: quantity},
+  },
+  required: ['name', 'path'],
+}
+
+/** What a service runs as: a Deployment kept running, or a Job run once to completion. */
+export const SERVICE_KINDS = ['deployment', 'job'] as const
+
 /** Keys of a service that an environment may override (`environments.<env>.services.<name>`). */
 export const SERVICE_OVERRIDABLE_FIELDS: Record<string, FieldSpec> = {
   image: {kind: 'string'},
@@ -103,8 +140,11 @@ export const SERVICE_OVERRIDABLE_FIELDS: Record<string, FieldSpec> = {
   ports: {kind: 'intList', min: 1, max: 65_535},
   forward: port,
   replicas: {kind: 'int', min: 0, max: 1000},
-  env: {kind: 'scalarMap', keyCheck: envVarName},
-  envFile: {kind: 'string', check: relativePath},
+  env: {kind: 'envMap'},
+  envFile: {kind: 'pathList'},
+  probe: execProbe,
+  // A size per environment makes sense (a bigger staging volume); the list replaces the service's.
+  volumes: serviceVolumes,
   healthPath: {kind: 'string', check: urlPath},
   resources: {kind: 'object', fields: {requests: resourceAmounts, limits: resourceAmounts}},
   command: {kind: 'stringList'},
@@ -116,6 +156,8 @@ export const SERVICE_OVERRIDABLE_FIELDS: Record<string, FieldSpec> = {
 export const SERVICE_FIELDS: Record<string, FieldSpec> = {
   ...SERVICE_OVERRIDABLE_FIELDS,
   backing: {kind: 'enum', values: BACKING_ENGINE_NAMES},
+  // Not overridable: a Job in one environment and a Deployment in another would be two different apps.
+  kind: {kind: 'enum', values: SERVICE_KINDS},
   lang: {kind: 'enum', values: LANGUAGES},
   dependsOn: {kind: 'stringList'},
   sync: {kind: 'bool'},
@@ -179,6 +221,18 @@ export function describeSpec(spec: FieldSpec): string {
     }
     case 'services': {
       return 'a map of service names to their settings'
+    }
+    case 'envMap': {
+      return 'a map of variable names to values (strings, numbers, booleans, or {from: <backing service>, key: <variable>})'
+    }
+    case 'pathList': {
+      return 'a path relative to the project folder, or a list of them'
+    }
+    case 'objectList': {
+      return `a list of maps with the keys ${Object.keys(spec.fields).join(', ')} (${spec.required.join(' and ')} required)`
+    }
+    case 'requiredObject': {
+      return `a map with the keys ${Object.keys(spec.fields).join(', ')} (${spec.required.join(' and ')} required)`
     }
   }
 }

@@ -5,9 +5,14 @@
 import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode} from 'yaml'
-import {backingPort, isBackingEngine} from './backing.js'
+import {backingPort, connectionVariables, isBackingEngine} from './backing.js'
 import {closest} from './closest.js'
-import {CONFIG_FIELDS, describeSpec, ENVIRONMENT_FIELDS, ENVIRONMENT_NAME, type FieldSpec, type Language} from './config-schema.js'
+import {CONFIG_FIELDS, describeSpec, ENVIRONMENT_FIELDS, ENVIRONMENT_NAME, envVarName, type FieldSpec, type Language} from './config-schema.js'
+
+/** The keys of an env value taken from a backing service. */
+const CONNECTION_REF_FIELDS: Record<string, FieldSpec> = {from: {kind: 'string'}, key: {kind: 'string'}}
+
+const relativePathProblem = (value: string) => value.trim() === ''
 import {UserError} from './errors.js'
 import {isDns1123Label, toDns1123Label} from './names.js'
 
@@ -47,6 +52,31 @@ export interface ConfigFile {
   targets?: Record<string, {context: string; registry: string; namespace?: string; environment?: string}>
 }
 
+/** An env value taken from a backing service: `{from: db, key: DATABASE_URL}` (a secretKeyRef, never the value). */
+export interface ConnectionRef {
+  from: string
+  key: string
+}
+
+/** An exec probe (a compose CMD / CMD-SHELL healthcheck); unset timings take the kubelet's defaults. */
+export interface ExecProbe {
+  exec: string[]
+  initialDelaySeconds?: number
+  periodSeconds?: number
+  timeoutSeconds?: number
+  failureThreshold?: number
+}
+
+/** A named volume of a service: a PersistentVolumeClaim `name`, mounted at `path`. */
+export interface VolumeSpec {
+  name: string
+  path: string
+  size: string
+}
+
+/** A claim's size when devkube.yaml names none: what kind's local-path provisioner hands out anyway. */
+export const DEFAULT_VOLUME_SIZE = '1Gi'
+
 /** What an environment may change of a service. */
 export interface ServiceOverrides {
   image?: string
@@ -55,8 +85,10 @@ export interface ServiceOverrides {
   ports?: number[]
   forward?: number
   replicas?: number
-  env?: Record<string, string>
-  envFile?: string
+  env?: Record<string, string | number | boolean | ConnectionRef>
+  envFile?: string | string[]
+  probe?: ExecProbe
+  volumes?: Array<{name: string; path: string; size?: string}>
   healthPath?: string
   resources?: {requests?: {cpu?: string; memory?: string}; limits?: {cpu?: string; memory?: string}}
   command?: string[]
@@ -67,6 +99,8 @@ export interface ServiceOverrides {
 /** A service as devkube.yaml writes it under `services:`. */
 export interface ServiceFile extends ServiceOverrides {
   backing?: string
+  /** `job`: run once to completion (a Kubernetes Job); a Deployment otherwise. */
+  kind?: 'deployment' | 'job'
   lang?: Language
   dependsOn?: string[]
   sync?: boolean
@@ -122,10 +156,18 @@ export interface ServiceConfig {
   /** The local port declared for it (`forward:`); undefined: the next free one from `port`. */
   forward?: number
   replicas: number
+  /** Runs once to completion as a Kubernetes Job (compose `restart: "no"`), instead of a Deployment. */
+  job: boolean
   env: Record<string, string>
-  /** Absolute path of the env file to turn into a Secret; undefined when there is none. */
-  envFile?: string
+  /** Env values read from backing services' credentials Secrets (`{from, key}`), by variable name. */
+  connectionRefs: Array<{name: string} & ConnectionRef>
+  /** Absolute paths of the env files that make its Secret, later ones overriding earlier ones (as compose). */
+  envFiles: string[]
   healthPath: string
+  /** An exec readiness probe, replacing the HTTP one on healthPath. */
+  probe?: ExecProbe
+  /** Named volumes: a PersistentVolumeClaim each, mounted into its pods. */
+  volumes: VolumeSpec[]
   resources: Resources
   strategy: {maxSurge: number | string; maxUnavailable: number | string}
   /** Replaces the image's ENTRYPOINT (Kubernetes' command). */
@@ -195,6 +237,7 @@ export function parseConfig(text: string, configPath = CONFIG_FILE): ConfigFile 
   const root = document.contents as YamlNode
   if (!isMap(root)) throw validator.fail(root, 'devkube.yaml', 'a map of settings such as "name: hello"')
   validator.object(root, CONFIG_FIELDS, '')
+  validator.connectionRefs(root)
   return document.toJS() as ConfigFile
 }
 
@@ -277,6 +320,56 @@ class Validator {
         if (!isScalar(node) || typeof node.value !== 'boolean') throw this.fail(node, key, describeSpec(spec), shown)
         return
       }
+      case 'envMap': {
+        if (!isMap(node)) throw this.fail(node, key, describeSpec(spec), shown)
+        for (const pair of node.items) {
+          const entryKey = String((pair.key as YamlNode & {value?: unknown}).value ?? pair.key)
+          const problem = envVarName(entryKey)
+          if (problem) throw this.fail(pair.key as YamlNode, `${key}.${entryKey}`, `named with ${problem}`)
+          const entry = pair.value as YamlNode | null
+          // Whether `from` names a backing service and `key` one of its variables is checked once every service is known.
+          if (isMap(entry)) this.object(entry, CONNECTION_REF_FIELDS, `${key}.${entryKey}.`)
+          else if (!isScalar(entry) || entry.value === null) throw this.fail(entry, `${key}.${entryKey}`, 'a string, number, boolean or {from: <backing service>, key: <variable>}', this.show(entry))
+          if (isMap(entry) && (!entry.has('from') || !entry.has('key'))) throw this.fail(entry, `${key}.${entryKey}`, '{from: <backing service>, key: <variable>} with both keys', this.show(entry))
+        }
+        return
+      }
+      case 'pathList': {
+        if (isScalar(node) && typeof node.value === 'string') {
+          if (relativePathProblem(node.value)) throw this.fail(node, key, describeSpec(spec), shown)
+          return
+        }
+        if (!isSeq(node) || node.items.length === 0) throw this.fail(node, key, describeSpec(spec), shown)
+        node.items.forEach((item, index) => {
+          const entry = item as YamlNode | null
+          if (!isScalar(entry) || typeof entry.value !== 'string' || relativePathProblem(entry.value)) throw this.fail(entry, `${key}[${index}]`, 'a path relative to the project folder', this.show(entry))
+        })
+        return
+      }
+      case 'requiredObject': {
+        if (!isMap(node)) throw this.fail(node, key, describeSpec(spec), shown)
+        this.object(node, spec.fields, `${key}.`)
+        const missing = spec.required.find((required) => !node.has(required))
+        if (missing) throw this.fail(node, `${key}.${missing}`, 'set', 'missing')
+        return
+      }
+      case 'objectList': {
+        if (!isSeq(node)) throw this.fail(node, key, describeSpec(spec), shown)
+        const seen = new Set<string>()
+        node.items.forEach((item, index) => {
+          const entry = item as YamlNode | null
+          if (!isMap(entry)) throw this.fail(entry, `${key}[${index}]`, `a map with the keys ${Object.keys(spec.fields).join(', ')}`, this.show(entry))
+          this.object(entry, spec.fields, `${key}[${index}].`)
+          const missing = spec.required.find((required) => !entry.has(required))
+          if (missing) throw this.fail(entry, `${key}[${index}].${missing}`, 'set', 'missing')
+          const name = entry.get('name')
+          if (typeof name === 'string') {
+            if (seen.has(name)) throw this.fail(entry.get('name', true) as YamlNode, `${key}[${index}].name`, 'different from the other entries\' names', JSON.stringify(name))
+            seen.add(name)
+          }
+        })
+        return
+      }
       case 'stringList':
       case 'intList': {
         if (!isSeq(node)) throw this.fail(node, key, describeSpec(spec), shown)
@@ -342,6 +435,63 @@ class Validator {
           const missing = spec.required.find((required) => !present.has(required))
           if (missing) throw this.fail(entry, `${key}.${entryName}.${missing}`, 'set', 'missing')
         }
+      }
+    }
+  }
+
+  /**
+   * Every `{from, key}` env value, in the services and in the environments' overrides of them, must name a backing
+   * service of this file and one of the variables it hands its dependents.
+   */
+  connectionRefs(root: YamlNode): void {
+    if (!isMap(root)) return
+    const services = root.get('services', true) as YamlNode | undefined
+    if (!isMap(services)) return
+    const backing = new Map<string, string>()
+    for (const pair of services.items) {
+      const engine = isMap(pair.value) ? pair.value.get('backing') : undefined
+      if (typeof engine === 'string') backing.set(String((pair.key as YamlNode & {value?: unknown}).value), engine)
+    }
+    const check = (service: string, env: unknown, prefix: string) => {
+      if (!isMap(env)) return
+      for (const pair of env.items) {
+        if (!isMap(pair.value)) continue
+        const variable = String((pair.key as YamlNode & {value?: unknown}).value)
+        const fromNode = pair.value.get('from', true) as YamlNode
+        const keyNode = pair.value.get('key', true) as YamlNode
+        const from = String((fromNode as YamlNode & {value?: unknown}).value)
+        const key = String((keyNode as YamlNode & {value?: unknown}).value)
+        const engine = backing.get(from)
+        if (engine === undefined || !isBackingEngine(engine)) {
+          const names = [...backing.keys()]
+          const suggestion = closest(from, names)
+          throw new UserError(`${this.where(fromNode)}: \`${prefix}.${variable}.from\` names "${from}", which is not a backing service of this file.`, {
+            hint: names.length === 0 ? 'Only a backing service (`backing: postgres`, ...) hands out connection settings; set the value itself instead.' : suggestion ? `Did you mean "${suggestion}"?` : `Its backing services: ${names.join(', ')}.`,
+          })
+        }
+        const variables = connectionVariables(engine)
+        if (!variables.includes(key)) {
+          const suggestion = closest(key, variables)
+          throw new UserError(`${this.where(keyNode)}: \`${prefix}.${variable}.key\` is "${key}", which ${from} (${engine}) does not provide.`, {
+            hint: `${suggestion ? `Did you mean "${suggestion}"? ` : ''}${from} provides ${variables.join(', ')}.`,
+          })
+        }
+        if (service === from) throw new UserError(`${this.where(fromNode)}: \`${prefix}.${variable}\` takes a value from ${service} itself.`, {hint: 'Name another backing service in `from`.'})
+      }
+    }
+    for (const pair of services.items) {
+      const service = String((pair.key as YamlNode & {value?: unknown}).value)
+      if (isMap(pair.value)) check(service, pair.value.get('env', true), `services.${service}.env`)
+    }
+    const environments = root.get('environments', true)
+    if (!isMap(environments)) return
+    for (const environment of environments.items) {
+      const overrides = isMap(environment.value) ? environment.value.get('services', true) : undefined
+      if (!isMap(overrides)) continue
+      for (const pair of overrides.items) {
+        const service = String((pair.key as YamlNode & {value?: unknown}).value)
+        const name = String((environment.key as YamlNode & {value?: unknown}).value)
+        if (isMap(pair.value)) check(service, pair.value.get('env', true), `environments.${name}.services.${service}.env`)
       }
     }
   }
@@ -534,12 +684,19 @@ function resolveServices(app: AppConfig, file: ConfigFile, overrides: ConfigOver
     }
     const resources = [file.resources, service.resources, layer.resources, override.resources]
     const envFileSetting = pick('envFile')
-    const envFile = envFileSetting ? path.resolve(app.projectDir, envFileSetting) : undefined
-    if (envFileSetting && !existsSync(envFile!)) {
-      throw new UserError(`The env file ${envFileSetting} named by \`services.${name}.envFile\` does not exist.`, {
-        hint: `Create ${envFileSetting} (KEY=value lines) or remove \`envFile\` from that service in devkube.yaml.`,
-      })
-    }
+    const envFiles = (envFileSetting === undefined ? [] : Array.isArray(envFileSetting) ? envFileSetting : [envFileSetting]).map((relative) => {
+      const absolute = path.resolve(app.projectDir, relative)
+      if (!existsSync(absolute)) {
+        throw new UserError(`The env file ${relative} named by \`services.${name}.envFile\` does not exist.`, {
+          hint: `Create ${relative} (KEY=value lines) or remove it from \`envFile\` of that service in devkube.yaml.`,
+        })
+      }
+      return absolute
+    })
+    // Lowest first, per variable: a later layer's plain value replaces an earlier `{from, key}` and the other way round.
+    const env: Record<string, string | number | boolean | ConnectionRef> = {...file.env, ...service.env, ...layer.env, ...override.env}
+    const isRef = (value: unknown): value is ConnectionRef => typeof value === 'object' && value !== null
+    const job = service.kind === 'job'
     // The plain --port/--forward of a one-app command line mean the app's only built service (checkServicePortFlags).
     const plain = source.kind === 'build' && builtCount === 1
     return {
@@ -548,10 +705,15 @@ function resolveServices(app: AppConfig, file: ConfigFile, overrides: ConfigOver
       lang: service.lang ?? detected.lang,
       port: overrides.servicePorts?.[name] ?? (plain ? overrides.port : undefined) ?? pick('port') ?? pick('ports')?.[0] ?? detected.port ?? (source.kind === 'backing' && isBackingEngine(source.engine) ? backingPort(source.engine) : undefined),
       forward: overrides.serviceForwards?.[name] ?? (plain ? overrides.forward : undefined) ?? pick('forward'),
-      replicas: source.kind === 'backing' ? 1 : (overrides.replicas ?? override.replicas ?? layer.replicas ?? service.replicas ?? file.replicas ?? 1),
-      env: {...stringifyMap(file.env), ...stringifyMap(service.env), ...stringifyMap(layer.env), ...stringifyMap(override.env)},
-      envFile,
+      // A Job runs one pod to completion: replicas (and --replicas) mean nothing to it.
+      replicas: source.kind === 'backing' || job ? 1 : (overrides.replicas ?? override.replicas ?? layer.replicas ?? service.replicas ?? file.replicas ?? 1),
+      job,
+      env: stringifyMap(Object.fromEntries(Object.entries(env).filter(([, value]) => !isRef(value)))),
+      connectionRefs: Object.entries(env).flatMap(([variable, value]) => (isRef(value) ? [{name: variable, from: value.from, key: value.key}] : [])),
+      envFiles,
       healthPath: override.healthPath ?? layer.healthPath ?? service.healthPath ?? file.healthPath ?? '/',
+      probe: pick('probe'),
+      volumes: (pick('volumes') ?? []).map((volume) => ({name: volume.name, path: volume.path, size: volume.size ?? DEFAULT_VOLUME_SIZE})),
       resources: {
         requests: Object.assign({...DEFAULT_RESOURCES.requests}, ...resources.map((entry) => entry?.requests ?? {})),
         limits: Object.assign({...DEFAULT_RESOURCES.limits}, ...resources.map((entry) => entry?.limits ?? {})),
@@ -605,9 +767,12 @@ function singleService(config: AppConfig): ServiceConfig {
     port: config.port,
     forward: config.forward,
     replicas: config.replicas,
+    job: false,
     env: config.env,
-    envFile: config.envFile,
+    connectionRefs: [],
+    envFiles: config.envFile ? [config.envFile] : [],
     healthPath: config.healthPath,
+    volumes: [],
     resources: config.resources,
     strategy: config.strategy,
     dependsOn: [],

@@ -34,6 +34,11 @@ export async function findAppDeployment(overrides: ConfigOverrides, serviceName:
     const what = project.services.length === 1 ? config.name : `The service ${service.name} of ${config.name}`
     throw new UserError(`${what} is not deployed in namespace ${config.namespace} of ${kube.context}.`, {hint: 'Run `devkube up` to deploy it.'})
   }
+  if (workload.kind === 'Job') {
+    throw new UserError(`The service ${service.name} is a job: it runs once to completion, so there is nothing to ${command}.`, {
+      hint: `Change it in devkube.yaml and run \`devkube up\`: devkube runs a changed job again.`,
+    })
+  }
   return {config, service, kube, deployment: workload.object, workload}
 }
 

@@ -22,6 +22,15 @@ export function readEnvFile(file: string, projectDir = path.dirname(file)): Reco
   return parseEnv(text, shown)
 }
 
+/**
+ * A service's env files as one set of values, later files overriding earlier ones (compose's env_file order);
+ * undefined when it names none.
+ */
+export function readEnvFiles(files: string[], projectDir: string): Record<string, string> | undefined {
+  if (files.length === 0) return undefined
+  return Object.assign({}, ...files.map((file) => readEnvFile(file, projectDir))) as Record<string, string>
+}
+
 export function parseEnv(text: string, shown = '.env'): Record<string, string> {
   const values: Record<string, string> = {}
   const lines = text.split(/\r?\n/)

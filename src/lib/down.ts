@@ -152,7 +152,9 @@ async function removeApp(config: AppConfig, kube: Kube, result: DownResult, log:
   const serviceNames = new Set(config.services.map((service) => service.name))
   const ours = (object: KubeObject) => devkubes(object) && (object.metadata.labels?.[PART_OF_LABEL] === config.name || serviceNames.has(object.metadata.labels?.[NAME_LABEL] ?? ''))
   const statefulSets = [...new Set([...objects.filter((object) => object.kind === 'StatefulSet' && ours(object)).map((object) => object.metadata.name), ...config.services.filter((service) => service.source.kind === 'backing').map((service) => service.name)])]
-  const volumes = objects.filter((object) => isAppVolume(object, statefulSets))
+  // The named volumes of services (`volumes:`) carry the service's labels; their data is kept just the same.
+  const serviceVolumes = objects.filter((object) => object.kind === 'PersistentVolumeClaim' && ours(object) && !isAppVolume(object, statefulSets))
+  const volumes = [...objects.filter((object) => isAppVolume(object, statefulSets)), ...serviceVolumes]
   const keepVolumes = volumes.length > 0 && !deleteVolumes
   // A volume kept without its credentials could never be opened again: they stay together.
   const credentials = objects.filter((object) => object.kind === 'Secret' && ours(object) && statefulSets.some((name) => object.metadata.name === `${name}-credentials`))
@@ -161,7 +163,8 @@ async function removeApp(config: AppConfig, kube: Kube, result: DownResult, log:
   const otherApps = [...new Set(objects.filter((object) => devkubes(object) && !ours(object)).map((object) => object.metadata.labels?.[PART_OF_LABEL] ?? object.metadata.labels?.[NAME_LABEL] ?? '?'))]
   const foreign = objects.filter((object) => !devkubes(object) && !isBuiltIn(object) && !volumes.includes(object))
   if (keepVolumes) {
-    result.kept.push(`Kept the data of ${statefulSets.filter((name) => volumes.some((volume) => isAppVolume(volume, [name]))).join(', ')} (${volumes.map(objectName).join(', ')}) and its credentials; \`devkube down --volumes\` deletes them.`)
+    const owners = [...new Set([...statefulSets.filter((name) => volumes.some((volume) => isAppVolume(volume, [name]))), ...serviceVolumes.map((volume) => volume.metadata.labels?.[NAME_LABEL] ?? volume.metadata.name)])]
+    result.kept.push(`Kept the data of ${owners.join(', ')} (${volumes.map(objectName).join(', ')})${credentials.length > 0 ? ' and its credentials' : ''}; \`devkube down --volumes\` deletes ${credentials.length > 0 ? 'them' : volumes.length === 1 ? 'it' : 'them'}.`)
   }
   const namespaceIsOurs = namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
 

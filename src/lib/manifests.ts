@@ -10,7 +10,7 @@ import {existsSync, readdirSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {parseAllDocuments, stringify} from 'yaml'
 import type {AppConfig, ServiceConfig} from './config.js'
-import {backingImage, backingObjects, backingSpec, connectionEnv, type BackingCredentials, type BackingSpec} from './backing.js'
+import {backingImage, backingObjects, backingSpec, connectionEnv, connectionRef, type BackingCredentials, type BackingSpec, type ConnectionEnvVar} from './backing.js'
 import {PART_OF_LABEL} from './app-pods.js'
 import {renderTemplate} from './templates.js'
 import {UserError} from './errors.js'
@@ -25,6 +25,9 @@ export const ENVIRONMENT_LABEL = 'devkube.dev/environment'
 
 /** Kinds that live outside namespaces: devkube must not give them one. */
 const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'PersistentVolume', 'StorageClass', 'PriorityClass', 'IngressClass'])
+
+/** The workloads whose pod template devkube lays its values over (image, env, resources, security). */
+const POD_WORKLOADS = new Set(['Deployment', 'Job'])
 
 export interface DesiredState {
   /** Everything to apply, Namespace first. */
@@ -162,12 +165,32 @@ export async function renderApp(input: AppRenderInput): Promise<DesiredState> {
     input.services.map(async (service): Promise<ServiceDesiredInput> => {
       const spec = backing.get(service.name)
       if (spec) return {service, image: backingImage(spec), manifests: [], objects: backingObjects(spec, await input.credentials(spec))}
-      const connection = service.dependsOn.flatMap((dependency) => (backing.has(dependency) ? connectionEnv(backing.get(dependency)!) : []))
+      const connection = serviceConnectionEnv(service, backing)
       const image = service.source.kind === 'image' ? {reference: service.source.image} : input.image(service)
       return {service, image: image.reference, manifests: serviceManifests(service), secretEnv: input.secretEnv(service), imageUser: image.user, connectionEnv: connection}
     }),
   )
   return desiredAppState({config: input.config, manageNamespace: input.manageNamespace, services: entries})
+}
+
+/**
+ * The env a service reads from backing services' credentials: every connection setting of the backing services it
+ * depends on, then its own `{from, key}` values, which win for the same variable name (one entry per name).
+ */
+export function serviceConnectionEnv(service: ServiceConfig, backing: Map<string, BackingSpec>): ConnectionEnvVar[] {
+  const variables = new Map<string, ConnectionEnvVar>()
+  for (const dependency of service.dependsOn) {
+    const spec = backing.get(dependency)
+    if (spec) for (const variable of connectionEnv(spec)) variables.set(variable.name, variable)
+  }
+  for (const ref of service.connectionRefs) {
+    const spec = backing.get(ref.from)
+    // config.ts has checked that `from` is a backing service and `key` one of its variables.
+    if (!spec) throw new Error(`${service.name}'s env ${ref.name} names ${ref.from}, which is not a backing service`)
+    variables.delete(ref.name)
+    variables.set(ref.name, connectionRef(spec, ref.key, ref.name))
+  }
+  return [...variables.values()]
 }
 
 /** What `up` applies for an app with `services:`: every service's objects, labelled part-of the app. */
@@ -180,20 +203,24 @@ export function desiredAppState(input: {config: AppConfig; manageNamespace: bool
       ? entry.objects.map((object) => structuredClone(object))
       : settingsAndManifests({config: serviceView(config, entry.service), imageTag: entry.image, manifests: entry.manifests, secretEnv: entry.secretEnv, imageUser: entry.imageUser, manageNamespace: false})
     if (entry.connectionEnv?.length) addEnv(objects, entry.service.name, entry.connectionEnv)
-    for (const object of objects) labelled.push({object, labels})
+    for (const object of objects) {
+      // Services naming the same volume share one claim, as compose services share a named volume: the first owns it.
+      if (object.kind === 'PersistentVolumeClaim' && labelled.some((other) => other.object.kind === object.kind && other.object.metadata.name === object.metadata.name)) continue
+      labelled.push({object, labels})
+    }
   }
   return finish(config, input.manageNamespace, labelled)
 }
 
 /** The app-wide config seen from one service: its name, port, replicas and settings in place of the app's. */
 function serviceView(config: AppConfig, service: ServiceConfig): AppConfig {
-  return {...config, name: service.name, port: service.port ?? config.port, replicas: service.replicas, env: service.env, envFile: service.envFile, healthPath: service.healthPath, resources: service.resources, strategy: service.strategy}
+  return {...config, name: service.name, port: service.port ?? config.port, replicas: service.replicas, env: service.env, envFile: undefined, healthPath: service.healthPath, resources: service.resources, strategy: service.strategy}
 }
 
 /** Dependents get their backing services' connection env on their own container. */
 function addEnv(objects: KubeObject[], container: string, variables: Array<{name: string; valueFrom?: unknown; value?: string}>): void {
   for (const object of objects) {
-    if (object.kind !== 'Deployment') continue
+    if (!POD_WORKLOADS.has(object.kind)) continue
     const containers = (object.spec as {template: {spec: {containers: Array<{name: string; env?: Array<{name: string}>}>}}}).template.spec.containers
     const target = containers.find((entry) => entry.name === container) ?? containers[0]
     const names = new Set(variables.map((variable) => variable.name))
@@ -243,16 +270,17 @@ function settingsAndManifests(input: DesiredInput): KubeObject[] {
   for (const manifest of input.manifests) {
     const object = structuredClone(manifest)
     if (object.kind === 'Namespace') continue
-    if (object.kind === 'Deployment') applyDeploymentSettings(object, input, settingsHash, {configMap: configMap.metadata.name, secret: secret?.metadata.name})
+    if (POD_WORKLOADS.has(object.kind)) applyDeploymentSettings(object, input, settingsHash, {configMap: configMap.metadata.name, secret: secret?.metadata.name})
     objects.push(object)
   }
   return objects
 }
 
 /**
- * A Deployment (and a Service when it has a port) for a service without manifests of its own, from
- * templates/k8s/base: HTTP probes on `healthPath` for a built service; none for a stock image, which
- * may not speak HTTP at all.
+ * The objects of a service without manifests of its own, from templates/: a Deployment (a Job for `kind: job`), a
+ * Service when it has a port, and a PersistentVolumeClaim per named volume. Probes: the service's exec probe when it
+ * has one, else HTTP probes on `healthPath` for a built service with a port; none for a stock image, which may not
+ * speak HTTP at all.
  */
 export function serviceManifests(service: ServiceConfig): KubeObject[] {
   const values = {
@@ -267,9 +295,11 @@ export function serviceManifests(service: ServiceConfig): KubeObject[] {
     limitsCpu: service.resources.limits.cpu,
     limitsMemory: service.resources.limits.memory,
   }
-  const [deployment] = parseObjects(renderTemplate('k8s/base/deployment.yaml', values), 'templates/k8s/base/deployment.yaml')
-  const container = (deployment.spec as {template: {spec: {containers: Array<Record<string, unknown>>}}}).template.spec.containers[0]
-  if (service.source.kind !== 'build' || service.port === undefined) {
+  const template = service.job ? 'services/job.yaml' : 'k8s/base/deployment.yaml'
+  const [workload] = parseObjects(renderTemplate(template, values), `templates/${template}`)
+  const podSpec = (workload.spec as {template: {spec: PodSpec}}).template.spec
+  const container = podSpec.containers[0]
+  if (service.job || service.source.kind !== 'build' || service.port === undefined) {
     delete container.readinessProbe
     delete container.livenessProbe
     delete container.env
@@ -277,8 +307,34 @@ export function serviceManifests(service: ServiceConfig): KubeObject[] {
   if (service.port === undefined) delete container.ports
   if (service.command) container.command = service.command
   if (service.args) container.args = service.args
-  if (service.port === undefined) return [deployment]
-  return [deployment, ...parseObjects(renderTemplate('k8s/base/service.yaml', values), 'templates/k8s/base/service.yaml')]
+  // A one-shot Job is never "ready": a probe on it would only delay nothing.
+  if (service.probe && !service.job) {
+    // Readiness only, as compose's healthcheck: an unhealthy container is reported (and gets no traffic), never
+    // restarted. A liveness kill of a container that is merely slow would be a restart compose never does.
+    container.readinessProbe = execProbe(service.probe)
+    delete container.livenessProbe
+  }
+  const claims: KubeObject[] = []
+  if (service.volumes.length > 0) {
+    container.volumeMounts = service.volumes.map((volume) => ({name: volume.name, mountPath: volume.path}))
+    podSpec.volumes = service.volumes.map((volume) => ({name: volume.name, persistentVolumeClaim: {claimName: volume.name}}))
+    for (const volume of service.volumes) claims.push(...parseObjects(renderTemplate('services/volume-claim.yaml', {name: volume.name, size: volume.size}), 'templates/services/volume-claim.yaml'))
+    // Recreate, not RollingUpdate: the old pods let go of the claim before the new ones mount it. A ReadWriteOnce
+    // claim attaches to one node, so on a cluster with several a rolling update's new pod would hang in
+    // ContainerCreating; and two versions writing the same files at once (SQLite, uploads) is what a volume's
+    // data must not see. replicas > 1 stay allowed: on kind's one node every replica mounts the claim, which is
+    // what compose does with a named volume shared by a service's replicas.
+    if (!service.job) (workload.spec as {strategy?: unknown}).strategy = {type: 'Recreate'}
+  }
+  if (service.port === undefined || service.job) return [workload, ...claims]
+  return [workload, ...parseObjects(renderTemplate('k8s/base/service.yaml', values), 'templates/k8s/base/service.yaml'), ...claims]
+}
+
+type PodSpec = {containers: Array<Record<string, unknown>>; volumes?: Array<Record<string, unknown>>}
+
+function execProbe(probe: NonNullable<ServiceConfig['probe']>): Record<string, unknown> {
+  const {exec, ...timings} = probe
+  return {exec: {command: exec}, ...timings}
 }
 
 function applyDeploymentSettings(deployment: KubeObject, input: DesiredInput, settingsHash: string, sources: {configMap: string; secret?: string}): void {
@@ -288,8 +344,11 @@ function applyDeploymentSettings(deployment: KubeObject, input: DesiredInput, se
     strategy?: {type?: string; rollingUpdate?: Record<string, unknown>}
     template: {metadata?: {annotations?: Record<string, string>; labels?: Record<string, string>}; spec: {containers: Array<Record<string, unknown>>}}
   }
-  spec.replicas = config.replicas
-  spec.strategy = {type: 'RollingUpdate', rollingUpdate: {maxSurge: config.strategy.maxSurge, maxUnavailable: config.strategy.maxUnavailable}}
+  if (deployment.kind === 'Deployment') {
+    spec.replicas = config.replicas
+    // Recreate is kept (a service with a volume, or the user's choice): it has no surge or unavailability to set.
+    spec.strategy = spec.strategy?.type === 'Recreate' ? {type: 'Recreate'} : {type: 'RollingUpdate', rollingUpdate: {maxSurge: config.strategy.maxSurge, maxUnavailable: config.strategy.maxUnavailable}}
+  }
   spec.template.metadata = {...spec.template.metadata}
   spec.template.metadata.annotations = {...spec.template.metadata.annotations, [CONFIG_HASH_ANNOTATION]: settingsHash}
   const podSpec = spec.template.spec as {securityContext?: SecurityContext; containers: Array<Record<string, unknown>>}

@@ -17,6 +17,7 @@ import {MANAGED_BY, MANAGED_BY_LABEL, type Kube, type KubeObject, type Pod} from
 import {chalk} from './output.js'
 import {run} from './runner.js'
 import {redact} from './secrets.js'
+import {jobState, type Job, type JobState} from './jobs.js'
 import {creationTime, findDeployment, findWorkload, listAppPods, newestReplicaSetPods, podSelector, shortPodName} from './app-pods.js'
 
 /** How long status waits for the forwarded URL to answer: a quick look, not a wait. */
@@ -72,6 +73,8 @@ export interface ServiceStatus {
   /** Its forwarded URL (or localhost:port for a service that is not HTTP). */
   url?: string
   pods: PodStatus[]
+  /** A `kind: job` service: whether its run completed, failed or is still going (READY shows this instead). */
+  job?: JobState
 }
 
 interface NodeObject extends KubeObject {
@@ -218,6 +221,7 @@ async function collectServices(config: AppConfig, kube: Kube, report: StatusRepo
         matchesSource: source && running ? source === running : undefined,
         url: record?.forwards.find((forward) => forward.service === service.name)?.url,
         pods: pods.map((pod) => podStatus(pod, {...config, port: service.port ?? config.port, healthPath: service.healthPath}, now)),
+        ...(workload?.kind === 'Job' ? {job: jobState(workload.object as unknown as Job)} : {}),
       }
     }),
   )
@@ -225,6 +229,11 @@ async function collectServices(config: AppConfig, kube: Kube, report: StatusRepo
     if (!service.workload) {
       report.problems.push(`The service ${service.name} is not deployed in namespace ${config.namespace} of ${kube.context}.`)
       report.hint ??= '`devkube up` deploys it.'
+    } else if (service.job === 'Failed') {
+      report.problems.push(`The job ${service.name} failed.`)
+      report.hint ??= `\`devkube logs ${service.name}\` shows why; fix it and run \`devkube up\`, which runs it again.`
+    } else if (service.job) {
+      // A Job is never "ready": Complete is its healthy end, Running its way there.
     } else if (service.ready < service.desired) {
       const problem = service.pods.find((pod) => pod.problem)?.problem
       report.problems.push(`${service.name}: only ${service.ready} of ${service.desired} pods ready${problem ? ` (${problem.message})` : ''}.`)
@@ -342,13 +351,14 @@ export function renderStatus(report: StatusReport): string[] {
   }
   if (report.services) {
     const header = ['SERVICE', 'KIND', 'READY', 'URL']
-    const cells = report.services.map((service) => [service.name, service.workload?.kind ?? '-', service.workload ? `${service.ready}/${service.desired}` : 'not deployed', service.url ?? ''])
+    const cells = report.services.map((service) => [service.name, service.workload?.kind ?? '-', service.job ?? (service.workload ? `${service.ready}/${service.desired}` : 'not deployed'), service.url ?? ''])
     const widths = header.map((title, index) => Math.max(title.length, ...cells.map((cell) => cell[index].length)))
     const format = (cell: string[]) => cell.map((value, index) => value.padEnd(widths[index])).join('  ').trimEnd()
     row('Services', chalk.dim(format(header)))
     report.services.forEach((service, index) => {
       const text = format(cells[index])
-      lines.push(`${' '.repeat(12)}${service.workload && service.ready >= service.desired ? text : chalk.red(text)}`)
+      const healthy = service.job ? service.job !== 'Failed' : service.workload && service.ready >= service.desired
+      lines.push(`${' '.repeat(12)}${healthy ? text : chalk.red(text)}`)
       for (const pod of service.pods.filter((entry) => entry.problem)) lines.push(`${' '.repeat(14)}${pod.shortName}: ${redact(pod.problem!.message)}`)
     })
   }

@@ -5,6 +5,7 @@
  * apply → rollout), as Skaffold's Build → Render → Deploy do; the input they share is read-only.
  */
 import {existsSync, readFileSync} from 'node:fs'
+import {stringify} from 'yaml'
 import os from 'node:os'
 import path from 'node:path'
 import {listNewestPods, PART_OF_LABEL, serviceSelector, workloadRef, type WorkloadKind} from './app-pods.js'
@@ -12,7 +13,7 @@ import {checkBuildPaths, type AppConfig, type ServiceConfig} from './config.js'
 import {explainRolloutFailure, diagnosePod, diagnosisError, podEvents, type DiagnosisContext} from './diagnose.js'
 import {GENERATED_MARKER} from './detect.js'
 import {buildImage, dockerVersion, imageId, imageUser, pushImage, type ImageUser} from './docker.js'
-import {readEnvFile} from './dotenv.js'
+import {readEnvFiles} from './dotenv.js'
 import {UserError} from './errors.js'
 import {forwardProbePath} from './forward.js'
 import {serviceImageTag} from './image-tag.js'
@@ -21,6 +22,7 @@ import {kubectlClientVersion, MANAGED_BY, MANAGED_BY_LABEL, type Deployment, typ
 import {desiredState, inSync, readManifests, renderApp, resourceName} from './manifests.js'
 import {backingImage, backingSpec, resolveCredentials} from './backing.js'
 import {verifyKindContext} from './context-guard.js'
+import {deleteJobs, jobsToReplace, jobState, waitForJob, type Job} from './jobs.js'
 import {runPlan, StepOutputs, type PlanItem, type ProgressMode, type Step, type StepHandle, type StepResult} from './pipeline.js'
 import type {Project} from './project.js'
 import type {RunResult} from './runner.js'
@@ -111,7 +113,7 @@ export function checkInputsBeforeChanges(config: AppConfig): void {
       )
     }
   }
-  for (const service of config.services) if (service.envFile) readEnvFile(service.envFile, config.projectDir)
+  for (const service of config.services) readEnvFiles(service.envFiles, config.projectDir)
 }
 
 const preflight: Step<UpInput, Record<string, string>> = {
@@ -324,7 +326,18 @@ export interface RenderedService {
   selector: string
 }
 
-const apply: Step<UpInput, {services: RenderedService[]; applied: string[]}> = {
+/**
+ * What the apply step did: kubectl's lines, and the workloads it held back because they depend (directly or through
+ * others) on a Job that has not completed yet. The rollout applies those once the Job has (compose's
+ * `service_completed_successfully`): a web server never starts against a database its migration has not run on.
+ */
+interface Applied {
+  services: RenderedService[]
+  applied: string[]
+  deferred: Map<string, KubeObject[]>
+}
+
+const apply: Step<UpInput, Applied> = {
   id: 'apply',
   title: 'Apply manifests',
   async run({project, options}, handle, outputs) {
@@ -337,13 +350,13 @@ const apply: Step<UpInput, {services: RenderedService[]; applied: string[]}> = {
     const service = config.services[0]
     const [namespace, manifests] = await Promise.all([kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true), readManifests(config)])
     const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
-    const secretEnv = service.envFile ? readEnvFile(service.envFile, config.projectDir) : undefined
+    const secretEnv = readEnvFiles(service.envFiles, config.projectDir)
     const image = built.get(service.name)!
     const desired = desiredState({config, imageTag: pushed.get(service.name) ?? image.tag, manifests, secretEnv, manageNamespace, imageUser: image.user, command: options.devCommand})
     const rendered = [{...renderedService(config, service, desired.objects), imageUser: image.user}]
 
-    const applied = await applyWhenChanged(kube, config.namespace, Boolean(namespace), desired, serviceSelector(config.name), handle)
-    return {services: rendered, applied}
+    const {applied} = await applyWhenChanged(kube, config.namespace, Boolean(namespace), desired, serviceSelector(config.name), handle, [])
+    return {services: rendered, applied, deferred: new Map()}
   },
 }
 
@@ -357,7 +370,7 @@ export function isSingleApp(project: Pick<Project, 'services'>): boolean {
  * the templates, backing services from backing.ts with their credentials (the live Secret's, else
  * new), and each dependent wired to its backing services' connection env.
  */
-async function applyServices(project: Project, built: Map<string, ServiceImage>, pushed: Map<string, string>, handle: StepHandle): Promise<{services: RenderedService[]; applied: string[]}> {
+async function applyServices(project: Project, built: Map<string, ServiceImage>, pushed: Map<string, string>, handle: StepHandle): Promise<Applied> {
   const {config, kube} = project
   const namespace = await kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true)
   const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
@@ -370,34 +383,70 @@ async function applyServices(project: Project, built: Map<string, ServiceImage>,
       return {reference: pushed.get(service.name) ?? image?.tag ?? '', user: image?.user}
     },
     credentials: (spec) => resolveCredentials(kube, config.namespace, spec),
-    secretEnv: (service) => (service.envFile ? readEnvFile(service.envFile, config.projectDir) : undefined),
+    secretEnv: (service) => readEnvFiles(service.envFiles, config.projectDir),
   })
   const rendered = project.services.map((service) => ({...renderedService(config, service, desired.objects), imageUser: built.get(service.name)?.user}))
-  const applied = await applyWhenChanged(kube, config.namespace, Boolean(namespace), desired, `${PART_OF_LABEL}=${config.name},${MANAGED_BY_LABEL}=${MANAGED_BY}`, handle)
-  return {services: rendered, applied}
+  return applyWhenChanged(kube, config.namespace, Boolean(namespace), desired, `${PART_OF_LABEL}=${config.name},${MANAGED_BY_LABEL}=${MANAGED_BY}`, handle, rendered)
 }
 
 /**
  * Applies what is desired unless every object is already in the cluster with the same applied hash
- * (and the drift-prone fields match); returns kubectl's lines for what it created or changed.
+ * (and the drift-prone fields match); returns kubectl's lines for what it created or changed. Jobs
+ * that changed or failed are deleted first (their pod template cannot be changed in place), and the
+ * workloads waiting on a Job that has not completed are held back for the rollout to apply.
  */
-async function applyWhenChanged(kube: Kube, namespace: string, namespaceExists: boolean, desired: {objects: KubeObject[]; yaml: string}, selector: string, handle: StepHandle): Promise<string[]> {
+async function applyWhenChanged(kube: Kube, namespace: string, namespaceExists: boolean, desired: {objects: KubeObject[]; yaml: string}, selector: string, handle: StepHandle, services: RenderedService[]): Promise<Applied> {
   const namespaced = desired.objects.filter((object) => object.kind !== 'Namespace')
   const kinds = [...new Set(namespaced.map((object) => resourceName(object.kind, object.apiVersion)))].join(',')
   const live = namespaceExists ? await kube.list(kinds, namespace, selector, true) : []
-  if (namespaceExists && inSync(namespaced, live)) {
+  const replaced = jobsToReplace(namespaced, live)
+  const deferred = deferredWorkloads(services, desired.objects, replaced, live)
+  if (namespaceExists && replaced.length === 0 && inSync(namespaced, live)) {
     handle.skip('unchanged')
-    return []
+    return {services, applied: [], deferred}
   }
-  const lines = await kube.apply(desired.yaml)
-  handle.detail(summarizeApply(lines))
-  return lines.filter((line) => !line.endsWith(' unchanged'))
+  if (replaced.length > 0) {
+    handle.progress(`deleting the previous run of ${replaced.map((name) => `job/${name}`).join(', ')} to run it again`)
+    await deleteJobs(kube, namespace, replaced, JOB_DELETE_TIMEOUT_SECONDS)
+  }
+  const held = new Set([...deferred.values()].flat())
+  const lines = await kube.apply(held.size === 0 ? desired.yaml : objectsYaml(desired.objects.filter((object) => !held.has(object))))
+  handle.detail(summarizeApply(lines) + (held.size > 0 ? `; ${[...deferred.keys()].join(', ')} after ${held.size === 1 ? 'the job it waits for' : 'the jobs they wait for'}` : ''))
+  return {services, applied: lines.filter((line) => !line.endsWith(' unchanged')), deferred}
+}
+
+/** How long deleting a changed or failed Job (and its pods) may take before `up` gives up. */
+const JOB_DELETE_TIMEOUT_SECONDS = 60
+
+function objectsYaml(objects: KubeObject[]): string {
+  return objects.map((object) => stringify(object)).join('---\n')
+}
+
+/**
+ * The workloads of services that depend, directly or through others, on a Job that has yet to complete (new,
+ * changed, failed, or still running): by service, the objects the rollout applies once that Job has completed.
+ */
+function deferredWorkloads(services: RenderedService[], objects: KubeObject[], replaced: string[], live: KubeObject[]): Map<string, KubeObject[]> {
+  const done = new Set(live.filter((object) => object.kind === 'Job' && jobState(object as Job) === 'Complete' && !replaced.includes(object.metadata.name)).map((object) => object.metadata.name))
+  const byName = new Map(services.map((service) => [service.config.name, service]))
+  const pendingJobs = new Set(services.filter((service) => service.workload.kind === 'Job' && !done.has(service.workload.name)).map((service) => service.config.name))
+  const waits = (name: string, seen = new Set<string>()): boolean => {
+    if (seen.has(name)) return false
+    seen.add(name)
+    return (byName.get(name)?.config.dependsOn ?? []).some((dependency) => pendingJobs.has(dependency) || waits(dependency, seen))
+  }
+  const deferred = new Map<string, KubeObject[]>()
+  for (const service of services) {
+    if (!waits(service.config.name)) continue
+    deferred.set(service.config.name, objects.filter((object) => object.kind === service.workload.kind && object.metadata.name === service.workload.name))
+  }
+  return deferred
 }
 
 /** Finds a service's workload and Service among its rendered objects. */
 function renderedService(config: AppConfig, service: ServiceConfig, objects: KubeObject[]): RenderedService {
   const own = objects.filter((object) => object.metadata.labels?.['app.kubernetes.io/name'] === service.name)
-  const workload = own.find((object) => object.kind === 'Deployment') ?? own.find((object) => object.kind === 'StatefulSet')
+  const workload = own.find((object) => object.kind === 'Deployment') ?? own.find((object) => object.kind === 'StatefulSet') ?? own.find((object) => object.kind === 'Job')
   if (!workload) {
     const where = service.manifests ? path.relative(config.projectDir, service.manifests) : `the manifests of ${service.name}`
     throw new UserError(`The manifests in ${where} have no Deployment.`, {
@@ -457,9 +506,16 @@ const rollout: Step<UpInput, {rolledOut: string[]}> = {
   id: 'rollout',
   title: 'Wait for rollout',
   async run(input, handle, outputs) {
-    const {services, applied} = outputs.of(apply)
+    const {services, deferred} = outputs.of(apply)
+    const applied = [...outputs.of(apply).applied]
     const rolledOut: string[] = []
     for (const wave of rolloutWaves(services)) {
+      // What waited for a Job goes in now: every service of the waves before this one is ready (each Job completed).
+      const held = wave.flatMap((service) => deferred.get(service.config.name) ?? [])
+      if (held.length > 0) {
+        const lines = await input.project.kube.apply(objectsYaml(held))
+        applied.push(...lines.filter((line) => !line.endsWith(' unchanged')))
+      }
       // One failing service stops the others of its wave at once: its diagnosis is what the user needs.
       const controller = new AbortController()
       const abort = () => controller.abort()
@@ -490,7 +546,7 @@ function workloadChanged(applied: string[], workload: {kind: string; name: strin
   const kind = workload.kind.toLowerCase()
   return applied.some((line) => {
     const [ref] = line.split(' ')
-    return ref === `${kind}/${workload.name}` || ref === `${kind}.apps/${workload.name}`
+    return ref === `${kind}/${workload.name}` || ref === `${kind}.apps/${workload.name}` || ref === `${kind}.batch/${workload.name}`
   })
 }
 
@@ -498,6 +554,15 @@ function workloadChanged(applied: string[], workload: {kind: string; name: strin
 async function rolloutService({project, options}: UpInput, service: RenderedService, nothingApplied: boolean, signal: AbortSignal, progress: (line: string) => void): Promise<boolean> {
   const {config, kube} = project
   const {workload} = service
+  if (workload.kind === 'Job') {
+    // A Job left alone by this run (unchanged, completed) has nothing to wait for.
+    if (nothingApplied) {
+      const live = await kube.getJson<Job>(['job', workload.name], config.namespace, true)
+      if (live && jobState(live) === 'Complete') return false
+    }
+    await waitForJob(kube, config.namespace, workload.name, {timeoutSeconds: options.timeoutSeconds, signal, progress})
+    return !signal.aborted
+  }
   if (nothingApplied) {
     const live = await kube.getJson<Deployment>([workload.kind.toLowerCase(), workload.name], config.namespace, true)
     const want = live?.spec.replicas ?? 1

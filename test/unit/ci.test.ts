@@ -4,7 +4,8 @@
  * content tag on main only), never overwrite a file without --force, and this repository's own
  * workflow runs the generated GitHub steps on examples/hello-python.
  */
-import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
@@ -12,6 +13,8 @@ import {parse} from 'yaml'
 import {renderPipeline, writePipeline} from '../../src/lib/ci.js'
 import {isUserError} from '../../src/lib/errors.js'
 import {resolveProject} from '../../src/lib/project.js'
+import type {StatusReport} from '../../src/lib/status.js'
+import type {UpResult} from '../../src/lib/up-command.js'
 
 const REPO = path.resolve(import.meta.dirname, '../..')
 const root = mkdtempSync(path.join(tmpdir(), 'devkube-ci-'))
@@ -124,5 +127,81 @@ describe('writing the pipeline', () => {
 
   it('refuses a registry given as a URL', () => {
     expect(() => renderPipeline(configOf(project()), {provider: 'github', registry: 'https://ghcr.io/acme'})).toThrow('is not a registry name')
+  })
+})
+
+describe('devkube ci for an app with services (web + worker built, postgres, stock redis)', () => {
+  const dir = path.join(mkdtempSync(path.join(root, 'p-')), 'tasks')
+  cpSync(path.join(REPO, 'test/fixtures/export-services'), dir, {recursive: true})
+  const github = parse(renderPipeline(configOf(dir), {provider: 'github', registry: 'ghcr.io/acme'})) as {jobs: Record<string, {steps: GithubStep[]}>}
+  const gitlab = parse(renderPipeline(configOf(dir), {provider: 'gitlab', registry: 'registry.gitlab.com/acme'})) as Record<string, any>
+  const steps = github.jobs.devkube.steps
+
+  /**
+   * Runs a script of the pipeline in a folder with stand-ins for devkube, docker and curl that print
+   * what `up --json` and `status --json` print (typed as the real results) and record their calls.
+   */
+  function runScript(script: string, environment: Record<string, string> = {}): string[] {
+    const work = mkdtempSync(path.join(root, 'run-'))
+    const bin = path.join(work, 'bin')
+    mkdirSync(bin)
+    const up: Pick<UpResult, 'services'> = {services: [
+      {name: 'web', image: 'devkube.local/tasks-web:32b3f6746317', workload: 'deployment/web', service: 'web'},
+      {name: 'worker', image: 'devkube.local/tasks-worker:32b3f6746317', workload: 'deployment/worker'},
+      {name: 'db', workload: 'statefulset/db', service: 'db'},
+      {name: 'cache', workload: 'deployment/cache', service: 'cache'},
+    ]}
+    const status: Pick<StatusReport, 'services'> = {services: [
+      {name: 'web', desired: 1, ready: 1, pods: [], url: 'http://localhost:8000'},
+      {name: 'worker', desired: 1, ready: 1, pods: []},
+      {name: 'db', desired: 1, ready: 1, pods: [], url: 'http://localhost:5432'},
+      {name: 'cache', desired: 1, ready: 1, pods: [], url: 'http://localhost:6379'},
+    ]}
+    writeFileSync(path.join(work, 'devkube-up.json'), JSON.stringify(up))
+    const log = path.join(work, 'calls.log')
+    const stub = (name: string, body: string) => {
+      writeFileSync(path.join(bin, name), `#!/bin/sh\necho "${name} $*" >> ${log}\n${body}\n`)
+      chmodSync(path.join(bin, name), 0o755)
+    }
+    stub('devkube', `[ "$1 $2" = "status --json" ] && echo '${JSON.stringify(status)}'; exit 0`)
+    stub('docker', 'cat > /dev/null; exit 0')
+    stub('curl', 'exit 0')
+    const result = spawnSync('bash', ['-e', '-c', script], {cwd: work, encoding: 'utf8', env: {...process.env, ...environment, PATH: `${bin}${path.delimiter}${process.env.PATH}`}})
+    expect(result.status, result.stderr).toBe(0)
+    return existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []
+  }
+
+  it('deploys every service and asks each built service with a port for its healthPath, at the URL status gives', () => {
+    expect(runs(steps)).toContain('devkube up --no-forward --json')
+    const check = steps.find((step) => step.name === 'Check that the services answer')!
+    const calls = runScript(check.run!)
+    expect(calls.filter((call) => call.startsWith('curl')).map((call) => call.split(' ').at(-1))).toEqual(['http://localhost:8000/health'])
+    expect(calls).toContain('devkube forward --detach')
+  })
+
+  it('pushes the built services\' images only (not postgres, not redis), by content tag, on main only', () => {
+    const push = steps.find((step) => step.run?.includes('docker push'))!
+    expect(push.if).toBe("github.ref == 'refs/heads/main'")
+    const calls = runScript(push.run!, {REGISTRY_USERNAME: 'me', REGISTRY_PASSWORD: 'pw'})
+    expect(calls.filter((call) => call.startsWith('docker push'))).toEqual([
+      'docker push ghcr.io/acme/tasks-web:32b3f6746317',
+      'docker push ghcr.io/acme/tasks-worker:32b3f6746317',
+    ])
+    expect(calls).toContain('docker tag devkube.local/tasks-web:32b3f6746317 ghcr.io/acme/tasks-web:32b3f6746317')
+  })
+
+  it('does the same in GitLab CI, the push on the default branch only', () => {
+    const script: string[] = gitlab.devkube.script
+    expect(script).toContain('devkube up --no-forward --json > devkube-up.json')
+    const check = script.slice(script.indexOf('devkube up --no-forward --json > devkube-up.json') + 1).filter((line) => !line.includes('CI_COMMIT_BRANCH') && !line.includes('socat')).join('\n')
+    expect(runScript(check).filter((call) => call.startsWith('curl')).map((call) => call.split(' ').at(-1))).toEqual(['http://localhost:8000/health'])
+    const push = script.find((line) => line.includes('docker push'))!
+    expect(push).toContain('if [ "$CI_COMMIT_BRANCH" = "$CI_DEFAULT_BRANCH" ]; then')
+    const calls = runScript(push, {CI_COMMIT_BRANCH: 'main', CI_DEFAULT_BRANCH: 'main', REGISTRY_USER: 'me', REGISTRY_PASSWORD: 'pw'})
+    expect(calls.filter((call) => call.startsWith('docker push'))).toEqual([
+      'docker push registry.gitlab.com/acme/tasks-web:32b3f6746317',
+      'docker push registry.gitlab.com/acme/tasks-worker:32b3f6746317',
+    ])
+    expect(runScript(push, {CI_COMMIT_BRANCH: 'feature', CI_DEFAULT_BRANCH: 'main'}).filter((call) => call.startsWith('docker'))).toEqual([])
   })
 })

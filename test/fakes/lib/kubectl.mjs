@@ -36,6 +36,7 @@ import {
 import {K8S_VERSION, deletePods, getObject, isTerminating, terminatePods, initPod, key, listObjects, nodeObject, putObject, reconcile, replicaSetsOf, revisionOf} from './world.mjs'
 import {portForward} from './portforward.mjs'
 import {forbiddenStatefulSetUpdate} from './statefulsets.mjs'
+import {immutableJobUpdate} from './jobs.mjs'
 import {logs} from './logs.mjs'
 import {exec} from './exec.mjs'
 
@@ -550,6 +551,12 @@ function validate(obj) {
   } else if (!DNS_SUBDOMAIN.test(name) || name.length > 253) {
     errors.push(`metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`)
   }
+  if (obj.kind === 'Job') {
+    const policy = obj.spec?.template?.spec?.restartPolicy ?? 'Always'
+    if (!obj.spec?.template?.spec?.containers?.length) errors.push('spec.template.spec.containers: Required value')
+    if (policy !== 'Never' && policy !== 'OnFailure') errors.push(`spec.template.spec.restartPolicy: Unsupported value: "${policy}": supported values: "OnFailure", "Never"`)
+    if (obj.spec?.backoffLimit !== undefined && obj.spec.backoffLimit < 0) errors.push(`spec.backoffLimit: Invalid value: ${obj.spec.backoffLimit}: must be greater than or equal to 0`)
+  }
   if (obj.kind === 'Deployment' || obj.kind === 'StatefulSet') {
     const spec = obj.spec ?? {}
     if (!spec.selector) errors.push('spec.selector: Required value')
@@ -698,10 +705,10 @@ async function apply(conn, {flags}, docs) {
         errors.push(`The Deployment "${name}" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{${Object.entries(next.spec.selector?.matchLabels ?? {}).map(([k, v]) => `"${k}":"${v}"`).join(', ')}}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable`)
         continue
       }
-      const forbidden = kind === 'StatefulSet' ? forbiddenStatefulSetUpdate(live, next) : undefined
+      const forbidden = kind === 'StatefulSet' ? forbiddenStatefulSetUpdate(live, next) : kind === 'Job' ? immutableJobUpdate(live, next) : undefined
       if (forbidden) {
         // kubectl prints an Invalid status from its details: kind without group, then the cause.
-        errors.push(`The StatefulSet "${name}" is invalid: ${forbidden}`)
+        errors.push(`The ${kind} "${name}" is invalid: ${forbidden}`)
         continue
       }
       const unchanged = deepEqual(publicView(next), publicView(live))
@@ -729,7 +736,8 @@ function stripLastApplied(input, ns, type) {
 
 let serviceIpCounter = 0
 function createObject(state, obj) {
-  if (obj.kind === 'Deployment' || obj.kind === 'StatefulSet') obj.metadata.generation = 1
+  if (obj.kind === 'Deployment' || obj.kind === 'StatefulSet' || obj.kind === 'Job') obj.metadata.generation = 1
+  if (obj.kind === 'Job') obj.status = {}
   if (obj.kind === 'StatefulSet') obj.status = {availableReplicas: 0, replicas: 0}
   if (obj.kind === 'Service') {
     const used = new Set(listObjects(state, 'Service').map((s) => s.spec.clusterIP))

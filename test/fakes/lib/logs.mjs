@@ -22,6 +22,8 @@ function containerFor(pod, containerName, previous) {
   }
   if (pod.fake?.unschedulable) return {error: `Error from server (BadRequest): container "${containerName}" in pod "${pod.metadata.name}" is waiting to start: ContainerCreating\n`}
   if (rt?.id && rt.startedAt) return {id: rt.id}
+  // Ended and not restarted (a Job's pod, restartPolicy Never): the kubelet serves the terminated container's log.
+  if (rt?.id && rt.terminated) return {id: rt.id}
   // Crash-looping: the kubelet serves the last terminated attempt.
   if (rt?.previousId) return {id: rt.previousId}
   return {error: waitingText(pod, containerName, status)}

@@ -32,7 +32,7 @@ export const TYPES = {
 }
 
 /** Kinds that would run pods on a real cluster: accepting them without running anything would mislead a test. */
-export const UNMODELLED_WORKLOADS = new Set(['DaemonSet', 'Job', 'CronJob'])
+export const UNMODELLED_WORKLOADS = new Set(['DaemonSet', 'CronJob'])
 
 export function apiVersionOf(kind) {
   const t = TYPES[kind]
@@ -157,6 +157,35 @@ export function defaultStatefulSet(obj) {
   }
 }
 
+/**
+ * The API server's defaults for a Job: the counts, and (manualSelector unset) a selector on the controller's uid
+ * label, which the pod template's labels get too, with the job-name labels, old and new spellings.
+ */
+export function defaultJob(obj) {
+  const spec = (obj.spec ??= {})
+  spec.backoffLimit ??= 6
+  spec.completionMode ??= 'NonIndexed'
+  spec.completions ??= 1
+  spec.parallelism ??= 1
+  spec.podReplacementPolicy ??= 'TerminatingOrFailed'
+  spec.suspend ??= false
+  spec.manualSelector ??= undefined
+  if (spec.manualSelector === undefined) delete spec.manualSelector
+  const uid = obj.metadata.uid
+  spec.selector ??= {matchLabels: {'batch.kubernetes.io/controller-uid': uid}}
+  spec.template ??= {}
+  spec.template.metadata ??= {}
+  spec.template.metadata.creationTimestamp ??= null
+  spec.template.metadata.labels = {
+    ...(spec.template.metadata.labels ?? {}),
+    'batch.kubernetes.io/controller-uid': uid,
+    'batch.kubernetes.io/job-name': obj.metadata.name,
+    'controller-uid': uid,
+    'job-name': obj.metadata.name,
+  }
+  defaultPodSpec(spec.template.spec)
+}
+
 /** The DefaultStorageClass admission plugin and the API defaults of a claim. */
 export function defaultClaim(obj) {
   const spec = (obj.spec ??= {})
@@ -191,6 +220,7 @@ export function applyDefaults(obj) {
     defaultPodSpec(spec.template.spec)
   }
   if (kind === 'StatefulSet') defaultStatefulSet(obj)
+  if (kind === 'Job' && obj.metadata.uid) defaultJob(obj)
   if (kind === 'PersistentVolumeClaim') defaultClaim(obj)
   if (kind === 'Service') {
     const spec = (obj.spec ??= {})

@@ -14,6 +14,7 @@ import {
   TYPES,
 } from './resources.mjs'
 import {bindClaims, collectVolumes, hasStorageWork, syncStatefulSet, updateStatefulSetStatus, volumeArgs} from './statefulsets.mjs'
+import {syncJob, updateJobStatus} from './jobs.mjs'
 import {clone, docker, latencyMs, nowIso, randomSuffix, scaledMs, stateDir, stateLabel, templateHash, uid} from './util.mjs'
 
 export const K8S_VERSION = 'v1.32.2'
@@ -455,7 +456,7 @@ function schedule(state, pod) {
   let cpu = SYSTEM_CPU_MILLI
   let memory = SYSTEM_MEMORY
   for (const other of Object.values(state.objects)) {
-    if (other.kind !== 'Pod' || other === pod || !other.fake?.scheduled) continue
+    if (other.kind !== 'Pod' || other === pod || !other.fake?.scheduled || other.status?.phase === 'Succeeded' || other.status?.phase === 'Failed') continue
     const r = podRequests(other)
     cpu += r.cpu
     memory += r.memory
@@ -827,6 +828,8 @@ async function syncPods(state) {
     }
     for (const container of pod.spec.containers) {
       const rt = (pod.fake.containers[container.name] ??= {restartCount: 0})
+      // Ended for good (restartPolicy Never, or OnFailure after exit 0): the kubelet leaves it as it is.
+      if (rt.terminated) continue
       if (rt.id) {
         const info = inspected.get(rt.id) ?? [...inspected.entries()].find(([id]) => id.startsWith(rt.id))?.[1]
         if (info && (info.status === 'running' || info.status === 'paused' || info.status === 'restarting')) {
@@ -859,6 +862,14 @@ async function syncPods(state) {
               startedAt: iso(rt.startedAt ?? now),
               finishedAt: iso(now),
             }
+        const policy = pod.spec.restartPolicy ?? 'Always'
+        if (policy === 'Never' || (policy === 'OnFailure' && terminated.exitCode === 0)) {
+          // Not restarted: the container stays (its log with it) and the pod ends Succeeded or Failed.
+          rt.terminated = terminated
+          rt.ready = false
+          rt.hostPorts = undefined
+          continue
+        }
         if (rt.previousId) removals.push(rt.previousId)
         rt.previousId = info ? rt.id : undefined
         rt.previousName = info ? rt.name : undefined
@@ -948,7 +959,7 @@ async function syncPods(state) {
     if (pod.fake.unschedulable) continue
     for (const container of pod.spec.containers) {
       const rt = pod.fake.containers[container.name]
-      if (!rt?.id || !rt.startedAt) continue
+      if (!rt?.id || !rt.startedAt || rt.terminated) continue
       rt.probe ??= {}
       const runningFor = now - rt.startedAt
       const due = (probe, which) => {
@@ -1081,7 +1092,12 @@ export function podStatus(state, pod) {
       started: Boolean(rt.id && rt.startedAt),
       state: {},
     }
-    if (rt.id && rt.startedAt) {
+    if (rt.terminated) {
+      status.containerID = `containerd://${rt.id}`
+      status.ready = false
+      status.started = false
+      status.state = {terminated: rt.terminated}
+    } else if (rt.id && rt.startedAt) {
       status.containerID = `containerd://${rt.id}`
       status.state = {running: {startedAt: iso(rt.startedAt)}}
     } else if (rt.stopped) {
@@ -1092,14 +1108,19 @@ export function podStatus(state, pod) {
     }
     return status
   })
-  const everStarted = statuses.some((s) => s.state.running || s.restartCount > 0)
+  const everStarted = statuses.some((s) => s.state.running || s.state.terminated || s.restartCount > 0)
+  // Every container ended and none will restart: the pod's phase is final.
+  const ended = statuses.length > 0 && statuses.every((s) => s.state.terminated)
+  const endedPhase = ended ? (statuses.every((s) => s.state.terminated.exitCode === 0) ? 'Succeeded' : 'Failed') : undefined
   const allReady = statuses.every((s) => s.ready)
   const wasReady = pod.fake.readySince !== undefined
   if (allReady && !wasReady) pod.fake.readySince = now
   if (!allReady) pod.fake.readySince = undefined
   const notReady = statuses.filter((s) => !s.ready).map((s) => s.name)
   const readyCondition = (type) =>
-    allReady
+    ended
+      ? {lastProbeTime: null, lastTransitionTime: iso(pod.fake.endedAt ??= now), reason: 'PodCompleted', status: 'False', type}
+      : allReady
       ? {lastProbeTime: null, lastTransitionTime: iso(pod.fake.readySince), status: 'True', type}
       : {lastProbeTime: null, lastTransitionTime: created, message: `containers with unready status: [${notReady.join(' ')}]`, reason: 'ContainersNotReady', status: 'False', type}
   conditions.push({lastProbeTime: null, lastTransitionTime: created, status: everStarted ? 'True' : 'False', type: 'PodReadyToStartContainers'})
@@ -1112,7 +1133,7 @@ export function podStatus(state, pod) {
     containerStatuses: statuses,
     hostIP: '172.18.0.2',
     hostIPs: [{ip: '172.18.0.2'}],
-    phase: everStarted ? 'Running' : 'Pending',
+    phase: endedPhase ?? (everStarted ? 'Running' : 'Pending'),
     podIP: everStarted ? pod.fake.podIP : undefined,
     podIPs: everStarted ? [{ip: pod.fake.podIP}] : undefined,
     qosClass: qosClass(pod.spec),
@@ -1137,7 +1158,7 @@ export async function deletePods(state, pods) {
 /** One pass of every controller and the kubelet. */
 export async function reconcile(state, {kubelet = true} = {}) {
   if (!state) return
-  const hasWork = Object.values(state.objects).some((o) => o.kind === 'Pod' || o.kind === 'Deployment' || o.kind === 'ReplicaSet') || hasStorageWork(state)
+  const hasWork = Object.values(state.objects).some((o) => o.kind === 'Pod' || o.kind === 'Deployment' || o.kind === 'ReplicaSet' || o.kind === 'Job') || hasStorageWork(state)
   if (!hasWork) return
   // Garbage collection: ReplicaSets whose Deployment is gone, pods whose ReplicaSet or StatefulSet is gone.
   const uids = new Set(Object.values(state.objects).map((o) => o.metadata.uid))
@@ -1160,12 +1181,17 @@ export async function reconcile(state, {kubelet = true} = {}) {
   const statefulSets = Object.values(state.objects).filter((o) => o.kind === 'StatefulSet')
   for (const sts of statefulSets) victims.push(...syncStatefulSet(state, sts, created))
   if (victims.length) await terminatePods(state, victims)
+  const jobs = Object.values(state.objects).filter((o) => o.kind === 'Job')
+  // The Job controller's pods go at once here (jobs.mjs counts what is left, not what is terminating).
+  const jobVictims = jobs.flatMap((job) => syncJob(state, job, created))
+  if (jobVictims.length) await deletePods(state, jobVictims)
   if (created.length && kubelet) {
     // Start the new pods' containers right away (the kubelet would), so a fresh rollout makes progress.
     await syncPods(state)
   }
   for (const dep of deployments) updateDeploymentStatus(state, dep, newRSes.get(dep))
   for (const sts of statefulSets) updateStatefulSetStatus(state, sts)
+  for (const job of jobs) updateJobStatus(state, job)
   await collectVolumes(state)
 }
 
