@@ -135,12 +135,12 @@ function revision(object: KubeObject): number {
 }
 
 /** Reads the Deployment, then its ReplicaSets and pods (by its own selector), and returns the newest ReplicaSet's pods. */
-export async function listNewestPods(kube: Kube, namespace: string, deploymentName: string): Promise<Pod[]> {
-  const deployment = await kube.getJson<Deployment>(['deployment', deploymentName], namespace, true)
+export async function listNewestPods(kube: Kube, namespace: string, deploymentName: string, signal?: AbortSignal): Promise<Pod[]> {
+  const deployment = await kube.getJson<Deployment>(['deployment', deploymentName], namespace, true, signal)
   const matchLabels = deployment && ownSelector(deployment)
   if (!matchLabels) return []
   const selector = labelSelector(matchLabels)
-  const objects = await kube.list<KubeObject>('replicasets.apps,pods', namespace, selector, true)
+  const objects = await kube.list<KubeObject>('replicasets.apps,pods', namespace, selector, true, signal)
   const replicaSets = objects.filter((object) => object.kind === 'ReplicaSet')
   const pods = objects.filter((object): object is Pod => object.kind === 'Pod')
   return newestReplicaSetPods(deployment, replicaSets, pods)

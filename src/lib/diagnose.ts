@@ -4,6 +4,7 @@
  */
 import {stripVTControlCharacters} from 'node:util'
 import {UserError} from './errors.js'
+import {IMAGE_REPOSITORY_PREFIX} from './image-tag.js'
 import type {Kube, KubeObject, Pod} from './kube.js'
 import {redact} from './secrets.js'
 
@@ -96,6 +97,18 @@ export function diagnosePod(pod: Pod, context: DiagnosisContext = {}): Diagnosis
         container: status.name,
         message: `The container ${status.name} in pod ${podName} cannot be ${waiting.reason === 'RunContainerError' ? 'started' : 'created'} (${waiting.reason}${detail}).`,
         hint: 'Check the command the image runs (CMD/ENTRYPOINT of the Dockerfile, or `command:` in the manifests): it must exist in the image and be executable.',
+      }
+    }
+    // A pull that failed for an image the cluster is to pull (a stock or backing image, one pushed to a
+    // target's registry) is about that image and its registry, not about loading into kind.
+    if ((waiting?.reason === 'ErrImagePull' || waiting?.reason === 'ImagePullBackOff') && !status.image.startsWith(`${IMAGE_REPOSITORY_PREFIX}/`)) {
+      const detail = waiting.message && waiting.reason === 'ErrImagePull' ? `: ${firstLine(waiting.message)}` : ''
+      return {
+        reason: waiting.reason,
+        pod: podName,
+        container: status.name,
+        message: `The cluster cannot pull the image ${status.image} for the pod ${podName} (${waiting.reason}${detail}).`,
+        hint: 'Check the image name and tag, and that the cluster\'s nodes can reach its registry (a private one needs an imagePullSecret); a backing or stock service can name another with `image:` in devkube.yaml.',
       }
     }
     if (waiting?.reason === 'ErrImageNeverPull' || waiting?.reason === 'ErrImagePull' || waiting?.reason === 'ImagePullBackOff') {

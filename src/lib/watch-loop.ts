@@ -19,6 +19,8 @@ export interface WatchedDeployable extends WatchedService {
   container: string
   /** How files map into the container, or why this service always rebuilds. */
   sync: {rules: SyncRules} | {off: string}
+  /** Sent to the container's PID 1 after each sync (gunicorn reloads its workers on HUP). */
+  reloadSignal?: 'HUP'
 }
 
 export interface WatchLoopOptions {
@@ -32,6 +34,8 @@ export interface WatchLoopOptions {
   quietMs?: number
   /** Called once the watcher is watching (tests wait for it). */
   onReady?: () => void
+  /** The app's pods as listed before watching began: the first sync goes straight into them. */
+  pods?: Pod[]
 }
 
 /** What one iteration did for one service: the line printed, and whether it succeeded. */
@@ -51,11 +55,18 @@ interface ServiceState {
   syncHintShown?: boolean
   /** Container instances (pod/restarts) that hold the files synced since the last image. */
   syncedInstances?: Set<string>
+  /** The running containers as last listed (cleared by a rebuild, which replaces the pods). */
+  known?: Targets
 }
 
 export async function watchLoop(options: WatchLoopOptions): Promise<void> {
   const filters = new ContextFilters()
-  const states = new Map(options.services.map((service) => [service.name, {syncOff: 'off' in service.sync ? service.sync.off : undefined} as ServiceState]))
+  const states = new Map(
+    options.services.map((service) => {
+      const pods = options.pods?.filter((pod) => matchesSelector(pod.metadata.labels ?? {}, service.selector))
+      return [service.name, {syncOff: 'off' in service.sync ? service.sync.off : undefined, known: pods ? targetsOf(service, pods) : undefined} as ServiceState]
+    }),
+  )
   const batcher = new ChangeBatcher(options.quietMs ?? DEFAULT_QUIET_MS, async (events: FileEvent[]) => {
     for (const change of classifyChanges(events, options.services, filters)) {
       if (options.signal.aborted) return
@@ -119,6 +130,7 @@ export async function handleChange(service: WatchedDeployable, change: ServiceCh
     if (options.signal.aborted) return undefined
     state.pendingRebuild = undefined
     state.syncedInstances = undefined
+    state.known = undefined
     const ms = performance.now() - started
     return {service: service.name, action: 'rebuilt', ms, line: `${chalk.green('↻')} ${service.name}: ${what} changed → rebuilt (${rebuildWhy ?? 'changed'}) ${detail} [${seconds(ms)}]${notice}`}
   } catch (error) {
@@ -140,26 +152,74 @@ export async function handleChange(service: WatchedDeployable, change: ServiceCh
 
 class NeedsRebuild extends Error {}
 
-/** Syncs into every running container of the service; returns "N files" (or undefined when aborted). */
-async function syncIntoService(service: WatchedDeployable, plan: Parameters<typeof syncIntoContainers>[4], state: ServiceState, options: Pick<WatchLoopOptions, 'kube' | 'signal'>): Promise<string | undefined> {
-  const pods = await options.kube.list<Pod>('pods', service.namespace, service.selector, true)
-  const running = pods.filter((pod) => !pod.metadata.deletionTimestamp && pod.status.phase === 'Running')
+/** The service's running containers as one listing of its pods shows them. */
+interface Targets {
+  targets: SyncTarget[]
+  /** pod/restartCount of each: a restart (or a new pod) gives a new one. */
+  instances: Set<string>
+}
+
+async function runningTargets(service: WatchedDeployable, kube: Kube): Promise<Targets> {
+  return targetsOf(service, await kube.list<Pod>('pods', service.namespace, service.selector, true))
+}
+
+export function targetsOf(service: Pick<WatchedDeployable, 'container'>, pods: Pod[]): Targets {
   const targets: SyncTarget[] = []
   const instances = new Set<string>()
-  for (const pod of running) {
+  for (const pod of pods) {
+    if (pod.metadata.deletionTimestamp || pod.status.phase !== 'Running') continue
     const status = pod.status.containerStatuses?.find((candidate) => candidate.name === service.container)
     if (!status?.state?.running) continue
     targets.push({pod: pod.metadata.name, container: service.container})
     instances.add(`${pod.metadata.name}/${status.restartCount}`)
   }
-  if (targets.length === 0) throw new NeedsRebuild('no running container to sync into')
+  return {targets, instances}
+}
+
+/** An equality-based label selector (`k=v,k2=v2`, what devkube's selectors are) against a pod's labels. */
+function matchesSelector(labels: Record<string, string>, selector: string): boolean {
+  return selector.split(',').every((term) => {
+    const [key, value] = term.split('=')
+    return labels[key.trim()] === value?.trim()
+  })
+}
+
+const sameSet = (a: Set<string>, b: Set<string>) => a.size === b.size && [...a].every((item) => b.has(item))
+
+/**
+ * Syncs into every running container of the service; returns "N files" (or undefined when aborted).
+ * The containers synced into last time are synced into at once, while the pods are listed again
+ * beside it (one kubectl call's time instead of two in a row); the listing then confirms them, or
+ * shows a pod or container that is new and lacks the earlier synced files (a rebuild), or one that
+ * went away (synced again into the ones listed).
+ */
+async function syncIntoService(service: WatchedDeployable, plan: Parameters<typeof syncIntoContainers>[4], state: ServiceState, options: Pick<WatchLoopOptions, 'kube' | 'signal'>): Promise<string | undefined> {
+  const sync = (targets: SyncTarget[]) => syncIntoContainers(options.kube, service.namespace, service.context, targets, plan, {signal: options.signal, reloadSignal: service.reloadSignal})
+  const known = state.known
+  let current: Targets
+  if (known) {
+    const [listed, synced] = await Promise.allSettled([runningTargets(service, options.kube), sync(known.targets)])
+    if (listed.status === 'rejected') throw listed.reason
+    current = listed.value
+    checkInstances(current, state)
+    if (!sameSet(current.instances, known.instances)) await sync(current.targets)
+    else if (synced.status === 'rejected') throw synced.reason
+  } else {
+    current = await runningTargets(service, options.kube)
+    checkInstances(current, state)
+    await sync(current.targets)
+  }
+  if (options.signal.aborted) return undefined
+  state.known = current
+  state.syncedInstances = current.instances
+  const count = plan.copy.length + plan.remove.length
+  return `${count} file${count === 1 ? '' : 's'}${current.targets.length > 1 ? ` into ${current.targets.length} pods` : ''}`
+}
+
+function checkInstances(current: Targets, state: ServiceState): void {
+  if (current.targets.length === 0) throw new NeedsRebuild('no running container to sync into')
   // A container that restarted (or a new pod) starts from the image and lacks what was synced before.
-  if (state.syncedInstances && [...instances].some((instance) => !state.syncedInstances!.has(instance))) {
+  if (state.syncedInstances && [...current.instances].some((instance) => !state.syncedInstances!.has(instance))) {
     throw new NeedsRebuild('a container restarted and lost the files synced earlier')
   }
-  await syncIntoContainers(options.kube, service.namespace, service.context, targets, plan, options.signal)
-  if (options.signal.aborted) return undefined
-  state.syncedInstances = instances
-  const count = plan.copy.length + plan.remove.length
-  return `${count} file${count === 1 ? '' : 's'}${targets.length > 1 ? ` into ${targets.length} pods` : ''}`
 }

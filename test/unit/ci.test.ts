@@ -130,7 +130,7 @@ describe('writing the pipeline', () => {
   })
 })
 
-describe('devkube ci for an app with services (web + worker built, postgres, stock redis)', () => {
+describe('devkube ci for an app with services (web, worker and a migration job built; postgres, stock redis)', () => {
   const dir = path.join(mkdtempSync(path.join(root, 'p-')), 'tasks')
   cpSync(path.join(REPO, 'test/fixtures/export-services'), dir, {recursive: true})
   const github = parse(renderPipeline(configOf(dir), {provider: 'github', registry: 'ghcr.io/acme'})) as {jobs: Record<string, {steps: GithubStep[]}>}
@@ -148,12 +148,14 @@ describe('devkube ci for an app with services (web + worker built, postgres, sto
     const up: Pick<UpResult, 'services'> = {services: [
       {name: 'web', image: 'devkube.local/tasks-web:32b3f6746317', workload: 'deployment/web', service: 'web'},
       {name: 'worker', image: 'devkube.local/tasks-worker:32b3f6746317', workload: 'deployment/worker'},
+      {name: 'migrate', image: 'devkube.local/tasks-migrate:32b3f6746317', workload: 'job/migrate'},
       {name: 'db', workload: 'statefulset/db', service: 'db'},
       {name: 'cache', workload: 'deployment/cache', service: 'cache'},
     ]}
     const status: Pick<StatusReport, 'services'> = {services: [
       {name: 'web', desired: 1, ready: 1, pods: [], url: 'http://localhost:8000'},
       {name: 'worker', desired: 1, ready: 1, pods: []},
+      {name: 'migrate', desired: 1, ready: 1, pods: []},
       {name: 'db', desired: 1, ready: 1, pods: [], url: 'http://localhost:5432'},
       {name: 'cache', desired: 1, ready: 1, pods: [], url: 'http://localhost:6379'},
     ]}
@@ -186,6 +188,7 @@ describe('devkube ci for an app with services (web + worker built, postgres, sto
     expect(calls.filter((call) => call.startsWith('docker push'))).toEqual([
       'docker push ghcr.io/acme/tasks-web:32b3f6746317',
       'docker push ghcr.io/acme/tasks-worker:32b3f6746317',
+      'docker push ghcr.io/acme/tasks-migrate:32b3f6746317',
     ])
     expect(calls).toContain('docker tag devkube.local/tasks-web:32b3f6746317 ghcr.io/acme/tasks-web:32b3f6746317')
   })
@@ -201,6 +204,7 @@ describe('devkube ci for an app with services (web + worker built, postgres, sto
     expect(calls.filter((call) => call.startsWith('docker push'))).toEqual([
       'docker push registry.gitlab.com/acme/tasks-web:32b3f6746317',
       'docker push registry.gitlab.com/acme/tasks-worker:32b3f6746317',
+      'docker push registry.gitlab.com/acme/tasks-migrate:32b3f6746317',
     ])
     expect(runScript(push, {CI_COMMIT_BRANCH: 'feature', CI_DEFAULT_BRANCH: 'main'}).filter((call) => call.startsWith('docker'))).toEqual([])
   })

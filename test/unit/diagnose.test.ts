@@ -23,6 +23,16 @@ describe('diagnosePod: container states waiting will not cure', () => {
     })
   }
 
+  it("a failed pull of an image the cluster pulls (stock, backing, a target's registry) names the image and its registry, not kind", () => {
+    const pulled = pod({name: 'db-0', ready: false, image: 'postgres:16', state: {waiting: {reason: 'ErrImagePull', message: 'failed to pull and unpack image "docker.io/library/postgres:16": pull access denied\nmore'}}})
+    const diagnosis = diagnosePod(pulled)
+    expect(diagnosis?.message).toBe('The cluster cannot pull the image postgres:16 for the pod db-0 (ErrImagePull: failed to pull and unpack image "docker.io/library/postgres:16": pull access denied).')
+    expect(diagnosis?.hint).toContain('`image:` in devkube.yaml')
+    // devkube's own image missing from kind stays the load sentence.
+    const own = diagnosePod(pod({name: 'hello-abc-1', ready: false, state: {waiting: {reason: 'ImagePullBackOff'}}}))
+    expect(own?.message).toMatch(/^The image devkube\.local\/hello:aaaaaaaaaaaa is not in the kind cluster/)
+  })
+
   it('runAsNonRoot on a root image: the hint says how to declare a non-root user', () => {
     const diagnosis = diagnosePod(waiting('CreateContainerConfigError', 'container has runAsNonRoot and image will run as root (pod: "hello-abc-1_hello(uid)", container: hello)'))
     expect(diagnosis?.hint).toMatch(/add `USER <uid>` \(a number\) to the Dockerfile, or remove runAsNonRoot/)

@@ -89,6 +89,22 @@ describe('handleChange', () => {
     expect(report?.line).toContain('a container restarted and lost the files synced earlier')
   })
 
+  it('syncs into the containers listed before at once, and again into the listed ones when those changed', async () => {
+    // Known from before: web-old, which a restart of the Deployment replaced by web-abc meanwhile.
+    runner.on((argv) => (argv.includes('web-old') ? {exitCode: 1, stderr: 'Error from server (NotFound): pods "web-old" not found\n'} : undefined))
+    const state = {known: {targets: [{pod: 'web-old', container: 'web'}], instances: new Set(['web-old/0'])}}
+    const report = await handleChange(service(), sourceChange, state, {kube, signal, rebuild: async () => 'to x'})
+    expect(report?.action).toBe('synced')
+    expect(runner.callsOf('exec -i web-old')).toHaveLength(1)
+    expect(runner.callsOf('exec -i web-abc -c web -- tar')).toHaveLength(1)
+    // Now known and confirmed: the next save goes straight into web-abc, and the listing only confirms it.
+    const before = runner.calls.length
+    expect((await handleChange(service(), sourceChange, state, {kube, signal, rebuild: async () => 'to x'}))?.action).toBe('synced')
+    const calls = runner.calls.slice(before).map((call) => call.argv.join(' '))
+    expect(calls.filter((call) => call.includes('exec'))).toHaveLength(1)
+    expect(calls.filter((call) => call.includes('get pods'))).toHaveLength(1)
+  })
+
   it('rebuilds once, with the hint, when the container cannot take the files', async () => {
     runner.on((argv) => (argv.includes('tar') ? {exitCode: 2, stderr: 'tar: app/new.py: Cannot open: Permission denied\ncommand terminated with exit code 2\n'} : undefined))
     const report = await handleChange(service(), sourceChange, {}, {kube, signal, rebuild: async () => 'to devkube.local/web:4'})
