@@ -173,6 +173,17 @@ export function diagnosePod(pod: Pod, context: DiagnosisContext = {}): Diagnosis
           : 'Check the ConfigMaps and Secrets the Deployment refers to (`devkube status` shows them).',
       }
     }
+    const execCheck = (spec?.readinessProbe as {exec?: {command?: string[]}} | undefined)?.exec?.command
+    if (status.state?.running && !status.ready && execCheck) {
+      // devkube.yaml's `probe.exec` (a compose healthcheck): a command, not a port, decides readiness.
+      return {
+        reason: 'ReadinessProbeFailing',
+        pod: podName,
+        container: status.name,
+        message: `The container ${status.name} is running but never became ready: its readiness check \`${execCheck.join(' ')}\` keeps failing.`,
+        hint: 'That command (`probe.exec` in devkube.yaml) must exit 0 once the service is ready; check that it exists in the image and what it tests.',
+      }
+    }
     if (status.state?.running && !status.ready) {
       const probe = spec?.readinessProbe?.httpGet
       const port = probePort(probe?.port, spec)

@@ -138,6 +138,8 @@ export class LogFollower {
   private wake?: () => void
   private waitingNoticeShown = false
   private pollFailureShown = false
+  /** Told every listing of the pods (`up --watch` keeps its sync targets from them instead of listing again). */
+  onPods?: (pods: Pod[]) => void
 
   constructor(
     private readonly kube: Kube,
@@ -166,6 +168,7 @@ export class LogFollower {
       try {
         pods = await listAppPods(this.kube, this.config, this.selector)
         this.pollFailureShown = false
+        this.onPods?.(pods)
       } catch (error) {
         if (!this.pollFailureShown) this.output.notice(chalk.dim(`Cannot list the pods right now (${(error as Error).message}); still trying…`))
         this.pollFailureShown = true

@@ -245,3 +245,25 @@ describe('an export folder inside a build context', () => {
     expect(second.notes).toEqual([])
   })
 })
+
+describe('an export with --registry', () => {
+  it('moves the built services\' images there (same tags) in the chart and the overlays, and leaves stock and backing images as they are', async () => {
+    const project = path.join(root, 'registry')
+    cpSync(path.join(REPO, 'test/fixtures/export-services'), project, {recursive: true})
+    const chart = path.join(root, 'registry-chart')
+    const overlays = path.join(root, 'registry-kustomize')
+    await runExport(project, {}, {helm: chart, kustomize: overlays, registry: 'registry.example.com/team/', force: false})
+    runReadmeSecretSteps(project, overlays)
+    const imagesOf = (objects: KubeObject[]) => Object.fromEntries(objects.filter((object: any) => object.spec?.template).map((object: any) => [object.metadata.name, object.spec.template.spec.containers[0].image]))
+    const tag = (await serviceImageTag(resolveProject(project, {}, {requireApp: true}).config, resolveProject(project, {}, {requireApp: true}).services[0])).split(':')[1]
+    const expected = {
+      web: `registry.example.com/team/tasks-web:${tag}`,
+      worker: `registry.example.com/team/tasks-worker:${tag}`,
+      migrate: `registry.example.com/team/tasks-migrate:${tag}`,
+      db: 'postgres:16',
+      cache: 'redis:7',
+    }
+    expect(imagesOf(objectsOf(tool(helm, ['template', 'tasks', chart])))).toEqual(expected)
+    expect(imagesOf(objectsOf(tool(kubectl, ['kustomize', path.join(overlays, 'overlays', 'dev')])))).toEqual(expected)
+  })
+})
