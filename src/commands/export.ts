@@ -30,6 +30,7 @@ Secret values are never exported. Env files: the chart refers to a Secret by nam
       const what = output.format === 'helm' ? 'Helm chart' : 'kustomize base and overlays'
       this.log(`Wrote the ${what} of ${result.name} (${result.environments.join(', ')}) to ${output.dir}: ${output.files.length === 0 ? 'already up to date' : `${output.files.length} file${output.files.length === 1 ? '' : 's'}`}. See ${output.dir}/README.md.`)
     }
+    for (const note of result.notes) this.log(`Note: ${note}`)
     return result
   }
 }

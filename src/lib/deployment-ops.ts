@@ -35,7 +35,7 @@ export async function findAppDeployment(overrides: ConfigOverrides, serviceName:
     throw new UserError(`${what} is not deployed in namespace ${config.namespace} of ${kube.context}.`, {hint: 'Run `devkube up` to deploy it.'})
   }
   if (workload.kind === 'Job') {
-    throw new UserError(`The service ${service.name} is a job: it runs once to completion, so there is nothing to ${command}.`, {
+    throw new UserError(`The service ${service.name} is a job: it runs once to completion, so there is nothing to ${command === 'rollback' ? 'roll back' : command}.`, {
       hint: `Change it in devkube.yaml and run \`devkube up\`: devkube runs a changed job again.`,
     })
   }

@@ -8,7 +8,15 @@ import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import type {Detection} from './detect.js'
 
-export type DevCommand = {command: string[]; source: string} | {none: string}
+/**
+ * `reloadSignal`: the command does not watch files; devkube signals the container's main process
+ * (PID 1, the command itself) after each sync instead. gunicorn reloads its workers on HUP
+ * ("start the new worker processes … and gracefully shutdown older workers"; without --preload the
+ * new workers import the app afresh), at once, where a file-polling reloader (Werkzeug's and Django's
+ * stat reloaders look once a second) finds the change up to a second later and then starts a whole
+ * new interpreter.
+ */
+export type DevCommand = {command: string[]; source: string; reloadSignal?: 'HUP'} | {none: string}
 
 /** Dependencies that end up in the image (`npm ci --omit=dev` leaves devDependencies out). */
 function runtimeDependencies(projectDir: string): Record<string, unknown> {
@@ -42,6 +50,10 @@ export function devCommand(config: DevCommandInput, detection: Detection | undef
   }
   if (detection.lang === 'python') {
     const python = detection.python
+    // The production server itself, reloaded by signal after each sync: where the project lists gunicorn.
+    if ((python?.framework === 'flask' || python?.framework === 'django') && python.pythonApp && python.missingServer !== 'gunicorn') {
+      return {command: ['gunicorn', '--bind', `0.0.0.0:${port}`, python.pythonApp], source: 'gunicorn, reloaded by HUP after each sync', reloadSignal: 'HUP'}
+    }
     if (python?.framework === 'flask' && python.pythonApp) {
       return {command: ['python', '-m', 'flask', '--app', python.pythonApp, 'run', '--reload', '--host', '0.0.0.0', '--port', port], source: 'flask run --reload'}
     }

@@ -4,6 +4,7 @@
  */
 import {stripVTControlCharacters} from 'node:util'
 import {UserError} from './errors.js'
+import {IMAGE_REPOSITORY_PREFIX} from './image-tag.js'
 import type {Kube, KubeObject, Pod} from './kube.js'
 import {redact} from './secrets.js'
 
@@ -62,6 +63,9 @@ function killedForLiveness(pod: Pod, container: string, events: PodEvent[] = [])
 
 /** What a pod's state means in plain words, or undefined when the pod looks healthy or is starting. */
 export function diagnosePod(pod: Pod, context: DiagnosisContext = {}): Diagnosis | undefined {
+  // A pod being deleted (replaced by a rollout, scaled down) is on its way out, not failing: during its grace
+  // period it may stop answering its probes or be killed, which says nothing about what runs now.
+  if (pod.metadata.deletionTimestamp) return undefined
   const podName = pod.metadata.name
   const scheduled = pod.status.conditions?.find((condition) => condition.type === 'PodScheduled')
   if (pod.status.phase === 'Pending' && scheduled?.status === 'False') {
@@ -93,6 +97,18 @@ export function diagnosePod(pod: Pod, context: DiagnosisContext = {}): Diagnosis
         container: status.name,
         message: `The container ${status.name} in pod ${podName} cannot be ${waiting.reason === 'RunContainerError' ? 'started' : 'created'} (${waiting.reason}${detail}).`,
         hint: 'Check the command the image runs (CMD/ENTRYPOINT of the Dockerfile, or `command:` in the manifests): it must exist in the image and be executable.',
+      }
+    }
+    // A pull that failed for an image the cluster is to pull (a stock or backing image, one pushed to a
+    // target's registry) is about that image and its registry, not about loading into kind.
+    if ((waiting?.reason === 'ErrImagePull' || waiting?.reason === 'ImagePullBackOff') && !status.image.startsWith(`${IMAGE_REPOSITORY_PREFIX}/`)) {
+      const detail = waiting.message && waiting.reason === 'ErrImagePull' ? `: ${firstLine(waiting.message)}` : ''
+      return {
+        reason: waiting.reason,
+        pod: podName,
+        container: status.name,
+        message: `The cluster cannot pull the image ${status.image} for the pod ${podName} (${waiting.reason}${detail}).`,
+        hint: 'Check the image name and tag, and that the cluster\'s nodes can reach its registry (a private one needs an imagePullSecret); a backing or stock service can name another with `image:` in devkube.yaml.',
       }
     }
     if (waiting?.reason === 'ErrImageNeverPull' || waiting?.reason === 'ErrImagePull' || waiting?.reason === 'ImagePullBackOff') {
@@ -155,6 +171,17 @@ export function diagnosePod(pod: Pod, context: DiagnosisContext = {}): Diagnosis
         hint: /runAsNonRoot/.test(waiting.message ?? '')
           ? 'The manifests require a non-root user (runAsNonRoot) that the image does not declare: add `USER <uid>` (a number) to the Dockerfile, or remove runAsNonRoot from the manifests.'
           : 'Check the ConfigMaps and Secrets the Deployment refers to (`devkube status` shows them).',
+      }
+    }
+    const execCheck = (spec?.readinessProbe as {exec?: {command?: string[]}} | undefined)?.exec?.command
+    if (status.state?.running && !status.ready && execCheck) {
+      // devkube.yaml's `probe.exec` (a compose healthcheck): a command, not a port, decides readiness.
+      return {
+        reason: 'ReadinessProbeFailing',
+        pod: podName,
+        container: status.name,
+        message: `The container ${status.name} is running but never became ready: its readiness check \`${execCheck.join(' ')}\` keeps failing.`,
+        hint: 'That command (`probe.exec` in devkube.yaml) must exit 0 once the service is ready; check that it exists in the image and what it tests.',
       }
     }
     if (status.state?.running && !status.ready) {

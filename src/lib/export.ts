@@ -19,7 +19,7 @@ import {backingImage, backingSpec, credentialsShape} from './backing.js'
 import {DEFAULT_ENVIRONMENT, type AppConfig, type ConfigOverrides} from './config.js'
 import {imageId, imageUser, type ImageUser} from './docker.js'
 import {UserError} from './errors.js'
-import {serviceImageTag, sourceImageTag} from './image-tag.js'
+import {contextFilter, serviceImageTag, sourceImageTag} from './image-tag.js'
 import {INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, type KubeObject} from './kube.js'
 import {APPLIED_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION, desiredState, ENVIRONMENT_LABEL, readManifests, renderApp} from './manifests.js'
 import {resolveProject, type Project} from './project.js'
@@ -40,8 +40,8 @@ export interface ExportedService {
   labels: Record<string, string>
   /** The Secret its env file's values go in, by a fixed name; the file is never read. */
   secretName?: string
-  /** Its env file, relative to the project (what the README's commands read). */
-  envFile?: string
+  /** Its env files, relative to the project (what the README's commands read); later files win, as in `up`. */
+  envFiles: string[]
   /** A backing service's credentials Secret: its name, the keys that hold no secret, the URI with PASSWORD_MARKER. */
   credentials?: {secret: string; data: Record<string, string>; uri: string}
 }
@@ -58,6 +58,9 @@ export interface ExportSource {
   name: string
   /** The default environment first. */
   environments: ExportedEnvironment[]
+  /** The built services' build contexts (absolute), to tell when an export lands inside one. */
+  buildContexts: Array<{service: string; context: string}>
+  projectDir: string
 }
 
 export interface ExportOptions {
@@ -72,6 +75,8 @@ export interface ExportResult {
   name: string
   environments: string[]
   written: Array<{format: 'helm' | 'kustomize'; dir: string; files: string[]}>
+  /** Sentences about what the user may want to change (an export folder inside a build context). */
+  notes: string[]
 }
 
 /** Name of the Secret that holds a service's env-file values outside devkube (devkube's own is content-named). */
@@ -88,7 +93,8 @@ export async function exportSource(projectDir: string, overrides: ConfigOverride
     const project = environment === DEFAULT_ENVIRONMENT ? first : resolveProject(projectDir, {...overrides, environment}, {requireApp: false})
     environments.push(isSingleApp(project) ? await exportSingleApp(project.config) : await exportServices(project))
   }
-  return {name: first.config.name, environments}
+  const buildContexts = first.services.flatMap((service) => (service.source.kind === 'build' ? [{service: service.name, context: service.source.context}] : []))
+  return {name: first.config.name, environments, buildContexts, projectDir: first.dir}
 }
 
 /** A single app with its own manifests (k8s/), through desiredState() as `up` applies it. */
@@ -102,7 +108,7 @@ async function exportSingleApp(config: AppConfig): Promise<ExportedEnvironment> 
     source: 'build',
     image: splitImage(imageTag),
     labels: {[NAME_LABEL]: config.name, [INSTANCE_LABEL]: config.name, [MANAGED_BY_LABEL]: MANAGED_BY},
-    ...envFileSecret(config, config.name, config.envFile),
+    ...envFileSecret(config, config.name, config.envFile ? [config.envFile] : []),
   }
   return {environment: config.environment, namespace: config.namespace, services: [service], objects: portable(desired.objects, [service])}
 }
@@ -124,7 +130,7 @@ async function exportServices(project: Project): Promise<ExportedEnvironment> {
     secretEnv: (service) => (service.envFiles.length > 0 ? {} : undefined),
   })
   const services = project.services.map((service): ExportedService => {
-    const common = {name: service.name, labels: serviceLabels(config.name, service.name), ...envFileSecret(config, service.name, service.envFiles[0])}
+    const common = {name: service.name, labels: serviceLabels(config.name, service.name), ...envFileSecret(config, service.name, service.envFiles)}
     switch (service.source.kind) {
       case 'backing': {
         const spec = backingSpec(service)
@@ -141,9 +147,24 @@ async function exportServices(project: Project): Promise<ExportedEnvironment> {
   return {environment: config.environment, namespace: config.namespace, services, objects: portable(desired.objects, services)}
 }
 
-function envFileSecret(config: AppConfig, serviceName: string, envFile: string | undefined): Pick<ExportedService, 'secretName' | 'envFile'> {
-  if (!envFile) return {}
-  return {secretName: exportedSecretName(serviceName), envFile: path.relative(config.projectDir, envFile)}
+function envFileSecret(config: AppConfig, serviceName: string, envFiles: string[]): Pick<ExportedService, 'secretName' | 'envFiles'> {
+  if (envFiles.length === 0) return {envFiles: []}
+  return {secretName: exportedSecretName(serviceName), envFiles: envFiles.map((file) => path.relative(config.projectDir, file))}
+}
+
+/** The env files in a sentence: `.env`, or `a.env` and `b.env`. */
+function envFilesShown(service: ExportedService): string {
+  const quoted = service.envFiles.map((file) => `\`${file}\``)
+  return quoted.length === 1 ? `your ${quoted[0]} file` : `${quoted.slice(0, -1).join(', ')} and ${quoted.at(-1)}`
+}
+
+/** kubectl and kustomize refuse a key given twice, where `up` lets the later file win. */
+function repeatedKeysNote(service: ExportedService): string {
+  return service.envFiles.length > 1 ? ' A key in more than one of the files must be given once (the later file\'s value is the one `devkube up` uses).' : ''
+}
+
+function fromEnvFiles(service: ExportedService): string {
+  return service.envFiles.map((file) => `--from-env-file=${file}`).join(' ')
 }
 
 /** An image reference as repository and tag (no tag: the reference as it is, e.g. a digest). */
@@ -230,8 +251,9 @@ interface PodTemplateOwner {
   template: {metadata?: {annotations?: Record<string, string>; labels?: Record<string, string>}; spec: {containers: Container[]; initContainers?: Container[]}}
 }
 
+/** The kinds devkube renders with a pod template: a service's Deployment or Job, a backing service's StatefulSet. */
 function isWorkload(object: KubeObject): boolean {
-  return object.kind === 'Deployment' || object.kind === 'StatefulSet'
+  return object.kind === 'Deployment' || object.kind === 'StatefulSet' || object.kind === 'Job'
 }
 
 function containersOf(workload: KubeObject): Container[] {
@@ -298,6 +320,18 @@ function credentialsSecretExpression(service: ExportedService): string {
 }
 
 /**
+ * What Helm needs told about some kinds, for the chart to behave as `up` does:
+ * - A Job's pod template cannot be changed, and `up` re-creates a changed Job. As charts run migrations, it is a
+ *   hook that Helm deletes and re-creates on every install and upgrade; post-, not pre-: the Job reads the
+ *   ConfigMap and the database the same release makes. (Unlike `up`, dependents do not wait for it.)
+ * - A volume outlives `devkube down` (only `down --volumes` deletes it): `keep` makes `helm uninstall` leave it too.
+ */
+export const HELM_ANNOTATIONS: Record<string, Record<string, string>> = {
+  Job: {'helm.sh/hook': 'post-install,post-upgrade', 'helm.sh/hook-delete-policy': 'before-hook-creation'},
+  PersistentVolumeClaim: {'helm.sh/resource-policy': 'keep'},
+}
+
+/**
  * Turns one environment's objects into chart templates and the values that reproduce them: each
  * field devkube.yaml controls is replaced by a marker, the objects are written as YAML, and the
  * markers become template expressions. Running it for every environment and getting the same
@@ -337,7 +371,8 @@ export function parametrise(environment: ExportedEnvironment): Parametrised {
         const ref = valuesOf(service.name)
         const values = services[service.name]
         container.image = mark(service.image.tag === undefined ? `${ref}.image.repository | toJson` : `printf "%s:%s" ${ref}.image.repository ${ref}.image.tag | toJson`)
-        if (workload.kind !== 'Deployment') continue
+        // A backing service's StatefulSet is devkube's template as it is: only its image is a value.
+        if (workload.kind === 'StatefulSet') continue
         if (container.resources) {
           values.resources = container.resources
           container.resources = mark(`toYaml ${ref}.resources`, true)
@@ -390,6 +425,8 @@ export function parametrise(environment: ExportedEnvironment): Parametrised {
       object.data = mark(`toYaml ${ref}.env`, true) as unknown as Record<string, string>
     }
     if (object.metadata.labels?.[ENVIRONMENT_LABEL] !== undefined) object.metadata.labels[ENVIRONMENT_LABEL] = mark('.Values.environment | toJson')
+    const helmAnnotations = HELM_ANNOTATIONS[object.kind]
+    if (helmAnnotations) object.metadata.annotations = {...object.metadata.annotations, ...helmAnnotations}
   }
 
   const templates = new Map<string, string>()
@@ -544,9 +581,9 @@ function helmSecretSection(source: ExportSource): string {
   const [defaults] = source.environments
   const sections: string[] = []
   for (const service of defaults.services.filter((candidate) => candidate.secretName)) {
-    const lines = source.environments.map((environment) => `kubectl create secret generic ${service.secretName} --from-env-file=${service.envFile} --namespace ${environment.namespace}`)
+    const lines = source.environments.map((environment) => `kubectl create secret generic ${service.secretName} ${fromEnvFiles(service)} --namespace ${environment.namespace}`)
     sections.push([
-      `${subject(defaults, service)} reads its secrets from the Secret \`${service.secretName}\`. Its values are not in these files (devkube never exports them): create it from your \`${service.envFile}\` file in each namespace before installing:`,
+      `${subject(defaults, service)} reads its secrets from the Secret \`${service.secretName}\`. Its values are not in these files (devkube never exports them): create it from ${envFilesShown(service)} in each namespace before installing${service.envFiles.length > 1 ? ' (a key in more than one of the files must be given once: the later file\'s value is the one `devkube up` uses)' : ''}:`,
       '',
       '```sh',
       ...lines,
@@ -587,7 +624,7 @@ function helmSecretNotes(environment: ExportedEnvironment): string {
   const notes: string[] = []
   for (const service of environment.services.filter((candidate) => candidate.secretName)) {
     const name = `${valuesOf(service.name)}.secretName`
-    notes.push(`- ${service.name} reads its ${service.envFile} values from the Secret {{ ${name} }}, which this chart does not create (its values are never exported). Create it before the pods can start:\n    kubectl create secret generic {{ ${name} }} --from-env-file=${service.envFile} --namespace {{ .Release.Namespace }}`)
+    notes.push(`- ${service.name} reads its ${service.envFiles.join(', ')} values from the Secret {{ ${name} }}, which this chart does not create (its values are never exported). Create it before the pods can start:\n    kubectl create secret generic {{ ${name} }} ${fromEnvFiles(service)} --namespace {{ .Release.Namespace }}`)
   }
   for (const service of environment.services.filter((candidate) => candidate.credentials)) {
     const existing = `${valuesOf(service.name)}.auth.existingSecret`
@@ -773,11 +810,18 @@ export function kustomizeTree(source: ExportSource, registry?: string, exportDir
   }
   files.set('README.md', renderTemplate('export/kustomize-README.md', {
     name: source.name,
-    applyCommands: source.environments.map((environment) => `kubectl apply -k overlays/${environment.environment}`).join('\n'),
+    applyCommands: source.environments.flatMap((environment) => applyCommands(environment)).join('\n'),
     secretSection: kustomizeSecretSection(source, exportDir),
     imageNote: imageNote(source, registry),
   }))
   return files
+}
+
+/** An overlay's apply; a Job's pod template cannot change, so its old run goes first (as `up` re-creates it). */
+function applyCommands(environment: ExportedEnvironment): string[] {
+  const jobs = environment.objects.filter((object) => object.kind === 'Job').map((object) => object.metadata.name)
+  const apply = `kubectl apply -k overlays/${environment.environment}`
+  return jobs.length === 0 ? [apply] : [`kubectl delete job ${jobs.join(' ')} --namespace ${environment.namespace} --ignore-not-found`, apply]
 }
 
 /** How to make the env files the overlays' secretGenerators read, from the project folder. */
@@ -787,10 +831,10 @@ function kustomizeSecretSection(source: ExportSource, exportDir: string): string
   const sections: string[] = []
   for (const service of defaults.services.filter((candidate) => candidate.secretName)) {
     sections.push([
-      `${subject(defaults, service)} reads its secrets from the Secret \`${service.secretName}\`, which each overlay's \`secretGenerator\` makes from \`overlays/<env>/${service.secretName}.env\`. Those files are git-ignored (\`.gitignore\`) and devkube never writes them: copy your \`${service.envFile}\` there before applying (from the project folder):`,
+      `${subject(defaults, service)} reads its secrets from the Secret \`${service.secretName}\`, which each overlay's \`secretGenerator\` makes from \`overlays/<env>/${service.secretName}.env\`. Those files are git-ignored (\`.gitignore\`) and devkube never writes them: copy ${envFilesShown(service)} there before applying (from the project folder).${repeatedKeysNote(service)} kustomize reads \`KEY=value\` lines as they are: no quotes around values.`,
       '',
       '```sh',
-      ...source.environments.map((environment) => `cp ${service.envFile} ${overlay(environment)}/${service.secretName}.env`),
+      ...source.environments.map((environment) => `${service.envFiles.length === 1 ? 'cp' : 'cat'} ${service.envFiles.join(' ')} ${service.envFiles.length === 1 ? '' : '> '}${overlay(environment)}/${service.secretName}.env`),
       '```',
     ].join('\n'))
   }
@@ -860,5 +904,22 @@ export async function runExport(projectDir: string, overrides: ConfigOverrides, 
   ]
   checkOverwrites(outputs, options.force)
   const written = outputs.map((output) => ({format: output.format, dir: output.dir, files: writeExport(output.dir, output.files)}))
-  return {name: source.name, environments: source.environments.map((environment) => environment.environment), written}
+  const notes = outputs.flatMap((output) => insideBuildContext(source, path.resolve(projectDir, output.dir), [...output.files.keys()]))
+  return {name: source.name, environments: source.environments.map((environment) => environment.environment), written, notes}
+}
+
+/**
+ * An export folder that `docker build` would send with a service's context makes the exported files part of the
+ * image's content hash: the next `up` rebuilds, and the next export has a new tag. Said, not changed: .dockerignore
+ * is the user's file.
+ */
+function insideBuildContext(source: ExportSource, dir: string, files: string[]): string[] {
+  return source.buildContexts.flatMap(({service, context}) => {
+    const relative = path.relative(context, dir)
+    if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) return []
+    const posix = relative.split(path.sep).join('/')
+    const filter = contextFilter(context)
+    if (!files.some((file) => filter.includes(`${posix}/${file}`))) return []
+    return [`${posix}/ is inside ${service}'s build context, so its files change ${service}'s image tag (up rebuilds, the next export gets a new tag): add \`${posix}/\` to ${path.relative(source.projectDir, path.join(context, '.dockerignore')) || '.dockerignore'}, or export outside the project.`]
+  })
 }

@@ -1,9 +1,11 @@
 /**
  * The port-forward supervisor. `kubectl port-forward` serves ONE pod and exits when that pod dies or
- * is replaced by a redeploy; the supervisor starts it again (with backoff) so the URL keeps answering.
- * A periodic connection through the local port makes a stale kubectl notice a dead pod promptly instead
- * of on the user's next request, and finds a kubectl that hangs instead of exiting: on "error creating
- * error stream … Timeout occurred" (kubectl #686, #1169) it keeps accepting connections and forwards nothing.
+ * is replaced by a redeploy; the supervisor starts it again (with backoff) so the URL keeps answering,
+ * and on a redeploy moves to the new pod before the old one goes (the local port is the supervisor's
+ * own listener in front of kubectl's, see ForwardSupervisor). A periodic connection through kubectl's
+ * port makes a stale kubectl notice a dead pod promptly instead of on the user's next request, and finds
+ * a kubectl that hangs instead of exiting: on "error creating error stream … Timeout occurred" (kubectl
+ * #686, #1169) it keeps accepting connections and forwards nothing.
  */
 import net from 'node:net'
 import {UserError} from './errors.js'
@@ -83,9 +85,38 @@ export interface ProbeTiming {
   answerMs: number
 }
 
+/** One `kubectl port-forward` to one pod, on a local port kubectl picks. */
+interface Upstream {
+  child: BackgroundProcess
+  /** The pod it was started for (undefined: kubectl picked one of the Service's). */
+  pod?: string
+  /** kubectl's own local port, once it says "Forwarding from". */
+  port?: number
+  readyAt?: number
+  alive: boolean
+  stderr: string[]
+  /** True once forwarding, false when kubectl exited before. */
+  ready: Promise<boolean>
+  /** Which start of kubectl this is (1, 2, …), for the events. */
+  attempt: number
+}
+
+/** How long a connection to the local port waits for a forward (kubectl restarting, a pod starting). */
+const CONNECTION_WAIT_MS = 30_000
+
+/**
+ * The local port is devkube's own listener; each connection is passed to the kubectl port-forward that
+ * serves now, which listens on a port of its own. So moving to a new pod (a redeploy) starts the new
+ * kubectl first and switches when it forwards, then stops the old one: no moment without a listener,
+ * and a connection made while kubectl restarts waits for it instead of being refused.
+ */
 export class ForwardSupervisor {
-  private child?: BackgroundProcess
+  private upstream?: Upstream
+  private server?: net.Server
+  private readonly sockets = new Set<net.Socket>()
+  private waiters: Array<() => void> = []
   private stopped = false
+  private movingTo?: Promise<void>
   private probeTimer?: NodeJS.Timeout
   private probing = false
   /** Set once the app has answered through the forward: only then does silence mean a hung kubectl, not an app that speaks first never. */
@@ -93,6 +124,12 @@ export class ForwardSupervisor {
   private silentProbes = 0
   private hungReason?: string
   private selector?: string
+  /** The Service's entry for remotePort: a pod is forwarded on its targetPort, which may differ or be a name. */
+  private servicePort?: ServicePort
+  private serviceRead = false
+  /** The port in each chosen pod that the Service sends remotePort to. */
+  private readonly podPorts = new Map<string, number>()
+  private attempt = 0
   private readonly ready: Promise<void>
   private resolveReady!: () => void
   private rejectReady!: (error: Error) => void
@@ -123,99 +160,215 @@ export class ForwardSupervisor {
   async stop(): Promise<void> {
     this.stopped = true
     clearInterval(this.probeTimer)
-    await this.child?.stop()
+    this.wakeWaiters()
+    for (const socket of this.sockets) socket.destroy()
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
+    await this.upstream?.child.stop()
+    await this.movingTo
     await this.finished.catch(() => {})
   }
 
-  private async loop(): Promise<void> {
-    let backoff = FIRST_BACKOFF_MS
-    let attempt = 0
-    let everReady = false
-    while (!this.stopped) {
-      attempt++
-      const stderr: string[] = []
-      let readyAt: number | undefined
-      const child = this.kube.startKubectl(['port-forward', `service/${this.target.service}`, `${this.target.localPort}:${this.target.remotePort}`], {
-        namespace: this.target.namespace,
-        onLine: (line, stream) => {
-          if (stream === 'stderr') stderr.push(line)
-          // Deferred: a line can arrive before startKubectl has returned the child it belongs to.
-          if (stream === 'stderr' && HUNG_STREAM.test(line)) queueMicrotask(() => this.restartHung(child, 'kubectl port-forward cannot open a stream to the pod (Timeout occurred)'))
-          if (stream === 'stdout' && line.startsWith('Forwarding from') && readyAt === undefined) {
-            readyAt = Date.now()
-            everReady = true
-            this.onEvent({type: 'ready', attempt})
-            this.resolveReady()
-          }
-        },
+  /** Listens on the local port; false (and the user's sentence) when it is taken. */
+  private async listen(): Promise<boolean> {
+    const server = net.createServer((socket) => this.accept(socket))
+    const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      server.once('error', resolve)
+      server.listen({port: this.target.localPort, host: '127.0.0.1', exclusive: true}, () => resolve(undefined))
+    })
+    if (error) {
+      this.stopped = true
+      this.rejectReady(error.code === 'EADDRINUSE' ? portInUseError(this.target.localPort, await portOwner(this.target.localPort)) : error)
+      return false
+    }
+    server.on('error', () => {})
+    this.server = server
+    return true
+  }
+
+  /** Passes one connection to the kubectl that forwards now, waiting for one while there is none. */
+  private async accept(socket: net.Socket): Promise<void> {
+    this.sockets.add(socket)
+    socket.on('close', () => this.sockets.delete(socket))
+    socket.on('error', () => {})
+    socket.pause()
+    const deadline = Date.now() + CONNECTION_WAIT_MS
+    while (!this.stopped && !socket.destroyed && !this.serving() && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadline - Date.now())
+        this.waiters.push(() => {
+          clearTimeout(timer)
+          resolve()
+        })
       })
-      this.child = child
-      const result = await child.exited
+    }
+    const upstream = this.serving()
+    if (!upstream || socket.destroyed) {
+      socket.destroy()
+      return
+    }
+    const remote = net.connect({port: upstream.port!, host: '127.0.0.1'})
+    remote.on('error', () => socket.destroy())
+    socket.on('close', () => remote.destroy())
+    remote.on('close', () => socket.destroy())
+    socket.pipe(remote)
+    remote.pipe(socket)
+    socket.resume()
+  }
+
+  private serving(): Upstream | undefined {
+    return this.upstream?.alive && this.upstream.port !== undefined ? this.upstream : undefined
+  }
+
+  private wakeWaiters(): void {
+    const waiters = this.waiters
+    this.waiters = []
+    for (const wake of waiters) wake()
+  }
+
+  /** Starts `kubectl port-forward` to the pod (or the Service, which lets kubectl pick) on a port of its own. */
+  private start(pod: string | undefined): Upstream {
+    let settle!: (ready: boolean) => void
+    const upstream = {pod, alive: true, stderr: [] as string[], attempt: ++this.attempt, ready: new Promise<boolean>((resolve) => (settle = resolve))} as Upstream
+    // A Service is forwarded on its own port; a pod on the port behind it (`pod/X :80` would miss a targetPort 8080).
+    const remote = (pod && this.podPorts.get(pod)) ?? this.target.remotePort
+    upstream.child = this.kube.startKubectl(['port-forward', pod ? `pod/${pod}` : `service/${this.target.service}`, `:${remote}`], {
+      namespace: this.target.namespace,
+      onLine: (line, stream) => {
+        if (stream === 'stderr') upstream.stderr.push(line)
+        // Deferred: a line can arrive before startKubectl has returned the child it belongs to.
+        if (stream === 'stderr' && HUNG_STREAM.test(line)) queueMicrotask(() => this.restartHung(upstream, 'kubectl port-forward cannot open a stream to the pod (Timeout occurred)'))
+        const port = stream === 'stdout' ? /^Forwarding from 127\.0\.0\.1:(\d+)/.exec(line)?.[1] : undefined
+        if (port && upstream.port === undefined) {
+          upstream.port = Number(port)
+          upstream.readyAt = Date.now()
+          settle(true)
+        }
+      },
+    })
+    void upstream.child.exited.then(() => {
+      upstream.alive = false
+      settle(false)
+    })
+    return upstream
+  }
+
+  /** Makes `next` the one connections go to, and stops the one before it. */
+  private use(next: Upstream): void {
+    const previous = this.upstream
+    this.upstream = next
+    this.silentProbes = 0
+    this.onEvent({type: 'ready', attempt: next.attempt})
+    this.resolveReady()
+    this.wakeWaiters()
+    if (previous && previous !== next) void previous.child.stop()
+  }
+
+  private async loop(): Promise<void> {
+    if (!(await this.listen())) return
+    let backoff = FIRST_BACKOFF_MS
+    // At the start, one look: with no ready pod yet, kubectl itself waits for one of the Service's.
+    let pod = await this.readyPod(0)
+    while (!this.stopped) {
+      let current = this.serving()
+      if (!current) {
+        const started = this.start(pod)
+        const forwarding = await started.ready
+        if (this.stopped) return void (await started.child.stop())
+        // A move to a new pod (reconnect) may have won meanwhile: then that one serves.
+        if (forwarding && this.serving()) void started.child.stop()
+        else if (forwarding) this.use(started)
+        current = this.serving() ?? started
+      }
+      const result = await current.child.exited
       if (this.stopped) return
-      const reason = this.hungReason ?? stderr.filter(Boolean).at(-1) ?? `kubectl port-forward exited with code ${result.exitCode}`
+      // Moved to a new pod meanwhile (reconnect stopped this one): follow the one serving now.
+      if (this.serving()) continue
+      const reason = this.hungReason ?? current.stderr.filter(Boolean).at(-1) ?? `kubectl port-forward exited with code ${result.exitCode}`
       this.hungReason = undefined
       this.silentProbes = 0
       if (result.notFound) {
-        this.rejectReady(new UserError('kubectl is not installed (it is not on PATH).', {hint: 'Install kubectl and run the command again.'}))
-        return
-      }
-      if (!everReady && /unable to listen on any of the requested ports/.test(reason)) {
         this.stopped = true
-        this.rejectReady(portInUseError(this.target.localPort, await portOwner(this.target.localPort)))
+        this.rejectReady(new UserError('kubectl is not installed (it is not on PATH).', {hint: 'Install kubectl and run the command again.'}))
+        this.server?.close()
         return
       }
       // Forwarding that worked for a while lost its pod (a redeploy, a restart): reconnect promptly.
       // Only attempts that fail at once (a pod that dies as soon as it is reached) back off further.
-      if (readyAt !== undefined && Date.now() - readyAt > STABLE_AFTER_MS) backoff = FIRST_BACKOFF_MS
+      if (current.readyAt !== undefined && Date.now() - current.readyAt > STABLE_AFTER_MS) backoff = FIRST_BACKOFF_MS
       this.onEvent({type: 'restarting', reason, delayMs: backoff})
-      // kubectl picks one pod when it starts: starting it again before a replacement is ready only
-      // attaches it to a pod that is about to go, so wait for a ready one (the back-off still bounds
-      // how often it restarts when pods are ready but forwarding keeps failing).
+      // kubectl stays with the pod it starts with: start it for a ready pod that is not going away, or it
+      // only attaches to a pod that is about to go (the back-off still bounds how often it restarts).
       const started = Date.now()
-      await this.waitForReadyPod()
+      pod = await this.readyPod()
       const waited = Date.now() - started
       if (waited < backoff) await sleep(backoff - waited)
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)
     }
   }
 
-  /** Polls until the Service has a ready, not terminating pod, or READY_POLL_LIMIT_MS passes. */
-  private async waitForReadyPod(): Promise<void> {
-    const deadline = Date.now() + READY_POLL_LIMIT_MS
-    this.selector ??= this.target.selector ?? (await this.serviceSelector())
-    if (!this.selector) return
-    while (!this.stopped && Date.now() < deadline) {
+  /**
+   * The newest ready pod of the Service that is not terminating, polled until there is one (or
+   * READY_POLL_LIMIT_MS passes); undefined when the Service's pods cannot be told (kubectl picks).
+   */
+  private async readyPod(limitMs = READY_POLL_LIMIT_MS): Promise<string | undefined> {
+    const deadline = Date.now() + limitMs
+    // The Service is read once: its selector (unless the caller knows it) and its port's targetPort.
+    if (!this.serviceRead) {
+      this.serviceRead = true
+      const fromService = await this.serviceSelector()
+      this.selector ??= this.target.selector ?? fromService
+    }
+    if (!this.selector) return undefined
+    while (!this.stopped) {
       const pods = await this.kube.list<Pod>('pods', this.target.namespace, this.selector, true).catch(() => [])
-      const ready = pods.some((pod) => !pod.metadata.deletionTimestamp && pod.status.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True'))
-      if (ready) return
+      const ready = pods
+        .filter((pod) => !pod.metadata.deletionTimestamp && pod.status.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True'))
+        .sort((a, b) => Date.parse(String(b.metadata.creationTimestamp ?? 0)) - Date.parse(String(a.metadata.creationTimestamp ?? 0)))
+      if (ready.length > 0) {
+        const port = this.servicePort && podPort(ready[0], this.servicePort)
+        if (port !== undefined) this.podPorts.set(ready[0].metadata.name, port)
+        return ready[0].metadata.name
+      }
+      if (Date.now() + READY_POLL_MS > deadline) break
       await sleep(READY_POLL_MS)
     }
+    return undefined
   }
 
   private async serviceSelector(): Promise<string | undefined> {
-    const service = await this.kube.getJson<{spec?: {selector?: Record<string, string>}}>(['service', this.target.service], this.target.namespace, true).catch(() => undefined)
+    const service = await this.kube.getJson<{spec?: {selector?: Record<string, string>; ports?: ServicePort[]}}>(['service', this.target.service], this.target.namespace, true).catch(() => undefined)
+    this.servicePort = service?.spec?.ports?.find((entry) => entry.port === this.target.remotePort)
     const selector = service?.spec?.selector
     return selector ? Object.entries(selector).map(([key, value]) => `${key}=${value}`).join(',') : undefined
   }
 
   /**
-   * Drops the current kubectl port-forward so a new one picks a pod now: after a redeploy the old
-   * pod is going away, and waiting for kubectl to notice would serve the old version meanwhile.
+   * Moves the forward to the newest ready pod (after a redeploy): a new kubectl for it is started
+   * while the old one still serves, connections switch to it once it forwards, then the old one
+   * stops. Waiting for the old kubectl to notice its pod is gone would serve the old version meanwhile.
    */
   reconnect(): void {
     if (this.stopped) return
-    void this.child?.stop()
+    this.movingTo ??= this.moveToNewestPod().finally(() => (this.movingTo = undefined))
+  }
+
+  private async moveToNewestPod(): Promise<void> {
+    const pod = await this.readyPod()
+    if (this.stopped || (pod !== undefined && pod === this.serving()?.pod)) return
+    const next = this.start(pod)
+    if ((await next.ready) && !this.stopped && next.alive) this.use(next)
+    else await next.child.stop()
   }
 
   /** Ends a kubectl that stays up but forwards nothing; the loop starts a new one, reporting why. */
-  private restartHung(child: BackgroundProcess, reason: string): void {
-    if (this.stopped || child !== this.child || this.hungReason) return
+  private restartHung(upstream: Upstream, reason: string): void {
+    if (this.stopped || upstream !== this.upstream || this.hungReason) return
     this.hungReason = reason
-    void child.stop()
+    void upstream.child.stop()
   }
 
   /**
-   * Connects through the local port now and then: kubectl finds out about a dead pod on a connection
+   * Connects through kubectl's port now and then: kubectl finds out about a dead pod on a connection
    * (and exits), not on the user's next request; and a kubectl that accepts but forwards nothing is
    * restarted.
    *
@@ -234,22 +387,22 @@ export class ForwardSupervisor {
   }
 
   private async probe(): Promise<void> {
-    if (this.probing || this.stopped || !this.child) return
+    const upstream = this.serving()
+    if (this.probing || this.stopped || !upstream) return
     this.probing = true
     try {
-      const child = this.child
       const {probePath} = this.target
       if (!probePath) {
-        await connectThrough(this.target.localPort, this.probeTiming.answerMs)
+        await connectThrough(upstream.port!, this.probeTiming.answerMs)
         return
       }
-      const answered = await answersThrough(this.target.localPort, probePath, this.probeTiming.answerMs)
-      if (this.stopped || child !== this.child) return
+      const answered = await answersThrough(upstream.port!, probePath, this.probeTiming.answerMs)
+      if (this.stopped || upstream !== this.upstream) return
       if (answered) {
         this.answeredOnce = true
         this.silentProbes = 0
       } else if (answered === false && this.answeredOnce && ++this.silentProbes >= SILENT_PROBES_TO_RESTART) {
-        this.restartHung(child, `kubectl port-forward accepts connections on port ${this.target.localPort} but no longer reaches the pod`)
+        this.restartHung(upstream, `kubectl port-forward accepts connections on port ${this.target.localPort} but no longer reaches the pod`)
       }
     } finally {
       this.probing = false
@@ -297,6 +450,18 @@ function connectThrough(port: number, timeoutMs: number): Promise<void> {
     socket.on('close', done)
     socket.on('error', done)
   })
+}
+
+interface ServicePort {
+  port: number
+  targetPort?: number | string
+}
+
+/** The pod's port behind a Service port: targetPort by number, or by the name of a container port (default: the port itself). */
+function podPort(pod: Pod, servicePort: ServicePort): number | undefined {
+  const target = servicePort.targetPort ?? servicePort.port
+  if (typeof target === 'number' || /^\d+$/.test(target)) return Number(target)
+  return pod.spec.containers.flatMap((container) => container.ports ?? []).find((port) => port.name === target)?.containerPort
 }
 
 function sleep(ms: number): Promise<void> {

@@ -78,8 +78,9 @@ export class Kube {
     return start(['kubectl', '--context', this.context, ...scope, ...args], {onLine: options.onLine})
   }
 
-  async getJson<T>(args: string[], namespace?: string, quiet = false): Promise<T | undefined> {
-    const result = await this.kubectl(['get', ...args, '-o', 'json'], {namespace, allowFailure: true, quiet})
+  /** `signal`: an aborted read ends its kubectl at once (and throws). */
+  async getJson<T>(args: string[], namespace?: string, quiet = false, signal?: AbortSignal): Promise<T | undefined> {
+    const result = await this.kubectl(['get', ...args, '-o', 'json'], {namespace, allowFailure: true, quiet, signal})
     if (result.exitCode !== 0) {
       if (/\(NotFound\)/.test(result.stderr)) return undefined
       throw kubectlError(result, this.cluster, this.target ? this.context : undefined)
@@ -87,8 +88,8 @@ export class Kube {
     return JSON.parse(result.stdout) as T
   }
 
-  async list<T extends KubeObject>(kinds: string, namespace: string, selector?: string, quiet = false): Promise<T[]> {
-    const list = await this.getJson<{items: T[]}>([kinds, ...(selector ? ['-l', selector] : [])], namespace, quiet)
+  async list<T extends KubeObject>(kinds: string, namespace: string, selector?: string, quiet = false, signal?: AbortSignal): Promise<T[]> {
+    const list = await this.getJson<{items: T[]}>([kinds, ...(selector ? ['-l', selector] : [])], namespace, quiet, signal)
     return list?.items ?? []
   }
 

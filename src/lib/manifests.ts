@@ -139,6 +139,8 @@ export interface ServiceDesiredInput {
   imageUser?: ImageUser
   /** Connection env of the backing services it depends on (secretKeyRefs, never values). */
   connectionEnv?: Array<{name: string; valueFrom?: unknown; value?: string}>
+  /** `up --watch`: the dev command its container runs instead of its own (see DesiredInput.command). */
+  command?: string[]
 }
 
 /** Where rendering an app with `services:` gets what is not in devkube.yaml. */
@@ -152,6 +154,8 @@ export interface AppRenderInput {
   credentials: (spec: BackingSpec) => Promise<BackingCredentials>
   /** A service's env-file values, undefined when it has none. */
   secretEnv: (service: ServiceConfig) => Record<string, string> | undefined
+  /** `up --watch`: the dev command a built service runs instead of its own; undefined keeps it. */
+  command?: (service: ServiceConfig) => string[] | undefined
 }
 
 /**
@@ -167,7 +171,7 @@ export async function renderApp(input: AppRenderInput): Promise<DesiredState> {
       if (spec) return {service, image: backingImage(spec), manifests: [], objects: backingObjects(spec, await input.credentials(spec))}
       const connection = serviceConnectionEnv(service, backing)
       const image = service.source.kind === 'image' ? {reference: service.source.image} : input.image(service)
-      return {service, image: image.reference, manifests: serviceManifests(service), secretEnv: input.secretEnv(service), imageUser: image.user, connectionEnv: connection}
+      return {service, image: image.reference, manifests: serviceManifests(service), secretEnv: input.secretEnv(service), imageUser: image.user, connectionEnv: connection, command: input.command?.(service)}
     }),
   )
   return desiredAppState({config: input.config, manageNamespace: input.manageNamespace, services: entries})
@@ -201,7 +205,7 @@ export function desiredAppState(input: {config: AppConfig; manageNamespace: bool
     const labels = {[PART_OF_LABEL]: config.name, [NAME_LABEL]: entry.service.name, [MANAGED_BY_LABEL]: MANAGED_BY, [ENVIRONMENT_LABEL]: config.environment}
     const objects = entry.objects
       ? entry.objects.map((object) => structuredClone(object))
-      : settingsAndManifests({config: serviceView(config, entry.service), imageTag: entry.image, manifests: entry.manifests, secretEnv: entry.secretEnv, imageUser: entry.imageUser, manageNamespace: false})
+      : settingsAndManifests({config: serviceView(config, entry.service), imageTag: entry.image, manifests: entry.manifests, secretEnv: entry.secretEnv, imageUser: entry.imageUser, manageNamespace: false, command: entry.command})
     if (entry.connectionEnv?.length) addEnv(objects, entry.service.name, entry.connectionEnv)
     for (const object of objects) {
       // Services naming the same volume share one claim, as compose services share a named volume: the first owns it.

@@ -28,7 +28,14 @@ export interface Step<C, O = unknown> {
 
 export type AnyStep<C> = Step<C, unknown>
 
-export type PlanItem<C> = AnyStep<C> | {id: string; title: string; concurrent: AnyStep<C>[]}
+/** Steps that run one after the other beside the other lanes of a concurrent item (e.g. cluster → backing services). */
+export interface Lane<C> {
+  id: string
+  title: string
+  steps: AnyStep<C>[]
+}
+
+export type PlanItem<C> = AnyStep<C> | {id: string; title: string; concurrent: Array<AnyStep<C> | Lane<C>>}
 
 /** What the steps that ran returned, read by the step object itself so the type comes with it. */
 export class StepOutputs {
@@ -88,7 +95,7 @@ export async function runPlan<C>(plan: PlanItem<C>[], context: C, runOptions: Ru
   const options = {write: (line: string) => writeStdout(`${line}\n`), ...runOptions}
   const outputs = options.outputs ?? new StepOutputs()
   const results = new Map<string, StepResult>()
-  const steps = plan.flatMap((item) => ('concurrent' in item ? item.concurrent : [item]))
+  const steps = plan.flatMap((item) => ('concurrent' in item ? item.concurrent.flatMap((lane) => ('steps' in lane ? lane.steps : [lane])) : [item]))
   for (const step of steps) results.set(step.id, {id: step.id, title: step.title, status: 'pending', skipped: false, ms: 0})
 
   // When one concurrent step fails, listr2 stops waiting for its siblings, but they are still running
@@ -147,7 +154,14 @@ export async function runPlan<C>(plan: PlanItem<C>[], context: C, runOptions: Ru
 
   const tasks: ListrTask[] = plan.map((item) =>
     'concurrent' in item
-      ? {title: item.title, task: (_, task) => task.newListr(item.concurrent.map(toTask), {concurrent: true, exitOnError: true})}
+      ? {
+          title: item.title,
+          task: (_, task) =>
+            task.newListr(
+              item.concurrent.map((lane): ListrTask => ('steps' in lane ? {title: lane.title, task: (__, laneTask) => laneTask.newListr(lane.steps.map(toTask), {concurrent: false, exitOnError: true})} : toTask(lane))),
+              {concurrent: true, exitOnError: true},
+            ),
+        }
       : toTask(item),
   )
   const list = new Listr(tasks, {

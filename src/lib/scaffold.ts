@@ -6,7 +6,7 @@
 import {randomBytes} from 'node:crypto'
 import {existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
-import {CONFIG_FILE, DEFAULT_CLUSTER, DEFAULT_RESOURCES, type Resources} from './config.js'
+import {CONFIG_FILE, DEFAULT_CLUSTER, DEFAULT_PORT, DEFAULT_RESOURCES, type Resources, type ServiceConfig} from './config.js'
 import {type Language} from './config-schema.js'
 import {type Detection, detectApp, GENERATED_MARKER, hasOwnDockerfile} from './detect.js'
 import {DEFAULT_GO_VERSION} from './detect-go.js'
@@ -66,6 +66,20 @@ export function planScaffold(projectDir: string, answers: ScaffoldAnswers): Plan
     })
   }
   const values = manifestValues(answers)
+  const files = imageFiles(dir, answers, ownDockerfile)
+  files.push(
+    {path: 'k8s/base/deployment.yaml', kind: 'whole', content: renderTemplate('k8s/base/deployment.yaml', values), replaceable: true},
+    {path: 'k8s/base/service.yaml', kind: 'whole', content: renderTemplate('k8s/base/service.yaml', values), replaceable: true},
+    {path: 'k8s/base/kustomization.yaml', kind: 'whole', content: renderTemplate('k8s/base/kustomization.yaml', values), replaceable: true},
+    {path: 'k8s/overlays/dev/kustomization.yaml', kind: 'whole', content: renderTemplate('k8s/overlays/dev/kustomization.yaml', values), replaceable: true},
+    {path: CONFIG_FILE, kind: 'whole', content: renderTemplate('devkube.yaml', values), replaceable: true},
+    {path: '.gitignore', kind: 'lines', lines: GITIGNORE_LINES, content: `${GITIGNORE_LINES.join('\n')}\n`, replaceable: false},
+  )
+  return files
+}
+
+/** What builds the image: the Dockerfile devkube writes (or the project's own, kept), its extra files, .dockerignore. */
+function imageFiles(dir: string, answers: ScaffoldAnswers, ownDockerfile: boolean): PlannedFile[] {
   const files: PlannedFile[] = []
   if (!ownDockerfile && answers.lang !== 'dockerfile') {
     const detection = answers.detection?.lang === answers.lang ? answers.detection : detectApp(dir, {lang: answers.lang, ...answers.detection?.node?.choices})
@@ -83,17 +97,49 @@ export function planScaffold(projectDir: string, answers: ScaffoldAnswers): Plan
   } else {
     files.push({path: 'Dockerfile', kind: 'whole', content: '', replaceable: false})
   }
-  files.push(
-    // A project's own .dockerignore gains these too: secrets and devkube's own files never enter the image.
-    {path: '.dockerignore', kind: 'lines', lines: DOCKERIGNORE_LINES, content: renderTemplate('docker/dockerignore', {}), replaceable: true},
-    {path: 'k8s/base/deployment.yaml', kind: 'whole', content: renderTemplate('k8s/base/deployment.yaml', values), replaceable: true},
-    {path: 'k8s/base/service.yaml', kind: 'whole', content: renderTemplate('k8s/base/service.yaml', values), replaceable: true},
-    {path: 'k8s/base/kustomization.yaml', kind: 'whole', content: renderTemplate('k8s/base/kustomization.yaml', values), replaceable: true},
-    {path: 'k8s/overlays/dev/kustomization.yaml', kind: 'whole', content: renderTemplate('k8s/overlays/dev/kustomization.yaml', values), replaceable: true},
-    {path: CONFIG_FILE, kind: 'whole', content: renderTemplate('devkube.yaml', values), replaceable: true},
-    {path: '.gitignore', kind: 'lines', lines: GITIGNORE_LINES, content: `${GITIGNORE_LINES.join('\n')}\n`, replaceable: false},
-  )
+  // A project's own .dockerignore gains these too: secrets and devkube's own files never enter the image.
+  files.push({path: '.dockerignore', kind: 'lines', lines: DOCKERIGNORE_LINES, content: renderTemplate('docker/dockerignore', {}), replaceable: true})
   return files
+}
+
+/** A built service of an app with `services:` whose context has no Dockerfile, with what detection found there. */
+export interface ServiceImageScaffold {
+  service: string
+  context: string
+  answers: ScaffoldAnswers
+}
+
+/**
+ * The built services whose context lacks the Dockerfile devkube.yaml expects there (the default
+ * `<context>/Dockerfile`), each detected as a single app's folder is. Run before anything is written: a
+ * context detection cannot place is one sentence naming the service and what to add.
+ */
+export function planServiceImages(projectDir: string, services: ServiceConfig[]): ServiceImageScaffold[] {
+  const planned: ServiceImageScaffold[] = []
+  for (const service of services) {
+    if (service.source.kind !== 'build' || existsSync(service.source.dockerfile)) continue
+    const {context, dockerfile} = service.source
+    if (dockerfile !== path.join(context, 'Dockerfile')) continue
+    const folder = path.relative(projectDir, context) || '.'
+    let detection: Detection
+    try {
+      detection = detectApp(context, {lang: service.lang, langSource: `services.${service.name}.lang`})
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error
+      throw new UserError(`The service ${service.name} has no Dockerfile in ${folder}/ and devkube cannot write one: ${error.message.replace(/^[A-Z](?![A-Z])/, (first) => first.toLowerCase())}`, {
+        hint: `Add ${path.join(folder, 'Dockerfile')}${service.lang ? '' : `, or set \`services.${service.name}.lang\` (node, python, go or static) in devkube.yaml`}.`,
+      })
+    }
+    planned.push({service: service.name, context, answers: {name: service.name, lang: detection.lang, port: service.port ?? detection.port ?? DEFAULT_PORT, detection}})
+  }
+  return planned
+}
+
+/** Writes each planned service's Dockerfile (+ .dockerignore, nginx.conf, …) into its context; never overwrites. */
+export function scaffoldServiceImages(projectDir: string, planned: ServiceImageScaffold[]): ScaffoldedFile[] {
+  return planned.flatMap(({context, answers}) =>
+    imageFiles(context, answers, hasOwnDockerfile(context)).map((file) => ({path: path.relative(projectDir, path.join(context, file.path)).split(path.sep).join('/'), action: apply(context, file, false)})),
+  )
 }
 
 /**

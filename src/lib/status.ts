@@ -4,7 +4,7 @@
  * and reduced to one verdict (healthy or not) that scripts can wait on.
  */
 import {existsSync} from 'node:fs'
-import type {AppConfig} from './config.js'
+import type {AppConfig, ServiceConfig} from './config.js'
 import {verifyKindContext} from './context-guard.js'
 import {diagnosePod, podEvents, type PodEvent} from './diagnose.js'
 import {checkUrl} from './forward.js'
@@ -67,9 +67,11 @@ export interface ServiceStatus {
   workload?: {kind: string; name: string}
   desired: number
   ready: number
-  /** The built image running, and whether it is what the source would build now. */
+  /** The built image running, and whether it is what the source would build now (as the one-app `image`). */
   image?: string
+  source?: string
   matchesSource?: boolean
+  sourceError?: string
   /** Its forwarded URL (or localhost:port for a service that is not HTTP). */
   url?: string
   pods: PodStatus[]
@@ -159,13 +161,7 @@ export async function collectStatus(config: AppConfig, kube: Kube, options: {bui
     const container = deployment.spec.template.spec.containers.find((entry) => entry.name === config.name) ?? deployment.spec.template.spec.containers[0]
     if (container) {
       report.image = {running: container.image}
-      if (sourceTag.tag) {
-        report.image.source = sourceTag.tag
-        // A target runs <registry>/<name>:<content tag>@<digest>: the content tag says which source.
-        report.image.matchesSource = kube.target ? contentTag(container.image) === contentTag(sourceTag.tag) : sourceTag.tag === container.image
-      } else if (sourceTag.error) {
-        report.image.sourceError = sourceTag.error
-      }
+      Object.assign(report.image, compareWithSource(container.image, sourceTag, Boolean(kube.target)))
     }
   }
 
@@ -210,15 +206,17 @@ async function collectServices(config: AppConfig, kube: Kube, report: StatusRepo
     config.services.map(async (service): Promise<ServiceStatus> => {
       const workload = namespaceExists ? await findWorkload(kube, config.namespace, service.name) : undefined
       const pods = workload ? await listAppPods(kube, config, podSelector(service.name, workload.object)) : []
-      const running = workload?.object.spec.template.spec.containers[0]?.image
-      const source = service.source.kind === 'build' && existsSync(service.source.dockerfile) ? await serviceImageTag(config, service, buildArgs, {writeCache: false}).catch(() => undefined) : undefined
+      const containers = workload?.object.spec.template.spec.containers ?? []
+      const running = (containers.find((container) => container.name === service.name) ?? containers[0])?.image
+      const built = service.source.kind === 'build'
+      const source = built && running ? compareWithSource(running, await serviceSourceTag(config, service, buildArgs), Boolean(kube.target)) : {}
       return {
         name: service.name,
         workload: workload ? {kind: workload.kind, name: workload.name} : undefined,
         desired: workload?.object.spec.replicas ?? 0,
         ready: workload?.object.status?.readyReplicas ?? 0,
-        image: service.source.kind === 'build' ? running : undefined,
-        matchesSource: source && running ? source === running : undefined,
+        image: built ? running : undefined,
+        ...source,
         url: record?.forwards.find((forward) => forward.service === service.name)?.url,
         pods: pods.map((pod) => podStatus(pod, {...config, port: service.port ?? config.port, healthPath: service.healthPath}, now)),
         ...(workload?.kind === 'Job' ? {job: jobState(workload.object as unknown as Job)} : {}),
@@ -274,7 +272,33 @@ async function currentSourceTag(config: AppConfig, buildArgs: Record<string, str
   }
 }
 
-/** kind names its node containers by the cluster label; their image is the kind node image. */
+/** The SOURCE cell of a service: whether its running image is what its source builds now ("-": not built here). */
+function sourceCell(service: ServiceStatus): string {
+  if (service.matchesSource === true) return 'matches'
+  if (service.matchesSource === false) return 'changed'
+  return service.image && service.sourceError ? 'unknown' : '-'
+}
+
+/** The tag `devkube up` would build for one built service from its source as it is now. */
+async function serviceSourceTag(config: AppConfig, service: ServiceConfig, buildArgs: Record<string, string>): Promise<{tag?: string; error?: string}> {
+  if (service.source.kind !== 'build' || !existsSync(service.source.dockerfile)) return {}
+  try {
+    return {tag: await serviceImageTag(config, service, buildArgs, {writeCache: false})}
+  } catch (error) {
+    return {error: (error as Error).message}
+  }
+}
+
+/**
+ * Is the running image the one the source would build now? On kind the tags are equal; a target runs
+ * <registry>/<name>:<content tag>@<digest>, where the content tag says which source.
+ */
+function compareWithSource(running: string, source: {tag?: string; error?: string}, target: boolean): {source?: string; matchesSource?: boolean; sourceError?: string} {
+  if (source.tag) return {source: source.tag, matchesSource: target ? contentTag(running) === contentTag(source.tag) : source.tag === running}
+  return source.error ? {sourceError: source.error} : {}
+}
+
+/** The content tag of an image reference (what follows the last `:` before any `@digest`). */
 function contentTag(image: string): string {
   const name = image.split('@')[0]
   return name.slice(name.lastIndexOf(':') + 1)
@@ -350,8 +374,8 @@ export function renderStatus(report: StatusReport): string[] {
     }
   }
   if (report.services) {
-    const header = ['SERVICE', 'KIND', 'READY', 'URL']
-    const cells = report.services.map((service) => [service.name, service.workload?.kind ?? '-', service.job ?? (service.workload ? `${service.ready}/${service.desired}` : 'not deployed'), service.url ?? ''])
+    const header = ['SERVICE', 'KIND', 'READY', 'SOURCE', 'URL']
+    const cells = report.services.map((service) => [service.name, service.workload?.kind ?? '-', service.job ?? (service.workload ? `${service.ready}/${service.desired}` : 'not deployed'), sourceCell(service), service.url ?? ''])
     const widths = header.map((title, index) => Math.max(title.length, ...cells.map((cell) => cell[index].length)))
     const format = (cell: string[]) => cell.map((value, index) => value.padEnd(widths[index])).join('  ').trimEnd()
     row('Services', chalk.dim(format(header)))
@@ -360,6 +384,8 @@ export function renderStatus(report: StatusReport): string[] {
       const healthy = service.job ? service.job !== 'Failed' : service.workload && service.ready >= service.desired
       lines.push(`${' '.repeat(12)}${healthy ? text : chalk.red(text)}`)
       for (const pod of service.pods.filter((entry) => entry.problem)) lines.push(`${' '.repeat(14)}${pod.shortName}: ${redact(pod.problem!.message)}`)
+      if (service.matchesSource === false) lines.push(`${' '.repeat(14)}${chalk.yellow(`the source of ${service.name} has changed since (it would build ${service.source?.split(':').at(-1)}; \`devkube up\` redeploys)`)}`)
+      else if (service.sourceError) lines.push(`${' '.repeat(14)}${chalk.dim(`cannot compare ${service.name} with its source: ${service.sourceError}`)}`)
     })
   }
   if (report.pods.length > 0) {

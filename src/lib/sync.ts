@@ -9,6 +9,7 @@ import {lstat, readFile, readlink} from 'node:fs/promises'
 import path from 'node:path'
 import tarStream from 'tar-stream'
 import {UserError} from './errors.js'
+import {quoteCommand} from './shell-quote.js'
 import type {Kube} from './kube.js'
 import type {ServiceChange} from './watch.js'
 
@@ -231,17 +232,28 @@ export class SyncError extends UserError {}
 /** Containers whose tar has no --overwrite (busybox): asked once, then extracted without it. */
 const busyboxTar = new Set<string>()
 
+export interface SyncOptions {
+  signal?: AbortSignal
+  /** Sent to the container's PID 1 once the files are in place (a server that reloads on a signal). */
+  reloadSignal?: 'HUP'
+}
+
 /**
  * Applies the plan to every target container: removals first, then one `tar -x` per container with
- * the files on stdin. A container whose user cannot write there fails with a SyncError that says so.
+ * the files on stdin. With a reload signal, the same exec then signals PID 1 (one kubectl call, not
+ * two). A container whose user cannot write there fails with a SyncError that says so.
  */
-export async function syncIntoContainers(kube: Kube, namespace: string, context: string, targets: SyncTarget[], plan: SyncPlan, signal?: AbortSignal): Promise<void> {
+export async function syncIntoContainers(kube: Kube, namespace: string, context: string, targets: SyncTarget[], plan: SyncPlan, options: SyncOptions = {}): Promise<void> {
+  const {signal, reloadSignal} = options
   const archive = plan.copy.length > 0 ? await tarOf(context, plan) : undefined
+  // `sh -c '<command> && kill -HUP 1'`: the words are devkube's own and the paths quoted.
+  const withReload = (command: string[]) => (reloadSignal ? ['sh', '-c', `${quoteCommand(command)} && kill -${reloadSignal} 1`] : command)
   await Promise.all(
     targets.map(async (target) => {
       const exec = ['exec', '-i', target.pod, '-c', target.container, '--']
       if (plan.remove.length > 0) {
-        const removed = await kube.kubectl([...exec, 'rm', '-rf', '--', ...plan.remove], {namespace, allowFailure: true, signal, quiet: true})
+        const rm = ['rm', '-rf', '--', ...plan.remove]
+        const removed = await kube.kubectl([...exec, ...(archive ? rm : withReload(rm))], {namespace, allowFailure: true, signal, quiet: true})
         if (removed.exitCode !== 0) throw syncFailure(target, removed.stderr)
       }
       if (!archive) return
@@ -249,10 +261,10 @@ export async function syncIntoContainers(kube: Kube, namespace: string, context:
       // --overwrite (GNU tar) writes existing files in place: a watcher on the file itself (node --watch
       // watches each file) keeps seeing changes, where unlink-and-create would leave it on a dead inode.
       const gnu = !busyboxTar.has(`${target.pod}/${target.container}`)
-      let extracted = await kube.kubectl([...exec, 'tar', ...(gnu ? ['--overwrite'] : []), '-xmf', '-', '-C', '/'], {namespace, input: archive, allowFailure: true, signal, quiet: true})
+      let extracted = await kube.kubectl([...exec, ...withReload(['tar', ...(gnu ? ['--overwrite'] : []), '-xmf', '-', '-C', '/'])], {namespace, input: archive, allowFailure: true, signal, quiet: true})
       if (gnu && extracted.exitCode !== 0 && /unrecognized option|invalid option|unknown option/i.test(extracted.stderr)) {
         busyboxTar.add(`${target.pod}/${target.container}`)
-        extracted = await kube.kubectl([...exec, 'tar', '-xmf', '-', '-C', '/'], {namespace, input: archive, allowFailure: true, signal, quiet: true})
+        extracted = await kube.kubectl([...exec, ...withReload(['tar', '-xmf', '-', '-C', '/'])], {namespace, input: archive, allowFailure: true, signal, quiet: true})
       }
       if (extracted.exitCode !== 0) throw syncFailure(target, extracted.stderr)
     }),
@@ -267,9 +279,9 @@ function syncFailure(target: SyncTarget, stderr: string): SyncError {
       hint: 'Let the container user own the app folder (e.g. `COPY --chown=10001:10001 . .`), or set `sync: false` to rebuild on every change.',
     })
   }
-  if (/executable file not found|not found in \$PATH|no such file or directory: tar/i.test(stderr)) {
-    return new SyncError(`The container ${target.container} of ${target.pod} has no tar, which live sync needs.`, {
-      hint: 'Use a base image with tar, or set `sync: false` to rebuild on every change.',
+  if (/executable file not found|not found in \$PATH|no such file or directory: (tar|sh)|sh: .*tar: not found/i.test(stderr)) {
+    return new SyncError(`The container ${target.container} of ${target.pod} has no tar (or no sh), which live sync needs.`, {
+      hint: 'Use a base image with tar and sh, or set `sync: false` to rebuild on every change.',
     })
   }
   return new SyncError(`Syncing files into ${target.pod} failed: ${reason}`, {hint: 'devkube rebuilds the image instead.'})

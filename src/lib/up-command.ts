@@ -12,10 +12,10 @@ import {acquireLock} from './lock.js'
 import {chalk, isInteractive} from './output.js'
 import type {ProgressMode, StepResult} from './pipeline.js'
 import {resolveProject} from './project.js'
-import {scaffold} from './scaffold.js'
+import {planServiceImages, scaffold, scaffoldServiceImages} from './scaffold.js'
 import {checkContextExists, confirmFirstDeploy} from './targets.js'
 import {checkInputsBeforeChanges, deploy, type Deployed, type DeployOptions, type UpActions} from './up.js'
-import {runWatchMode, watchSettings} from './up-watch.js'
+import {devCommandsOf, runWatchMode, watchSettings} from './up-watch.js'
 
 export interface UpRunOptions {
   /** `--target NAME`: deploy to that cluster of devkube.yaml `targets:` instead of kind. */
@@ -55,6 +55,8 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
   const project = resolveProject(process.cwd(), overrides, {requireApp: true, target: options.target})
   const {config, detection} = project
   checkInputsBeforeChanges(config)
+  // Detected before anything is written: a service devkube cannot write a Dockerfile for stops the run here.
+  const serviceImages = detection ? [] : planServiceImages(project.dir, project.services)
   if (options.watch && (options.detach || options.json)) {
     throw new UserError(`--watch stays in the foreground and prints a line per change, so it cannot be combined with ${options.detach ? '--detach' : '--json'}.`, {
       hint: 'Run `devkube up --watch` on its own (add --no-forward to watch without forwarding).',
@@ -94,11 +96,10 @@ export async function runUp(overrides: ConfigOverrides, options: UpRunOptions): 
   const deployOptions: DeployOptions = {
     rebuild: options.rebuild,
     timeoutSeconds: options.timeoutSeconds,
-    devCommand: watching?.devCommand,
+    devCommands: watching ? devCommandsOf(watching) : undefined,
     async scaffold() {
-      // A services: file names its Dockerfiles; only a single app's missing files are scaffolded.
-      if (!detection) return []
-      const files = scaffold(project.dir, {...config, lang: detection.lang, detection})
+      // A single app gets every missing file; an app with services: the Dockerfiles its built services lack.
+      const files = detection ? scaffold(project.dir, {...config, lang: detection.lang, detection}) : scaffoldServiceImages(project.dir, serviceImages)
       return files.filter((file) => file.action === 'created').map((file) => file.path)
     },
   }

@@ -8,7 +8,8 @@ import type {ServiceConfig} from './config.js'
 import type {Detection} from './detect.js'
 import {devCommand} from './dev-command.js'
 import {UserError} from './errors.js'
-import type {Deployment} from './kube.js'
+import {detectApp} from './detect.js'
+import {MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, type Deployment, type Pod} from './kube.js'
 import {acquireLock} from './lock.js'
 import {LogFollower} from './logs.js'
 import {chalk} from './output.js'
@@ -17,27 +18,58 @@ import {syncRules} from './sync.js'
 import {deploy, isSingleApp, redeployPlan, type Deployed, type DeployedService, type DeployOptions} from './up.js'
 import {watchLoop, type WatchedDeployable} from './watch-loop.js'
 
-export interface WatchSettings {
-  /** The command pods run while watching; undefined keeps the image's. */
+/** How one built service is watched. */
+export interface ServiceWatch {
+  /** The command its pods run while watching; undefined keeps the image's. */
   devCommand?: string[]
-  /** Why changes rebuild instead of syncing, when they do. */
+  /** Sent to the container's PID 1 after each sync (a server that reloads on a signal). */
+  reloadSignal?: 'HUP'
+  /** Why its changes rebuild instead of syncing, when they do. */
   syncOff?: string
 }
 
+export interface WatchSettings {
+  /** Per built service, by name. */
+  services: Record<string, ServiceWatch>
+}
+
 /**
- * Decided before the first deploy, because the dev command is part of the applied Deployment.
- * Sync is on for Node and Python apps with a reloading command, or wherever `sync: true` says so.
+ * Decided before the first deploy, because the dev commands are part of the applied Deployments.
+ * Per built service: sync is on for Node and Python with a reloading command, or wherever
+ * `sync: true` says so. A single app uses the project's detection; each service of a `services:`
+ * app is detected in its own build context.
  */
 export function watchSettings(project: Pick<Project, 'services'>, detection: Detection | undefined): WatchSettings {
-  const service: ServiceConfig = project.services[0]
-  // The dev command goes into a single app's Deployment; an app with `services:` rebuilds what changed.
-  if (!isSingleApp(project)) return {syncOff: 'live sync covers single-app projects so far; a changed service is rebuilt'}
+  const single = isSingleApp(project)
+  const services: Record<string, ServiceWatch> = {}
+  for (const service of project.services) {
+    if (service.source.kind !== 'build') continue
+    services[service.name] = serviceWatch(service, single ? detection : detectContext(service))
+  }
+  return {services}
+}
+
+function detectContext(service: ServiceConfig): Detection | undefined {
+  if (service.source.kind !== 'build') return undefined
+  try {
+    return detectApp(service.source.context, {lang: service.lang, target: service.source.target})
+  } catch {
+    return undefined
+  }
+}
+
+function serviceWatch(service: ServiceConfig, detection: Detection | undefined): ServiceWatch {
   if (service.source.kind !== 'build') return {syncOff: 'it is not built from source'}
   if (service.sync === false) return {syncOff: 'sync: false in devkube.yaml'}
   const dev = devCommand({devCommand: service.devCommand, port: service.port, context: service.source.context}, detection)
-  if ('command' in dev) return {devCommand: dev.command}
+  if ('command' in dev) return {devCommand: dev.command, reloadSignal: dev.reloadSignal}
   if (service.sync === true) return {}
   return {syncOff: dev.none}
+}
+
+/** The dev command of each service that has one: what the first deploy puts into the Deployments. */
+export function devCommandsOf(settings: WatchSettings): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(settings.services).flatMap(([name, watch]) => (watch.devCommand ? [[name, watch.devCommand]] : [])))
 }
 
 export interface WatchModeInput {
@@ -55,15 +87,20 @@ export interface WatchModeInput {
 export async function runWatchMode(input: WatchModeInput): Promise<void> {
   const {project, deployed} = input
   const {config, kube} = project
-  const built = deployed.services.filter((service) => service.image)
+  const built = deployed.services.filter((service) => service.image && input.settings.services[service.name])
   const services = await Promise.all(built.map((service) => watchedService(input, service)))
-  const selector = built.map((service) => service.selector).join(',')
-  const logs = new LogFollower(kube, config, selector, {follow: true, previous: false, tail: 0}, {line: input.log, notice: (text) => input.log(chalk.dim(text))})
-  const following = logs.run(await kube.list('pods', config.namespace, selector, true))
+  // One service: its own selector; several: every built service's pods, each line prefixed service/pod.
+  const names = built.map((service) => service.name)
+  const selector = built.length === 1 ? built[0].selector : `${NAME_LABEL} in (${names.join(',')}),${MANAGED_BY_LABEL}=${MANAGED_BY}`
+  const logs = new LogFollower(kube, config, selector, {follow: true, previous: false, tail: 0, services: names}, {line: input.log, notice: (text) => input.log(chalk.dim(text))})
+  const pods = await kube.list<Pod>('pods', config.namespace, selector, true)
+  const following = logs.run(pods)
   try {
     await watchLoop({
       services,
       kube,
+      pods,
+      onPods: (listener) => (logs.onPods = listener),
       signal: input.signal,
       log: input.log,
       // Said once the watcher is watching: a save made after this line is never missed.
@@ -100,8 +137,9 @@ async function watchedService(input: WatchModeInput, deployed: DeployedService):
   const containers = workload?.spec.template.spec.containers ?? []
   const container = containers.find((candidate) => candidate.image === deployed.image) ?? containers[0]
   if (!container) throw new UserError(`The ${deployed.workload.kind} ${deployed.workload.name} has no container to watch.`, {hint: 'Check the manifests, then run `devkube up --watch` again.'})
-  let sync: WatchedDeployable['sync'] = {off: input.settings.syncOff ?? ''}
-  if (!input.settings.syncOff) {
+  const watch = input.settings.services[deployed.name]
+  let sync: WatchedDeployable['sync'] = {off: watch.syncOff ?? ''}
+  if (!watch.syncOff) {
     const rules = syncRules(readFileSync(config.source.dockerfile, 'utf8'), config.source.target)
     sync = 'rules' in rules ? {rules: rules.rules} : {off: rules.unsyncable}
   }
@@ -113,5 +151,6 @@ async function watchedService(input: WatchModeInput, deployed: DeployedService):
     selector: deployed.selector,
     container: container.name,
     sync,
+    reloadSignal: watch.reloadSignal,
   }
 }

@@ -36,8 +36,8 @@ export interface DeployOptions {
   timeoutSeconds: number
   /** Scaffolds what the project lacks, as `devkube init --yes` would; returns what it wrote. */
   scaffold: () => Promise<string[]>
-  /** `up --watch`: the command the app container runs instead of the image's (a reloading dev server). */
-  devCommand?: string[]
+  /** `up --watch`: per service, the command its container runs instead of the image's (a reloading dev server). */
+  devCommands?: Record<string, string[]>
   /** How many images build at once (default: one per core, as docker build keeps about one busy). */
   buildConcurrency?: number
 }
@@ -107,8 +107,8 @@ export function checkInputsBeforeChanges(config: AppConfig): void {
     checkBuildPaths(config, service.source)
     const defaultDockerfile = path.join(service.source.context, 'Dockerfile')
     const single = config.services.length === 1
-    // A single app's own ./Dockerfile is scaffolded when missing; a named one must exist.
-    if ((service.source.dockerfile !== defaultDockerfile || !single) && !existsSync(service.source.dockerfile)) {
+    // A missing <context>/Dockerfile is scaffolded (a single app's, and each built service's); a named one must exist.
+    if (service.source.dockerfile !== defaultDockerfile && !existsSync(service.source.dockerfile)) {
       throw new UserError(
         single
           ? `The Dockerfile ${service.source.dockerfile} named by \`build.dockerfile\` does not exist.`
@@ -207,32 +207,6 @@ const registry: Step<UpInput, LocalRegistry> = {
     handle.detail(`${found.host} (${how})`)
     return found
   },
-}
-
-/**
- * Steps run one after another as one step of the plan (so that, together, they can run beside
- * another): each one's output is recorded under its own id, as if it were in the plan itself.
- */
-function inSequence(id: string, title: string, steps: Array<Step<UpInput, unknown>>): Step<UpInput, void> {
-  return {
-    id,
-    title,
-    async run(input, handle, outputs) {
-      const skipped: string[] = []
-      const details: string[] = []
-      for (const step of steps) {
-        let skip: string | undefined
-        let detail: string | undefined
-        const own: StepHandle = {signal: handle.signal, skip: (reason) => void (skip = reason), detail: (text) => void (detail = text), progress: (line) => handle.progress(line)}
-        outputs.set(step.id, await step.run(input, own, outputs))
-        if (handle.signal.aborted) return
-        if (skip !== undefined) skipped.push(skip)
-        else if (detail) details.push(detail)
-      }
-      if (details.length === 0) handle.skip(skipped.join('; '))
-      else handle.detail(details.join('; '))
-    },
-  }
 }
 
 export interface ServiceImage {
@@ -348,32 +322,82 @@ const wire: Step<UpInput, void> = {
   },
 }
 
+/** The tags among `tags` that some node lacks (a node lists what kind loaded and what it pulled). */
+async function missingOnNodes(project: Project, tags: string[]): Promise<string[]> {
+  if (tags.length === 0) return []
+  const nodes = await project.kube.getJson<{items: Array<{status?: {images?: Array<{names?: string[]}>}}>}>(['nodes'], undefined, true)
+  const onEveryNode = (tag: string) => (nodes?.items.length ?? 0) > 0 && nodes!.items.every((node) => node.status?.images?.some((entry) => entry.names?.some((name) => imageNames(tag).includes(name))))
+  return tags.filter((tag) => !onEveryNode(tag))
+}
+
+/**
+ * Stock and backing images are loaded from the local Docker when they are there (offline, and faster
+ * than a pull); one that is not is pulled by the node itself.
+ */
+async function localStockImages(project: Project): Promise<string[]> {
+  const stock = await Promise.all(stockImages(project).map(async (image) => ((await imageId(image)) ? image : undefined)))
+  return stock.filter((image): image is string => image !== undefined)
+}
+
+/** Loads what the nodes lack in one kind call (one archive, one import per node). */
+async function loadMissing(project: Project, fresh: string[], known: string[], handle: StepHandle): Promise<{loaded: string[]}> {
+  // A tag just built is new to the nodes: it is loaded without asking them first.
+  const missing = [...fresh, ...(await missingOnNodes(project, known))]
+  const loaded = missing.length > 0 ? await loadImages(project.config.cluster, missing, handle.signal) : []
+  if (loaded.length === 0) handle.skip('every node has it')
+  return {loaded}
+}
+
 const load: Step<UpInput, {loaded: string[]}> = {
   id: 'load',
   title: 'Load image into kind',
   async run({project}, handle, outputs) {
     // With a registry the built images were pushed: only stock images are loaded here.
     const serviceImages = outputs.has(push) ? [] : outputs.of(images)
-    // A tag just built is new to the nodes: load it without asking them first.
-    let missing = serviceImages.filter((image) => image.built).map((image) => image.tag)
-    // A stock image is loaded from the local Docker when it is there (offline, and faster than a
-    // pull); one that is not is pulled by the node itself.
-    const stock = await Promise.all(stockImages(project).map(async (image) => ((await imageId(image)) ? image : undefined)))
-    const unbuilt = [...serviceImages.filter((image) => !image.built).map((image) => image.tag), ...stock.filter((image): image is string => image !== undefined)]
-    if (unbuilt.length > 0) {
-      const nodes = await project.kube.getJson<{items: Array<{status?: {images?: Array<{names?: string[]}>}}>}>(['nodes'], undefined, true)
-      const onEveryNode = (tag: string) => (nodes?.items.length ?? 0) > 0 && nodes!.items.every((node) => node.status?.images?.some((entry) => entry.names?.some((name) => imageNames(tag).includes(name))))
-      missing = [...missing, ...unbuilt.filter((tag) => !onEveryNode(tag))]
-    }
-    if (missing.length === 0) {
-      handle.skip('every node has it')
-      return {loaded: []}
-    }
-    // One kind call for all of them: one archive, one import per node.
-    const loaded = await loadImages(project.config.cluster, missing, handle.signal)
-    if (loaded.length === 0) handle.skip('every node has it')
-    return {loaded}
+    // Stock and backing images went in early when the plan has the backing lane (backingLoad).
+    const stock = outputs.has(backingLoad) ? [] : await localStockImages(project)
+    return loadMissing(project, serviceImages.filter((image) => image.built).map((image) => image.tag), [...serviceImages.filter((image) => !image.built).map((image) => image.tag), ...stock], handle)
   },
+}
+
+/**
+ * The backing lane: once the cluster is there, the backing services' images are loaded and their objects
+ * applied while the app's images still build, so a database is starting (initdb, its readiness probe)
+ * instead of waiting for the builds. Stock images go with them: they need nothing built either.
+ */
+const backingLoad: Step<UpInput, {loaded: string[]}> = {
+  id: 'backing-load',
+  title: 'Load backing and stock images',
+  async run({project}, handle) {
+    return loadMissing(project, [], await localStockImages(project), handle)
+  },
+}
+
+const backingApply: Step<UpInput, {applied: string[]}> = {
+  id: 'backing-apply',
+  title: 'Apply backing services',
+  async run({project}, handle) {
+    const {config, kube} = project
+    const backing = earlyBacking(project)
+    const namespace = await kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true)
+    const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
+    const desired = await renderApp({
+      config,
+      services: backing,
+      manageNamespace,
+      image: () => ({reference: ''}),
+      credentials: (spec) => resolveCredentials(kube, config.namespace, spec),
+      secretEnv: () => undefined,
+    })
+    const rendered = backing.map((service) => renderedService(config, service, desired.objects))
+    const {applied} = await applyWhenChanged(kube, config.namespace, Boolean(namespace), desired, `${PART_OF_LABEL}=${config.name},${MANAGED_BY_LABEL}=${MANAGED_BY}`, handle, rendered)
+    return {applied}
+  },
+}
+
+/** The backing services the lane starts early: those that wait for nothing (a dependsOn, e.g. a Job, keeps one in order). */
+function earlyBacking(project: Project): ServiceConfig[] {
+  return project.services.filter((service) => service.source.kind === 'backing' && service.dependsOn.length === 0)
 }
 
 /** The images of the services that are not built: stock images and backing services' images. */
@@ -423,14 +447,18 @@ const apply: Step<UpInput, Applied> = {
     const built = new Map(outputs.of(images).map((image) => [image.service, image]))
     // On a target the cluster pulls the pushed images by digest; on kind it runs the loaded tags.
     const pushed = new Map(outputs.has(push) ? outputs.of(push).images.map((entry) => [entry.service, entry.reference]) : [])
-    if (!isSingleApp(project)) return applyServices(project, built, pushed, handle)
+    if (!isSingleApp(project)) {
+      const result = await applyServices(project, built, pushed, handle, options.devCommands)
+      // What the backing lane applied earlier in this run changed too (its rollout is still to be waited on).
+      return outputs.has(backingApply) ? {...result, applied: [...outputs.of(backingApply).applied, ...result.applied]} : result
+    }
     // Independent reads, at once: each is a process and, on a real cluster, an API round trip.
     const service = config.services[0]
     const [namespace, manifests] = await Promise.all([kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true), readManifests(config)])
     const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
     const secretEnv = readEnvFiles(service.envFiles, config.projectDir)
     const image = built.get(service.name)!
-    const desired = desiredState({config, imageTag: pushed.get(service.name) ?? image.tag, manifests, secretEnv, manageNamespace, imageUser: image.user, command: options.devCommand})
+    const desired = desiredState({config, imageTag: pushed.get(service.name) ?? image.tag, manifests, secretEnv, manageNamespace, imageUser: image.user, command: options.devCommands?.[service.name]})
     const rendered = [{...renderedService(config, service, desired.objects), imageUser: image.user}]
 
     const {applied} = await applyWhenChanged(kube, config.namespace, Boolean(namespace), desired, serviceSelector(config.name), handle, [])
@@ -448,7 +476,7 @@ export function isSingleApp(project: Pick<Project, 'services'>): boolean {
  * the templates, backing services from backing.ts with their credentials (the live Secret's, else
  * new), and each dependent wired to its backing services' connection env.
  */
-async function applyServices(project: Project, built: Map<string, ServiceImage>, pushed: Map<string, string>, handle: StepHandle): Promise<Applied> {
+async function applyServices(project: Project, built: Map<string, ServiceImage>, pushed: Map<string, string>, handle: StepHandle, devCommands: Record<string, string[]> = {}): Promise<Applied> {
   const {config, kube} = project
   const namespace = await kube.getJson<KubeObject>(['namespace', config.namespace], undefined, true)
   const manageNamespace = !namespace || namespace.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY
@@ -462,6 +490,7 @@ async function applyServices(project: Project, built: Map<string, ServiceImage>,
     },
     credentials: (spec) => resolveCredentials(kube, config.namespace, spec),
     secretEnv: (service) => readEnvFiles(service.envFiles, config.projectDir),
+    command: (service) => devCommands[service.name],
   })
   const rendered = project.services.map((service) => ({...renderedService(config, service, desired.objects), imageUser: built.get(service.name)?.user}))
   return applyWhenChanged(kube, config.namespace, Boolean(namespace), desired, `${PART_OF_LABEL}=${config.name},${MANAGED_BY_LABEL}=${MANAGED_BY}`, handle, rendered)
@@ -690,7 +719,8 @@ async function watchForFatalPods(project: Project, service: RenderedService, pro
     await abortableSleep(POD_CHECK_INTERVAL_MS, signal)
     if (signal.aborted) break
     // Only what was just deployed counts: the previous version's pods (crashing or not) are on their way out.
-    const pods = await currentPods(project, service).catch(() => [])
+    // The signal ends a read in flight once the rollout is over: the rollout step does not wait for it.
+    const pods = await currentPods(project, service, signal).catch(() => [])
     // Liveness kills are only in the kubelet's events (the exit code cannot tell them): read them while a pod is not ready.
     const events = pods.some((pod) => pod.status.containerStatuses?.some((status) => !status.ready)) ? await podEvents(project.kube, project.config.namespace) : []
     for (const pod of pods) {
@@ -706,10 +736,10 @@ async function watchForFatalPods(project: Project, service: RenderedService, pro
 }
 
 /** The pods of what was just deployed: a Deployment's newest ReplicaSet's; a StatefulSet's running its images. */
-async function currentPods(project: Project, service: RenderedService): Promise<Pod[]> {
+async function currentPods(project: Project, service: RenderedService, signal?: AbortSignal): Promise<Pod[]> {
   const {config, kube} = project
-  if (service.workload.kind === 'Deployment') return listNewestPods(kube, config.namespace, service.workload.name)
-  const pods = await kube.list<Pod>('pods', config.namespace, service.selector, true)
+  if (service.workload.kind === 'Deployment') return listNewestPods(kube, config.namespace, service.workload.name, signal)
+  const pods = await kube.list<Pod>('pods', config.namespace, service.selector, true, signal)
   return pods.filter((pod) => pod.spec.containers.some((container) => service.workload.images.includes(container.image)))
 }
 
@@ -755,11 +785,15 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
 export function upPlan(project?: Project): PlanItem<UpInput>[] {
   // A target: no kind cluster to create and no load; the images go through its registry instead.
   if (project?.target) return [preflight, scaffold, images, contextGuard, push, apply, rollout]
+  // Backing services start in a lane beside the builds, as soon as the cluster is there.
+  const backingLane = project && !isSingleApp(project) && earlyBacking(project).length > 0 ? {id: 'backing', title: 'Cluster and backing services', steps: [cluster, contextGuard, backingLoad, backingApply]} : undefined
   if (project?.config.registry) {
     // The registry first (seconds at most), then the cluster's create beside the build and push:
     // rollout waits on both, and no image copy sits after the create (issue 12).
-    return [preflight, scaffold, registry, {id: 'prepare', title: 'Cluster and image', concurrent: [cluster, inSequence('build-push', 'Build and push image', [images, push])]}, contextGuard, wire, load, apply, rollout]
+    const buildPush = {id: 'build-push', title: 'Build and push images', steps: [images, push]}
+    return [preflight, scaffold, registry, {id: 'prepare', title: 'Cluster and images', concurrent: [backingLane ?? cluster, buildPush]}, ...(backingLane ? [] : [contextGuard]), wire, load, apply, rollout]
   }
+  if (backingLane) return [preflight, scaffold, {id: 'prepare', title: 'Cluster, backing services and images', concurrent: [backingLane, images]}, load, apply, rollout]
   return [preflight, scaffold, {id: 'prepare', title: 'Cluster and image', concurrent: [cluster, images]}, contextGuard, load, apply, rollout]
 }
 
@@ -776,7 +810,7 @@ export async function deploy(project: Project, options: DeployOptions, run: {mod
   const serviceImages = outputs.of(images)
   const {services, applied} = outputs.of(apply)
   const {rolledOut} = outputs.of(rollout)
-  const {loaded} = outputs.has(load) ? outputs.of(load) : {loaded: []}
+  const loaded = [load, backingLoad].flatMap((step) => (outputs.has(step) ? outputs.of(step).loaded : []))
   const tags = new Map(serviceImages.map((image) => [image.service, image.tag]))
   if (outputs.has(push)) for (const entry of outputs.of(push).images) tags.set(entry.service, entry.reference)
   const {config} = project

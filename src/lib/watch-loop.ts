@@ -19,6 +19,8 @@ export interface WatchedDeployable extends WatchedService {
   container: string
   /** How files map into the container, or why this service always rebuilds. */
   sync: {rules: SyncRules} | {off: string}
+  /** Sent to the container's PID 1 after each sync (gunicorn reloads its workers on HUP). */
+  reloadSignal?: 'HUP'
 }
 
 export interface WatchLoopOptions {
@@ -32,6 +34,14 @@ export interface WatchLoopOptions {
   quietMs?: number
   /** Called once the watcher is watching (tests wait for it). */
   onReady?: () => void
+  /** The app's pods as listed before watching began: the first sync goes straight into them. */
+  pods?: Pod[]
+  /**
+   * Registers for the app's pods as listed from then on (the log follower's poll): syncs go into the
+   * containers listed last, without a listing of their own, and a container that restarted since a
+   * sync (it starts from the image, without the synced files) gets its service rebuilt.
+   */
+  onPods?: (listener: (pods: Pod[]) => void) => void
 }
 
 /** What one iteration did for one service: the line printed, and whether it succeeded. */
@@ -45,23 +55,45 @@ export interface IterationReport {
 export const DEFAULT_QUIET_MS = 100
 
 /** Per service: why the next change must rebuild (a failed rebuild, a container that lost synced files). */
-interface ServiceState {
+export interface ServiceState {
   pendingRebuild?: string
   syncOff?: string
   syncHintShown?: boolean
   /** Container instances (pod/restarts) that hold the files synced since the last image. */
   syncedInstances?: Set<string>
+  /** The running containers as last listed (cleared by a rebuild, which replaces the pods). */
+  known?: Targets
 }
 
 export async function watchLoop(options: WatchLoopOptions): Promise<void> {
   const filters = new ContextFilters()
-  const states = new Map(options.services.map((service) => [service.name, {syncOff: 'off' in service.sync ? service.sync.off : undefined} as ServiceState]))
+  const states = new Map(
+    options.services.map((service) => {
+      const pods = options.pods?.filter((pod) => matchesSelector(pod.metadata.labels ?? {}, service.selector))
+      return [service.name, {syncOff: 'off' in service.sync ? service.sync.off : undefined, known: pods ? targetsOf(service, pods) : undefined} as ServiceState]
+    }),
+  )
+  /** Services whose container restarted since a sync: rebuilt in the next batch, with or without a save. */
+  const restarted = new Set<string>()
   const batcher = new ChangeBatcher(options.quietMs ?? DEFAULT_QUIET_MS, async (events: FileEvent[]) => {
-    for (const change of classifyChanges(events, options.services, filters)) {
+    const changes = classifyChanges(events, options.services, filters)
+    for (const name of restarted) if (!changes.some((change) => change.service === name)) changes.push({service: name, changed: [], deleted: []})
+    restarted.clear()
+    for (const change of changes) {
       if (options.signal.aborted) return
       const service = options.services.find((candidate) => candidate.name === change.service)!
       const report = await handleChange(service, change, states.get(service.name)!, options)
       if (report && !options.signal.aborted) options.log(report.line)
+    }
+  })
+  options.onPods?.((pods) => {
+    for (const service of options.services) {
+      const state = states.get(service.name)!
+      if (podsListed(service, state, pods)) {
+        restarted.add(service.name)
+        // Not a file: a key of its own, so the batch runs and sees `restarted`.
+        batcher.add({path: `\0restarted:${service.name}`, kind: 'change'})
+      }
     }
   })
   const watcher = watchServices(options.services, filters, (event) => batcher.add(event))
@@ -80,8 +112,9 @@ export async function watchLoop(options: WatchLoopOptions): Promise<void> {
 function describeChange(change: ServiceChange): string {
   const files = [...change.changed, ...change.deleted.map((file) => `-${file}`)]
   if (change.rebuildReason && !files.includes(change.rebuildReason)) files.unshift(change.rebuildReason)
+  if (files.length === 0) return 'a container restarted'
   const shown = files.slice(0, 3).join(', ')
-  return files.length > 3 ? `${shown} and ${files.length - 3} more` : shown
+  return `${files.length > 3 ? `${shown} and ${files.length - 3} more` : shown} changed`
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`
@@ -100,7 +133,7 @@ export async function handleChange(service: WatchedDeployable, change: ServiceCh
         const synced = await syncIntoService(service, planned.plan, state, options)
         if (synced === undefined) return undefined
         const ms = performance.now() - started
-        return {service: service.name, action: 'synced', ms, line: `${chalk.green('↻')} ${service.name}: ${what} changed → synced ${synced} [${seconds(ms)}]`}
+        return {service: service.name, action: 'synced', ms, line: `${chalk.green('↻')} ${service.name}: ${what} → synced ${synced} [${seconds(ms)}]`}
       } catch (error) {
         if (options.signal.aborted) return undefined
         if (!(error instanceof SyncError) && !(error instanceof NeedsRebuild)) throw error
@@ -119,8 +152,9 @@ export async function handleChange(service: WatchedDeployable, change: ServiceCh
     if (options.signal.aborted) return undefined
     state.pendingRebuild = undefined
     state.syncedInstances = undefined
+    state.known = undefined
     const ms = performance.now() - started
-    return {service: service.name, action: 'rebuilt', ms, line: `${chalk.green('↻')} ${service.name}: ${what} changed → rebuilt (${rebuildWhy ?? 'changed'}) ${detail} [${seconds(ms)}]${notice}`}
+    return {service: service.name, action: 'rebuilt', ms, line: `${chalk.green('↻')} ${service.name}: ${what} → rebuilt (${rebuildWhy ?? 'changed'}) ${detail} [${seconds(ms)}]${notice}`}
   } catch (error) {
     if (options.signal.aborted) return undefined
     if (!isUserError(error)) throw error
@@ -133,33 +167,91 @@ export async function handleChange(service: WatchedDeployable, change: ServiceCh
       service: service.name,
       action: 'failed',
       ms,
-      line: `${chalk.red('✗')} ${service.name}: ${what} changed → ${sentence} [${seconds(ms)}] The previous version keeps serving; save again to retry.${below.length > 0 ? `\n  ${chalk.dim(below.join('\n  '))}` : ''}${notice}`,
+      line: `${chalk.red('✗')} ${service.name}: ${what} → ${sentence} [${seconds(ms)}] The previous version keeps serving; save again to retry.${below.length > 0 ? `\n  ${chalk.dim(below.join('\n  '))}` : ''}${notice}`,
     }
   }
 }
 
 class NeedsRebuild extends Error {}
 
-/** Syncs into every running container of the service; returns "N files" (or undefined when aborted). */
-async function syncIntoService(service: WatchedDeployable, plan: Parameters<typeof syncIntoContainers>[4], state: ServiceState, options: Pick<WatchLoopOptions, 'kube' | 'signal'>): Promise<string | undefined> {
-  const pods = await options.kube.list<Pod>('pods', service.namespace, service.selector, true)
-  const running = pods.filter((pod) => !pod.metadata.deletionTimestamp && pod.status.phase === 'Running')
+/** The service's running containers as one listing of its pods shows them. */
+interface Targets {
+  targets: SyncTarget[]
+  /** pod/restartCount of each: a restart (or a new pod) gives a new one. */
+  instances: Set<string>
+}
+
+async function runningTargets(service: WatchedDeployable, kube: Kube): Promise<Targets> {
+  return targetsOf(service, await kube.list<Pod>('pods', service.namespace, service.selector, true))
+}
+
+export function targetsOf(service: Pick<WatchedDeployable, 'container'>, pods: Pod[]): Targets {
   const targets: SyncTarget[] = []
   const instances = new Set<string>()
-  for (const pod of running) {
+  for (const pod of pods) {
+    if (pod.metadata.deletionTimestamp || pod.status.phase !== 'Running') continue
     const status = pod.status.containerStatuses?.find((candidate) => candidate.name === service.container)
     if (!status?.state?.running) continue
     targets.push({pod: pod.metadata.name, container: service.container})
     instances.add(`${pod.metadata.name}/${status.restartCount}`)
   }
-  if (targets.length === 0) throw new NeedsRebuild('no running container to sync into')
+  return {targets, instances}
+}
+
+/** An equality-based label selector (`k=v,k2=v2`, what devkube's selectors are) against a pod's labels. */
+function matchesSelector(labels: Record<string, string>, selector: string): boolean {
+  return selector.split(',').every((term) => {
+    const [key, value] = term.split('=')
+    return labels[key.trim()] === value?.trim()
+  })
+}
+
+const sameSet = (a: Set<string>, b: Set<string>) => a.size === b.size && [...a].every((item) => b.has(item))
+
+/**
+ * What a listing of the app's pods means for one service: its running containers become the ones
+ * the next sync goes into; true when one of them is new since the last sync (a restart, a replaced
+ * pod), which lacks the synced files, so the service needs a rebuild.
+ */
+export function podsListed(service: Pick<WatchedDeployable, 'container' | 'selector'>, state: ServiceState, pods: Pod[]): boolean {
+  const current = targetsOf(service, pods.filter((pod) => matchesSelector(pod.metadata.labels ?? {}, service.selector)))
+  state.known = current
+  if (!state.syncedInstances || state.pendingRebuild) return false
+  if (![...current.instances].some((instance) => !state.syncedInstances!.has(instance))) return false
+  state.pendingRebuild = 'a container restarted and lost the files synced earlier'
+  return true
+}
+
+/**
+ * Syncs into every running container of the service; returns "N files" (or undefined when aborted).
+ * The containers are the ones listed last (the log follower lists the pods every few seconds anyway),
+ * so a sync is one `kubectl exec`; only when that fails (a pod gone) are the pods listed again.
+ */
+async function syncIntoService(service: WatchedDeployable, plan: Parameters<typeof syncIntoContainers>[4], state: ServiceState, options: Pick<WatchLoopOptions, 'kube' | 'signal'>): Promise<string | undefined> {
+  const sync = (targets: SyncTarget[]) => syncIntoContainers(options.kube, service.namespace, service.context, targets, plan, {signal: options.signal, reloadSignal: service.reloadSignal})
+  let current = state.known ?? (await runningTargets(service, options.kube))
+  checkInstances(current, state)
+  try {
+    await sync(current.targets)
+  } catch (error) {
+    if (options.signal.aborted) return undefined
+    const listed = await runningTargets(service, options.kube)
+    if (sameSet(listed.instances, current.instances)) throw error
+    current = listed
+    checkInstances(current, state)
+    await sync(current.targets)
+  }
+  if (options.signal.aborted) return undefined
+  state.known = current
+  state.syncedInstances = current.instances
+  const count = plan.copy.length + plan.remove.length
+  return `${count} file${count === 1 ? '' : 's'}${current.targets.length > 1 ? ` into ${current.targets.length} pods` : ''}`
+}
+
+function checkInstances(current: Targets, state: ServiceState): void {
+  if (current.targets.length === 0) throw new NeedsRebuild('no running container to sync into')
   // A container that restarted (or a new pod) starts from the image and lacks what was synced before.
-  if (state.syncedInstances && [...instances].some((instance) => !state.syncedInstances!.has(instance))) {
+  if (state.syncedInstances && [...current.instances].some((instance) => !state.syncedInstances!.has(instance))) {
     throw new NeedsRebuild('a container restarted and lost the files synced earlier')
   }
-  await syncIntoContainers(options.kube, service.namespace, service.context, targets, plan, options.signal)
-  if (options.signal.aborted) return undefined
-  state.syncedInstances = instances
-  const count = plan.copy.length + plan.remove.length
-  return `${count} file${count === 1 ? '' : 's'}${targets.length > 1 ? ` into ${targets.length} pods` : ''}`
 }

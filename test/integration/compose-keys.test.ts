@@ -4,7 +4,7 @@
  * Stock stand-in images only (nothing to build), so the file stays quick: the job writes to the volume, the web
  * server refuses to start unless the job's file is there, and the data outlives the web pod.
  */
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -35,7 +35,6 @@ describe.skipIf(!dockerReady)('compose-imported keys against the fake toolchain:
     dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'devkube-compose-keys-')), 'shop')
     const db = backingImageForTests('postgres')
     // As `devkube init` writes it from a compose file with `restart: "no"`, a named volume and a DATABASE_URL.
-    const {mkdirSync} = await import('node:fs')
     mkdirSync(dir, {recursive: true})
     writeFileSync(
       path.join(dir, 'devkube.yaml'),
@@ -80,6 +79,7 @@ ${db ? `    image: ${db}\n` : ''}`,
     expect(await httpBody(`http://localhost:${port}/`)).toBe('migrated\n')
     const status = await run('status')
     expect(status.stdout).toMatch(/migrate\s+Job\s+Complete/)
+    expect((await run('logs', 'migrate')).stdout).toContain('done')
   })
 
   it('data on the named volume survives the web pod being deleted', async () => {
@@ -97,6 +97,18 @@ ${db ? `    image: ${db}\n` : ''}`,
     expect(again.code, again.error).toBe(0)
     expect((JSON.parse(again.stdout) as {changed: {applied: string[]}}).changed.applied).toEqual([])
     expect((await pods('app.kubernetes.io/name=migrate')).map((pod) => pod.metadata.name)).toEqual([run1.metadata.name])
+  })
+
+  it('a changed job is deleted and run again (its pod template is immutable)', async () => {
+    const [run1] = await pods('app.kubernetes.io/name=migrate')
+    const file = path.join(dir, 'devkube.yaml')
+    writeFileSync(file, readFileSync(file, 'utf8').replace('      DATABASE_URL: {from: db, key: DATABASE_URL}\n', '      DATABASE_URL: {from: db, key: DATABASE_URL}\n      SCHEMA: "2"\n'))
+    const changed = await run('up', '--detach', '--json')
+    expect(changed.code, `${changed.stdout}\n${changed.error}`).toBe(0)
+    expect((JSON.parse(changed.stdout) as {changed: {applied: string[]}}).changed.applied).toContain('job.batch/migrate created')
+    const [run2] = await pods('app.kubernetes.io/name=migrate')
+    expect(run2.metadata.name).not.toBe(run1.metadata.name)
+    expect(run2.status.phase).toBe('Succeeded')
   })
 
   it('down removes the job and keeps the named volume, saying so', async () => {

@@ -2,7 +2,7 @@
  * An app with two built services (`services:` in devkube.yaml) as a user runs it: the built CLI
  * against the fake kind/kubectl, real Docker building both images and running the pods.
  */
-import {appendFileSync, cpSync, existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {randomUUID} from 'node:crypto'
 import os from 'node:os'
 import path from 'node:path'
@@ -38,7 +38,9 @@ describe.skipIf(!dockerReady)('an app with two built services against the fake t
       // A source unique to this run: both images are really built here.
       if (example === 'hello-python') appendFileSync(path.join(folder, 'app.py'), `\n# test run ${randomUUID()}\n`)
       else appendFileSync(path.join(folder, 'server.js'), `\n// test run ${randomUUID()}\n`)
-      // The Dockerfile devkube writes for each (init in the service's folder; its devkube.yaml is not the app's).
+      // web gets its Dockerfile from init in its folder (whose devkube.yaml is not the app's); api has none:
+      // `up` writes it, as it does for a single app.
+      if (service === 'api') continue
       const init = await devkube(['init', '--yes'], {cwd: folder, env: tools.env})
       expect(init.code, init.stderr).toBe(0)
       rmSync(path.join(folder, 'devkube.yaml'))
@@ -47,7 +49,8 @@ describe.skipIf(!dockerReady)('an app with two built services against the fake t
     apiPort = await freeLoopbackPort()
     writeFileSync(
       path.join(dir, 'devkube.yaml'),
-      `name: shop\nservices:\n  web:\n    build: {context: web}\n    forward: ${webPort}\n    dependsOn: [api]\n  api:\n    build: {context: api}\n    forward: ${apiPort}\n`,
+      // The local ports come from the command line (--forward SERVICE=PORT), not from the file.
+      `name: shop\nservices:\n  web:\n    build: {context: web}\n    dependsOn: [api]\n  api:\n    build: {context: api}\n`,
     )
   })
 
@@ -57,10 +60,12 @@ describe.skipIf(!dockerReady)('an app with two built services against the fake t
     if (images.size > 0) await execa('docker', ['rmi', '-f', ...images], {reject: false})
   })
 
-  it('up builds both, serves each on its own local port, and a re-run changes nothing', async () => {
-    const result = await run('up', ...buildArgs, '--detach', '--json')
+  it('up builds both, serves each on the local port --forward SERVICE=PORT gives it, and a re-run changes nothing', async () => {
+    const result = await run('up', ...buildArgs, '--forward', `web=${webPort}`, '--forward', `api=${apiPort}`, '--detach', '--json')
     expect(result.code, result.stderr).toBe(0)
-    const output = JSON.parse(result.stdout) as {services: Array<{name: string; url?: string; workload: string}>; changed: {builtServices: string[]}}
+    const output = JSON.parse(result.stdout) as {services: Array<{name: string; url?: string; workload: string}>; changed: {builtServices: string[]; scaffolded: string[]}}
+    expect(output.changed.scaffolded).toEqual(['api/Dockerfile', 'api/.dockerignore'])
+    expect(readFileSync(path.join(dir, 'api', 'Dockerfile'), 'utf8')).toContain('npm')
     expect(output.changed.builtServices.sort()).toEqual(['api', 'web'])
     expect(output.services.map((service) => [service.name, service.workload, service.url])).toEqual([
       ['web', 'deployment/web', `http://localhost:${webPort}`],
@@ -69,6 +74,7 @@ describe.skipIf(!dockerReady)('an app with two built services against the fake t
     expect(await httpBody(`http://localhost:${webPort}/`)).toContain('Hello World')
     expect(await httpBody(`http://localhost:${apiPort}/`)).toContain('Hello World')
 
+    // Without the flags the running forwarder's ports are kept.
     const again = await run('up', ...buildArgs, '--detach', '--json')
     expect(again.code, again.stderr).toBe(0)
     const second = JSON.parse(again.stdout) as {changed: {builtServices: string[]; applied: string[]; rolledOut: boolean}; forward: {reused: boolean}}
@@ -79,12 +85,14 @@ describe.skipIf(!dockerReady)('an app with two built services against the fake t
   it('status shows a row per service; logs prefix each line with service/pod; logs SERVICE shows only that one', async () => {
     const status = await run('status', '--json')
     expect(status.code, status.stdout).toBe(0)
-    const report = JSON.parse(status.stdout) as {healthy: boolean; services: Array<{name: string; ready: number; desired: number; url?: string}>}
+    const report = JSON.parse(status.stdout) as {healthy: boolean; services: Array<{name: string; ready: number; desired: number; url?: string; matchesSource?: boolean}>}
     expect(report.healthy).toBe(true)
-    expect(report.services.map((service) => [service.name, service.ready, service.desired, service.url])).toEqual([
-      ['web', 1, 1, `http://localhost:${webPort}`],
-      ['api', 1, 1, `http://localhost:${apiPort}`],
+    expect(report.services.map((service) => [service.name, service.ready, service.desired, service.url, service.matchesSource])).toEqual([
+      ['web', 1, 1, `http://localhost:${webPort}`, true],
+      ['api', 1, 1, `http://localhost:${apiPort}`, true],
     ])
+    const text = await run('status')
+    expect(text.stdout).toMatch(/web\s+Deployment\s+1\/1\s+matches\s+http:\/\/localhost/)
 
     const logs = await run('logs')
     expect(logs.code, logs.stderr).toBe(0)

@@ -11,6 +11,7 @@ import path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 import {parse} from 'yaml'
 import {renderPipeline, writePipeline} from '../../src/lib/ci.js'
+import {initFromCompose} from '../../src/lib/compose-init.js'
 import {isUserError} from '../../src/lib/errors.js'
 import {resolveProject} from '../../src/lib/project.js'
 import type {StatusReport} from '../../src/lib/status.js'
@@ -76,6 +77,19 @@ describe('devkube ci --github', () => {
     const generated = parse(renderPipeline(configOf(path.join(REPO, 'examples/hello-python')), {provider: 'github', installCommand})) as typeof workflow
     expect(job.steps).toEqual(generated.jobs.devkube.steps)
   })
+
+  it('runs, for an app with services, in the e2e workflow on examples/flask-postgres as compose import writes it', () => {
+    const e2e = parse(readFileSync(path.join(REPO, '.github/workflows/e2e.yml'), 'utf8')) as {jobs: Record<string, {defaults?: {run?: {'working-directory'?: string}}; steps: GithubStep[]}>}
+    const job = e2e.jobs['pipeline-services']
+    expect(job.defaults?.run?.['working-directory']).toBe('examples/flask-postgres')
+    const dir = path.join(mkdtempSync(path.join(root, 'p-')), 'flask-postgres')
+    cpSync(path.join(REPO, 'examples/flask-postgres'), dir, {recursive: true})
+    initFromCompose(dir)
+    const installCommand = 'cd ../.. && npm ci && npm run build && npm link'
+    const generated = (parse(renderPipeline(configOf(dir), {provider: 'github', installCommand})) as typeof workflow).jobs.devkube.steps
+    const install = generated.findIndex((step) => step.name === 'Install devkube')
+    expect(job.steps).toEqual([...generated.slice(0, install + 1), {name: 'Import the compose file', run: 'devkube init --yes'}, ...generated.slice(install + 1)])
+  })
 })
 
 describe('devkube ci --gitlab', () => {
@@ -130,7 +144,7 @@ describe('writing the pipeline', () => {
   })
 })
 
-describe('devkube ci for an app with services (web + worker built, postgres, stock redis)', () => {
+describe('devkube ci for an app with services (web, worker and a migration job built; postgres, stock redis)', () => {
   const dir = path.join(mkdtempSync(path.join(root, 'p-')), 'tasks')
   cpSync(path.join(REPO, 'test/fixtures/export-services'), dir, {recursive: true})
   const github = parse(renderPipeline(configOf(dir), {provider: 'github', registry: 'ghcr.io/acme'})) as {jobs: Record<string, {steps: GithubStep[]}>}
@@ -148,12 +162,14 @@ describe('devkube ci for an app with services (web + worker built, postgres, sto
     const up: Pick<UpResult, 'services'> = {services: [
       {name: 'web', image: 'devkube.local/tasks-web:32b3f6746317', workload: 'deployment/web', service: 'web'},
       {name: 'worker', image: 'devkube.local/tasks-worker:32b3f6746317', workload: 'deployment/worker'},
+      {name: 'migrate', image: 'devkube.local/tasks-migrate:32b3f6746317', workload: 'job/migrate'},
       {name: 'db', workload: 'statefulset/db', service: 'db'},
       {name: 'cache', workload: 'deployment/cache', service: 'cache'},
     ]}
     const status: Pick<StatusReport, 'services'> = {services: [
       {name: 'web', desired: 1, ready: 1, pods: [], url: 'http://localhost:8000'},
       {name: 'worker', desired: 1, ready: 1, pods: []},
+      {name: 'migrate', desired: 1, ready: 1, pods: []},
       {name: 'db', desired: 1, ready: 1, pods: [], url: 'http://localhost:5432'},
       {name: 'cache', desired: 1, ready: 1, pods: [], url: 'http://localhost:6379'},
     ]}
@@ -186,6 +202,7 @@ describe('devkube ci for an app with services (web + worker built, postgres, sto
     expect(calls.filter((call) => call.startsWith('docker push'))).toEqual([
       'docker push ghcr.io/acme/tasks-web:32b3f6746317',
       'docker push ghcr.io/acme/tasks-worker:32b3f6746317',
+      'docker push ghcr.io/acme/tasks-migrate:32b3f6746317',
     ])
     expect(calls).toContain('docker tag devkube.local/tasks-web:32b3f6746317 ghcr.io/acme/tasks-web:32b3f6746317')
   })
@@ -201,6 +218,7 @@ describe('devkube ci for an app with services (web + worker built, postgres, sto
     expect(calls.filter((call) => call.startsWith('docker push'))).toEqual([
       'docker push registry.gitlab.com/acme/tasks-web:32b3f6746317',
       'docker push registry.gitlab.com/acme/tasks-worker:32b3f6746317',
+      'docker push registry.gitlab.com/acme/tasks-migrate:32b3f6746317',
     ])
     expect(runScript(push, {CI_COMMIT_BRANCH: 'feature', CI_DEFAULT_BRANCH: 'main'}).filter((call) => call.startsWith('docker'))).toEqual([])
   })

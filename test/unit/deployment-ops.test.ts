@@ -48,6 +48,7 @@ describe('scale and rollback', () => {
         if (argv[0] !== 'kubectl' || !argv.includes('get')) return undefined
         const selector = argv[argv.indexOf('-l') + 1] ?? ''
         if (argv.includes('statefulsets.apps')) return {stdout: JSON.stringify({items: []})}
+        if (argv.includes('jobs.batch')) return {stdout: JSON.stringify({items: selector.includes('name=migrate') ? [{apiVersion: 'batch/v1', kind: 'Job', metadata: {name: 'migrate'}, spec: {template: {spec: {containers: [{name: 'migrate', image: 'x'}]}}}}] : []})}
         if (argv.includes('deployments.apps')) {
           const name = /app\.kubernetes\.io\/name=([^,]+)/.exec(selector)?.[1]
           return {stdout: JSON.stringify({items: name && deployments[name] ? [deployments[name]] : []})}
@@ -91,6 +92,13 @@ describe('scale and rollback', () => {
   it('says a service is not deployed instead of scaling something else', async () => {
     delete (deployments as Record<string, unknown>).worker
     await expect(scaleApp({}, 'worker', 3, {wait: false, timeoutSeconds: 30})).rejects.toThrow(/The service worker of shop is not deployed in namespace shop of kind-devkube/)
+    expect(runner.callsOf('kubectl scale')).toHaveLength(0)
+  })
+
+  it('a kind: job service is neither scaled nor rolled back: it runs once', async () => {
+    project('name: shop\nservices:\n  web:\n    image: nginx:1.27\n    ports: [80]\n  migrate:\n    image: busybox:1.36\n    kind: job\n')
+    await expect(scaleApp({}, 'migrate', 3, {wait: false, timeoutSeconds: 30})).rejects.toThrow('The service migrate is a job: it runs once to completion, so there is nothing to scale.')
+    await expect(rollbackApp({}, 'migrate', {timeoutSeconds: 30})).rejects.toThrow('The service migrate is a job: it runs once to completion, so there is nothing to roll back.')
     expect(runner.callsOf('kubectl scale')).toHaveLength(0)
   })
 

@@ -23,6 +23,16 @@ describe('diagnosePod: container states waiting will not cure', () => {
     })
   }
 
+  it("a failed pull of an image the cluster pulls (stock, backing, a target's registry) names the image and its registry, not kind", () => {
+    const pulled = pod({name: 'db-0', ready: false, image: 'postgres:16', state: {waiting: {reason: 'ErrImagePull', message: 'failed to pull and unpack image "docker.io/library/postgres:16": pull access denied\nmore'}}})
+    const diagnosis = diagnosePod(pulled)
+    expect(diagnosis?.message).toBe('The cluster cannot pull the image postgres:16 for the pod db-0 (ErrImagePull: failed to pull and unpack image "docker.io/library/postgres:16": pull access denied).')
+    expect(diagnosis?.hint).toContain('`image:` in devkube.yaml')
+    // devkube's own image missing from kind stays the load sentence.
+    const own = diagnosePod(pod({name: 'hello-abc-1', ready: false, state: {waiting: {reason: 'ImagePullBackOff'}}}))
+    expect(own?.message).toMatch(/^The image devkube\.local\/hello:aaaaaaaaaaaa is not in the kind cluster/)
+  })
+
   it('runAsNonRoot on a root image: the hint says how to declare a non-root user', () => {
     const diagnosis = diagnosePod(waiting('CreateContainerConfigError', 'container has runAsNonRoot and image will run as root (pod: "hello-abc-1_hello(uid)", container: hello)'))
     expect(diagnosis?.hint).toMatch(/add `USER <uid>` \(a number\) to the Dockerfile, or remove runAsNonRoot/)
@@ -105,6 +115,14 @@ describe('newestReplicaSetPods: what was just deployed', () => {
 
   it('none while the Deployment controller has not seen the latest change yet', () => {
     expect(newestReplicaSetPods(observed(3, 2), [replicaSet('old', 1), replicaSet('new', 2)], [oldPod, newPod])).toEqual([])
+  })
+
+  it('leaves out Terminating pods: a rollback to a ReplicaSet may find its last pods still going, killed at the end of their grace period', () => {
+    const going = pod({name: 'hello-old-2', hash: 'old', ready: false, state: {terminated: {reason: 'Error', exitCode: 137}}})
+    going.metadata.deletionTimestamp = new Date().toISOString()
+    const pods = newestReplicaSetPods(observed(3, 3), [replicaSet('old', 3), replicaSet('new', 2)], [going, oldPod])
+    expect(pods.map((entry) => entry.metadata.name)).toEqual(['hello-old-1'])
+    expect(diagnosePod(going)).toBeUndefined()
   })
 
   it('ignores ReplicaSets another Deployment owns', () => {

@@ -7,7 +7,7 @@
  * any file export writes.
  */
 import {spawnSync} from 'node:child_process'
-import {cpSync, existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -69,7 +69,7 @@ const cases: Case[] = [
     prepare: (dir) => cpSync(path.join(REPO, 'test/fixtures/export-services'), dir, {recursive: true}),
     golden: path.join(REPO, 'test/fixtures/export-golden-services'),
     environments: ['dev', 'staging'],
-    secretValues: ['s3ss10n-export-key', 'm41l-export-pass'],
+    secretValues: ['s3ss10n-export-key', 'm41l-export-pass', 'w3bh00k-export-token'],
   },
 ]
 
@@ -159,11 +159,15 @@ describe.each(cases)('devkube export of $name (services)', ({name, prepare, gold
 
   it.each(environments)('renders with helm template, for %s, the objects `up --env` applies, with a generated password', async (environment) => {
     const rendered = objectsOf(tool(helm, ['template', name, chart, '-f', path.join(chart, `values-${environment}.yaml`)]))
+    // What Helm is told beyond `up`'s objects: Jobs are hooks, volumes and credentials outlive an uninstall.
+    for (const object of rendered) {
+      const expected = object.kind === 'Job' ? {'helm.sh/hook': 'post-install,post-upgrade', 'helm.sh/hook-delete-policy': 'before-hook-creation'} : object.kind === 'PersistentVolumeClaim' || object.kind === 'Secret' ? {'helm.sh/resource-policy': 'keep'} : undefined
+      expect(object.metadata.annotations, `${object.kind}/${object.metadata.name}`).toEqual(expected)
+      delete object.metadata.annotations
+    }
     const generated = new Map<string, BackingCredentials>()
     for (const service of backingServices()) {
       const secret = rendered.find((object) => object.kind === 'Secret' && object.metadata.name === credentialsSecret(service))!
-      expect(secret.metadata.annotations).toEqual({'helm.sh/resource-policy': 'keep'})
-      delete secret.metadata.annotations
       expect(decoded(secret, 'password')).toMatch(GENERATED_PASSWORD)
       generated.set(service, {user: decoded(secret, 'username'), password: decoded(secret, 'password'), database: decoded(secret, 'database')})
     }
@@ -229,3 +233,37 @@ function runReadmeSecretSteps(project: string, overlays: string): void {
     if (result.status !== 0) throw new Error(`The README's step failed: ${block}\n${result.stderr}`)
   }
 }
+
+describe('an export folder inside a build context', () => {
+  it('is named in a note (its files would change the image tag), and not once .dockerignore leaves it out', async () => {
+    const project = path.join(root, 'inside')
+    cpSync(path.join(REPO, 'test/fixtures/export-services'), project, {recursive: true})
+    const first = await runExport(project, {}, {helm: path.join(project, 'chart'), force: false})
+    expect(first.notes).toEqual(['web', 'worker', 'migrate'].map((service) => `chart/ is inside ${service}'s build context, so its files change ${service}'s image tag (up rebuilds, the next export gets a new tag): add \`chart/\` to .dockerignore, or export outside the project.`))
+    writeFileSync(path.join(project, '.dockerignore'), '.env\n*.secrets.env\nchart/\n')
+    const second = await runExport(project, {}, {helm: path.join(project, 'chart'), force: true})
+    expect(second.notes).toEqual([])
+  })
+})
+
+describe('an export with --registry', () => {
+  it('moves the built services\' images there (same tags) in the chart and the overlays, and leaves stock and backing images as they are', async () => {
+    const project = path.join(root, 'registry')
+    cpSync(path.join(REPO, 'test/fixtures/export-services'), project, {recursive: true})
+    const chart = path.join(root, 'registry-chart')
+    const overlays = path.join(root, 'registry-kustomize')
+    await runExport(project, {}, {helm: chart, kustomize: overlays, registry: 'registry.example.com/team/', force: false})
+    runReadmeSecretSteps(project, overlays)
+    const imagesOf = (objects: KubeObject[]) => Object.fromEntries(objects.filter((object: any) => object.spec?.template).map((object: any) => [object.metadata.name, object.spec.template.spec.containers[0].image]))
+    const tag = (await serviceImageTag(resolveProject(project, {}, {requireApp: true}).config, resolveProject(project, {}, {requireApp: true}).services[0])).split(':')[1]
+    const expected = {
+      web: `registry.example.com/team/tasks-web:${tag}`,
+      worker: `registry.example.com/team/tasks-worker:${tag}`,
+      migrate: `registry.example.com/team/tasks-migrate:${tag}`,
+      db: 'postgres:16',
+      cache: 'redis:7',
+    }
+    expect(imagesOf(objectsOf(tool(helm, ['template', 'tasks', chart])))).toEqual(expected)
+    expect(imagesOf(objectsOf(tool(kubectl, ['kustomize', path.join(overlays, 'overlays', 'dev')])))).toEqual(expected)
+  })
+})

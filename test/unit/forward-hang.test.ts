@@ -51,6 +51,15 @@ async function countingApp(): Promise<{port: number; connections: number; reques
   return app
 }
 
+/** A free local port for devkube's own listener (kubectl's port is the listener's or the app's). */
+async function freePort(): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const {port} = server.address() as net.AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
 describe('the port-forward probe', () => {
   let supervisor: ForwardSupervisor | undefined
   let restore = () => {}
@@ -79,7 +88,7 @@ describe('the port-forward probe', () => {
     const listener = await localListener()
     closeListener = listener.close
     let first: FakeProcess | undefined
-    const {events, portForwards} = supervise({namespace: 'hello', service: 'hello', localPort: listener.port, remotePort: 8080}, (child) => {
+    const {events, portForwards} = supervise({namespace: 'hello', service: 'hello', localPort: await freePort(), remotePort: 8080}, (child) => {
       first ??= child
       child.say(`Forwarding from 127.0.0.1:${listener.port} -> 8080`)
     })
@@ -96,7 +105,8 @@ describe('the port-forward probe', () => {
   it("is restarted once GETs of the service's health path get no answer, when kubectl says nothing", async () => {
     const listener = await localListener()
     closeListener = listener.close
-    const {events, portForwards} = supervise({namespace: 'hello', service: 'hello', localPort: listener.port, remotePort: 8080, probePath: '/healthz'}, (child) =>
+    const localPort = await freePort()
+    const {events, portForwards} = supervise({namespace: 'hello', service: 'hello', localPort, remotePort: 8080, probePath: '/healthz'}, (child) =>
       child.say(`Forwarding from 127.0.0.1:${listener.port} -> 8080`),
     )
     await supervisor!.waitUntilReady()
@@ -109,14 +119,14 @@ describe('the port-forward probe', () => {
     listener.mode = 'hung'
     await until(() => portForwards().length === 2, 'a restarted port-forward')
     expect(portForwards()[0].stopped).toBe(true)
-    expect(events).toContainEqual({type: 'restarting', reason: `kubectl port-forward accepts connections on port ${listener.port} but no longer reaches the pod`, delayMs: 200})
+    expect(events).toContainEqual({type: 'restarting', reason: `kubectl port-forward accepts connections on port ${localPort} but no longer reaches the pod`, delayMs: 200})
   })
 
   it('never visits the app when the service has no health path of its own: the request count stays still', async () => {
     // The "forward" is the app itself here: every probe connection reaches it, as through a working kubectl.
     const app = await countingApp()
     closeListener = app.close
-    const {portForwards} = supervise({namespace: 'hello', service: 'hello', localPort: app.port, remotePort: 8080}, (child) => child.say(`Forwarding from 127.0.0.1:${app.port} -> 8080`))
+    const {portForwards} = supervise({namespace: 'hello', service: 'hello', localPort: await freePort(), remotePort: 8080}, (child) => child.say(`Forwarding from 127.0.0.1:${app.port} -> 8080`))
     await supervisor!.waitUntilReady()
     supervisor!.startProbing()
     await until(() => app.connections >= 4, 'four probe connections reaching the app')
@@ -127,7 +137,7 @@ describe('the port-forward probe', () => {
   it('asks only the health path when there is one', async () => {
     const app = await countingApp()
     closeListener = app.close
-    supervise({namespace: 'hello', service: 'hello', localPort: app.port, remotePort: 8080, probePath: '/healthz'}, (child) => child.say(`Forwarding from 127.0.0.1:${app.port} -> 8080`))
+    supervise({namespace: 'hello', service: 'hello', localPort: await freePort(), remotePort: 8080, probePath: '/healthz'}, (child) => child.say(`Forwarding from 127.0.0.1:${app.port} -> 8080`))
     await supervisor!.waitUntilReady()
     supervisor!.startProbing()
     await until(() => app.requests.length >= 3, 'three probes')

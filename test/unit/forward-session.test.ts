@@ -39,7 +39,8 @@ describe('forward sessions', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'devkube-forward-'))
     runner = new FakeRunner()
       .when('kubectl --context kind-devkube --namespace shop get pods', {stdout: JSON.stringify({items: []})})
-      .whenStarted('kubectl', (child) => child.say(`Forwarding from 127.0.0.1:${child.argv.at(-1)!.split(':')[0]} -> ${child.argv.at(-1)!.split(':')[1]}`))
+      // kubectl's own port (devkube's listener on the local port is in front of it).
+      .whenStarted('kubectl', (child) => child.say(`Forwarding from 127.0.0.1:40123 -> ${child.argv.at(-1)!.split(':')[1]}`))
     restore = setRunner(runner)
   })
 
@@ -74,8 +75,8 @@ describe('forward sessions', () => {
     const session = await startForegroundForward(state, plan)
     const forwards = runner.started.filter((child) => child.argv.includes('port-forward'))
     expect(forwards.map((child) => child.argv.slice(-2))).toEqual([
-      ['service/web', `${webPort}:8080`],
-      ['service/db', `${dbPort}:5432`],
+      ['service/web', ':8080'],
+      ['service/db', ':5432'],
     ])
     expect(forwards.every((child) => child.argv.includes('--context') && child.argv.includes('kind-devkube'))).toBe(true)
     // A re-run of up finds this forwarder for the same plan, and not for another one.

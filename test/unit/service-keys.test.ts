@@ -6,6 +6,8 @@ import {parseConfig, resolveConfig, type AppConfig} from '../../src/lib/config.j
 import type {KubeObject} from '../../src/lib/kube.js'
 import {renderApp} from '../../src/lib/manifests.js'
 import {UserError} from '../../src/lib/errors.js'
+import {diagnosePod} from '../../src/lib/diagnose.js'
+import type {Pod} from '../../src/lib/kube.js'
 
 /**
  * The keys `devkube init` writes from a compose file (kind: job, probe, volumes, env {from, key}, envFile lists)
@@ -127,6 +129,13 @@ services:
     expect(worker.livenessProbe).toBeUndefined()
     // A built service with a port and no probe keeps the HTTP probe on healthPath.
     expect(container(find(objects, 'Deployment', 'web')).readinessProbe).toMatchObject({httpGet: {path: '/'}})
+  })
+
+  it('a pod whose exec probe keeps failing is diagnosed by its command, not as an HTTP check', async () => {
+    const objects = await render(resolveConfig(project(app, files)))
+    const spec = template(find(objects, 'Deployment', 'worker')).spec as unknown as Pod['spec']
+    const pod: Pod = {apiVersion: 'v1', kind: 'Pod', metadata: {name: 'worker-1'}, spec, status: {phase: 'Running', containerStatuses: [{name: 'worker', ready: false, restartCount: 0, image: 'x', state: {running: {}}}]}}
+    expect(diagnosePod(pod, {port: 8080, healthPath: '/'})?.message).toBe('The container worker is running but never became ready: its readiness check `sh -c test -f /tmp/alive` keeps failing.')
   })
 
   it('volumes: one claim per named volume (shared by the services naming it), mounted, with Recreate rollouts', async () => {

@@ -4,8 +4,8 @@ import path from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {shortPodName} from '../../src/lib/app-pods.js'
 import {resolveConfig, type AppConfig} from '../../src/lib/config.js'
-import {computeImageTag} from '../../src/lib/image-tag.js'
-import {Kube} from '../../src/lib/kube.js'
+import {computeImageTag, serviceImageTag} from '../../src/lib/image-tag.js'
+import {Kube, type KubeObject} from '../../src/lib/kube.js'
 import {chalk} from '../../src/lib/output.js'
 import {setRunner} from '../../src/lib/runner.js'
 import {collectStatus, formatAge, renderStatus} from '../../src/lib/status.js'
@@ -45,6 +45,23 @@ describe('devkube status', () => {
     expect(text).toContain('Deployment  hello · 1/1 ready · 1/1 updated')
     expect(text).toContain('Pods        NAME        READY  STATUS   RESTARTS  AGE')
     expect(text).toContain('            7d9f-x2k4z  1/1    Running  0         5m')
+    expect(text).toContain('✓ hello is running and healthy.')
+  })
+
+  it('shows a pod replaced by a rollout as Terminating, neither counted nor reported as failing', async () => {
+    // The old pod's app stopped listening on SIGTERM and drains: its readiness probe fails during the grace period.
+    const old = pod({name: 'hello-5c6d7e8f9-aaaaa', hash: '5c6d7e8f9', ready: false, ageSeconds: 600})
+    old.metadata.deletionTimestamp = new Date(Date.now() + 25_000).toISOString()
+    world.objects = [namespaceObject('hello'), deployment(), replicaSet('5c6d7e8f9', 1), replicaSet('7d9f8b6c4', 2), old, pod({name: 'hello-7d9f8b6c4-x2k4z', hash: '7d9f8b6c4', ageSeconds: 5})]
+    const report = await collectStatus(config, new Kube(config.cluster))
+    expect(report.problems).toEqual([])
+    expect(report.healthy).toBe(true)
+    expect(report.pods).toMatchObject([
+      {name: 'hello-5c6d7e8f9-aaaaa', status: 'Terminating', problem: undefined},
+      {name: 'hello-7d9f8b6c4-x2k4z', status: 'Running', ready: '1/1'},
+    ])
+    const text = renderStatus(report).join('\n')
+    expect(text).not.toContain('never became ready')
     expect(text).toContain('✓ hello is running and healthy.')
   })
 
@@ -122,6 +139,57 @@ describe('devkube status', () => {
     world.nodeReady = false
     const report = await collectStatus(config, new Kube(config.cluster))
     expect(report.problems).toEqual(["The cluster's node devkube-control-plane is not ready.", 'A rollout is in progress: 1 of 2 pods run the new version.'])
+  })
+})
+
+describe('devkube status of an app with services:', () => {
+  let restore = () => {}
+  afterEach(() => restore())
+
+  /** A Deployment of service `name` in namespace shop running `image`. */
+  const serviceDeployment = (name: string, image: string): KubeObject => {
+    const labels = {'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'shop', 'app.kubernetes.io/managed-by': 'devkube'}
+    return {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {name, namespace: 'shop', labels},
+      spec: {replicas: 1, selector: {matchLabels: {'app.kubernetes.io/name': name}}, template: {spec: {containers: [{name, image}]}}},
+      status: {replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1},
+    } as KubeObject
+  }
+
+  it('tells per service whether its running image is what its source builds now, in the table and the report', async () => {
+    const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'devkube-status-services-')), 'shop')
+    for (const service of ['web', 'api']) {
+      mkdirSync(path.join(dir, service), {recursive: true})
+      writeFileSync(path.join(dir, service, 'Dockerfile'), 'FROM scratch\nCOPY . /app\n')
+      writeFileSync(path.join(dir, service, 'app.txt'), `${service}\n`)
+    }
+    writeFileSync(path.join(dir, 'devkube.yaml'), 'name: shop\nservices:\n  web:\n    build: {context: web}\n    port: 5000\n  api:\n    build: {context: api}\n    port: 3000\n')
+    const config = resolveConfig(dir, {})
+    const tags = await Promise.all(config.services.map((service) => serviceImageTag(config, service)))
+    const world: World = {clusters: ['devkube'], objects: [namespaceObject('shop'), serviceDeployment('web', tags[0]), serviceDeployment('api', tags[1])]}
+    restore = setRunner(worldRunner(world))
+    const fresh = await collectStatus(config, new Kube(config.cluster))
+    expect(fresh.services?.map((service) => [service.name, service.image, service.matchesSource])).toEqual([
+      ['web', tags[0], true],
+      ['api', tags[1], true],
+    ])
+    const freshText = renderStatus(fresh).join('\n')
+    expect(freshText).toMatch(/SERVICE\s+KIND\s+READY\s+SOURCE/)
+    expect(freshText).toMatch(/web\s+Deployment\s+1\/1\s+matches/)
+
+    // api's source changes after its deploy: only api no longer matches, and the report says what up would build.
+    writeFileSync(path.join(dir, 'api', 'app.txt'), 'api v2\n')
+    const stale = await collectStatus(config, new Kube(config.cluster))
+    const api = stale.services!.find((service) => service.name === 'api')!
+    expect(stale.services!.find((service) => service.name === 'web')!.matchesSource).toBe(true)
+    expect(api.matchesSource).toBe(false)
+    expect(api.source).toBe(await serviceImageTag(config, config.services[1]))
+    expect(stale.healthy).toBe(true)
+    const staleText = renderStatus(stale).join('\n')
+    expect(staleText).toMatch(/api\s+Deployment\s+1\/1\s+changed/)
+    expect(staleText).toContain(`the source of api has changed since (it would build ${api.source!.split(':')[1]}; \`devkube up\` redeploys)`)
   })
 })
 

@@ -142,6 +142,18 @@ describe('syncIntoContainers', () => {
     expect(runner.calls.filter((call) => call.argv.includes('tar'))).toHaveLength(2)
   })
 
+  it('signals PID 1 in the same exec once the files are in place, for a server that reloads on HUP', async () => {
+    const runner = new FakeRunner().when('kubectl', {exitCode: 0})
+    restore = setRunner(runner)
+    await syncIntoContainers(new Kube('devkube'), 'shop', dir, [{pod: 'web-1', container: 'web'}], {copy: [{file: 'app.py', destination: '/app/app.py'}], remove: []}, {reloadSignal: 'HUP'})
+    expect(runner.calls).toHaveLength(1)
+    expect(runner.calls[0].argv.join(' ')).toMatch(/ exec -i web-1 -c web -- sh -c /)
+    expect(runner.calls[0].argv.at(-1)).toBe('tar --overwrite -xmf - -C / && kill -HUP 1')
+    // A deletion alone: the rm signals (paths quoted for sh).
+    await syncIntoContainers(new Kube('devkube'), 'shop', dir, [{pod: 'web-1', container: 'web'}], {copy: [], remove: ["/app/it's.py"]}, {reloadSignal: 'HUP'})
+    expect(runner.calls.at(-1)?.argv.slice(-3)).toEqual(['sh', '-c', `rm -rf -- '/app/it'\\''s.py' && kill -HUP 1`])
+  })
+
   it('extracts without --overwrite where tar is busybox', async () => {
     const runner = new FakeRunner().when('kubectl', (argv) => (argv.includes('--overwrite') ? {exitCode: 1, stderr: "tar: unrecognized option '--overwrite'\ncommand terminated with exit code 1\n"} : {exitCode: 0}))
     restore = setRunner(runner)

@@ -93,6 +93,28 @@ describe('the up plan with several services', () => {
     expect(order).toHaveLength(4)
   })
 
+  it('cold: the backing service is applied while the images still build, with the credentials the app then gets', async () => {
+    let dbBeforeBuildEnded = false
+    const {runner, world} = worldRunner({
+      async onBuild() {
+        // A build that takes a while: the database's StatefulSet shows up meanwhile (the backing lane).
+        for (let waited = 0; waited < 2000 && !world.objects.has('StatefulSet/db'); waited += 20) await new Promise((resolve) => setTimeout(resolve, 20))
+        dbBeforeBuildEnded ||= world.objects.has('StatefulSet/db')
+      },
+    })
+    restore = setRunner(runner)
+    const {deployed, steps} = await up()
+    expect(dbBeforeBuildEnded).toBe(true)
+    expect(steps.map((step) => step.id)).toEqual(['preflight', 'scaffold', 'cluster', 'context', 'backing-load', 'backing-apply', 'image', 'load', 'apply', 'rollout'])
+    // One Secret for db, generated once: the later apply of the app reuses it.
+    const secrets = runner.calls.filter((call) => call.argv[0] === 'kubectl' && call.argv.includes('apply')).map((call) => call.input ?? '').filter((input) => input.includes('name: db-credentials'))
+    expect(secrets.length).toBeGreaterThan(0)
+    const passwords = new Set(secrets.map((input) => /password: (\S+)/.exec(input)?.[1]))
+    expect(passwords.size).toBe(1)
+    expect(deployed.actions.applied.some((line) => /^statefulset(\.apps)?\/db created/.test(line))).toBe(true)
+    expect(deployed.actions.rolledOutServices).toContain('db')
+  })
+
   it('no change: nothing is built, loaded, applied or rolled out for any service', async () => {
     const {runner} = worldRunner()
     restore = setRunner(runner)
@@ -101,7 +123,7 @@ describe('the up plan with several services', () => {
     const {deployed, steps} = await up()
     for (const words of ['docker build', 'kind load', 'kubectl apply', 'kubectl rollout']) expect(runner.callsOf(words)).toEqual([])
     expect(deployed.actions).toMatchObject({imageBuilt: false, imageLoaded: false, applied: [], rolledOut: false, builtServices: [], rolledOutServices: []})
-    expect(steps.filter((step) => step.skipped).map((step) => step.id)).toEqual(['scaffold', 'cluster', 'image', 'load', 'apply', 'rollout'])
+    expect(steps.filter((step) => step.skipped).map((step) => step.id)).toEqual(['scaffold', 'cluster', 'backing-load', 'backing-apply', 'image', 'load', 'apply', 'rollout'])
   })
 
   it('one service changed: only it is built, loaded and rolled out', async () => {
