@@ -138,6 +138,8 @@ export class LogFollower {
   private wake?: () => void
   private waitingNoticeShown = false
   private pollFailureShown = false
+  /** Told every listing of the pods (`up --watch` keeps its sync targets from them instead of listing again). */
+  onPods?: (pods: Pod[]) => void
 
   constructor(
     private readonly kube: Kube,
@@ -166,6 +168,7 @@ export class LogFollower {
       try {
         pods = await listAppPods(this.kube, this.config, this.selector)
         this.pollFailureShown = false
+        this.onPods?.(pods)
       } catch (error) {
         if (!this.pollFailureShown) this.output.notice(chalk.dim(`Cannot list the pods right now (${(error as Error).message}); still trying…`))
         this.pollFailureShown = true
@@ -209,6 +212,15 @@ export class LogFollower {
     }
     this.waitingNoticeShown = false
     for (const pod of pods) {
+      // A Terminating pod (replaced by a rollout, deleted) is never attached to: its lines are the old
+      // version's. One already followed is said to be going, and its stream runs to its last line.
+      if (pod.metadata.deletionTimestamp) {
+        const known = this.seenPods.get(pod.metadata.name)
+        if (!known) continue
+        if (!known.metadata.deletionTimestamp) this.output.notice(chalk.dim(`── ${shortPodName(pod)} is terminating`))
+        this.seenPods.set(pod.metadata.name, pod)
+        continue
+      }
       const isNew = !this.seenPods.has(pod.metadata.name)
       this.seenPods.set(pod.metadata.name, pod)
       if (isNew && !initial) this.output.notice(chalk.dim(`── following ${shortPodName(pod)} (new pod)`))

@@ -100,6 +100,7 @@ export async function runWatchMode(input: WatchModeInput): Promise<void> {
       services,
       kube,
       pods,
+      onPods: (listener) => (logs.onPods = listener),
       signal: input.signal,
       log: input.log,
       // Said once the watcher is watching: a save made after this line is never missed.

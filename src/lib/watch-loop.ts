@@ -36,6 +36,12 @@ export interface WatchLoopOptions {
   onReady?: () => void
   /** The app's pods as listed before watching began: the first sync goes straight into them. */
   pods?: Pod[]
+  /**
+   * Registers for the app's pods as listed from then on (the log follower's poll): syncs go into the
+   * containers listed last, without a listing of their own, and a container that restarted since a
+   * sync (it starts from the image, without the synced files) gets its service rebuilt.
+   */
+  onPods?: (listener: (pods: Pod[]) => void) => void
 }
 
 /** What one iteration did for one service: the line printed, and whether it succeeded. */
@@ -49,7 +55,7 @@ export interface IterationReport {
 export const DEFAULT_QUIET_MS = 100
 
 /** Per service: why the next change must rebuild (a failed rebuild, a container that lost synced files). */
-interface ServiceState {
+export interface ServiceState {
   pendingRebuild?: string
   syncOff?: string
   syncHintShown?: boolean
@@ -67,12 +73,27 @@ export async function watchLoop(options: WatchLoopOptions): Promise<void> {
       return [service.name, {syncOff: 'off' in service.sync ? service.sync.off : undefined, known: pods ? targetsOf(service, pods) : undefined} as ServiceState]
     }),
   )
+  /** Services whose container restarted since a sync: rebuilt in the next batch, with or without a save. */
+  const restarted = new Set<string>()
   const batcher = new ChangeBatcher(options.quietMs ?? DEFAULT_QUIET_MS, async (events: FileEvent[]) => {
-    for (const change of classifyChanges(events, options.services, filters)) {
+    const changes = classifyChanges(events, options.services, filters)
+    for (const name of restarted) if (!changes.some((change) => change.service === name)) changes.push({service: name, changed: [], deleted: []})
+    restarted.clear()
+    for (const change of changes) {
       if (options.signal.aborted) return
       const service = options.services.find((candidate) => candidate.name === change.service)!
       const report = await handleChange(service, change, states.get(service.name)!, options)
       if (report && !options.signal.aborted) options.log(report.line)
+    }
+  })
+  options.onPods?.((pods) => {
+    for (const service of options.services) {
+      const state = states.get(service.name)!
+      if (podsListed(service, state, pods)) {
+        restarted.add(service.name)
+        // Not a file: a key of its own, so the batch runs and sees `restarted`.
+        batcher.add({path: `\0restarted:${service.name}`, kind: 'change'})
+      }
     }
   })
   const watcher = watchServices(options.services, filters, (event) => batcher.add(event))
@@ -91,8 +112,9 @@ export async function watchLoop(options: WatchLoopOptions): Promise<void> {
 function describeChange(change: ServiceChange): string {
   const files = [...change.changed, ...change.deleted.map((file) => `-${file}`)]
   if (change.rebuildReason && !files.includes(change.rebuildReason)) files.unshift(change.rebuildReason)
+  if (files.length === 0) return 'a container restarted'
   const shown = files.slice(0, 3).join(', ')
-  return files.length > 3 ? `${shown} and ${files.length - 3} more` : shown
+  return `${files.length > 3 ? `${shown} and ${files.length - 3} more` : shown} changed`
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`
@@ -111,7 +133,7 @@ export async function handleChange(service: WatchedDeployable, change: ServiceCh
         const synced = await syncIntoService(service, planned.plan, state, options)
         if (synced === undefined) return undefined
         const ms = performance.now() - started
-        return {service: service.name, action: 'synced', ms, line: `${chalk.green('↻')} ${service.name}: ${what} changed → synced ${synced} [${seconds(ms)}]`}
+        return {service: service.name, action: 'synced', ms, line: `${chalk.green('↻')} ${service.name}: ${what} → synced ${synced} [${seconds(ms)}]`}
       } catch (error) {
         if (options.signal.aborted) return undefined
         if (!(error instanceof SyncError) && !(error instanceof NeedsRebuild)) throw error
@@ -132,7 +154,7 @@ export async function handleChange(service: WatchedDeployable, change: ServiceCh
     state.syncedInstances = undefined
     state.known = undefined
     const ms = performance.now() - started
-    return {service: service.name, action: 'rebuilt', ms, line: `${chalk.green('↻')} ${service.name}: ${what} changed → rebuilt (${rebuildWhy ?? 'changed'}) ${detail} [${seconds(ms)}]${notice}`}
+    return {service: service.name, action: 'rebuilt', ms, line: `${chalk.green('↻')} ${service.name}: ${what} → rebuilt (${rebuildWhy ?? 'changed'}) ${detail} [${seconds(ms)}]${notice}`}
   } catch (error) {
     if (options.signal.aborted) return undefined
     if (!isUserError(error)) throw error
@@ -145,7 +167,7 @@ export async function handleChange(service: WatchedDeployable, change: ServiceCh
       service: service.name,
       action: 'failed',
       ms,
-      line: `${chalk.red('✗')} ${service.name}: ${what} changed → ${sentence} [${seconds(ms)}] The previous version keeps serving; save again to retry.${below.length > 0 ? `\n  ${chalk.dim(below.join('\n  '))}` : ''}${notice}`,
+      line: `${chalk.red('✗')} ${service.name}: ${what} → ${sentence} [${seconds(ms)}] The previous version keeps serving; save again to retry.${below.length > 0 ? `\n  ${chalk.dim(below.join('\n  '))}` : ''}${notice}`,
     }
   }
 }
@@ -187,25 +209,35 @@ function matchesSelector(labels: Record<string, string>, selector: string): bool
 const sameSet = (a: Set<string>, b: Set<string>) => a.size === b.size && [...a].every((item) => b.has(item))
 
 /**
+ * What a listing of the app's pods means for one service: its running containers become the ones
+ * the next sync goes into; true when one of them is new since the last sync (a restart, a replaced
+ * pod), which lacks the synced files, so the service needs a rebuild.
+ */
+export function podsListed(service: Pick<WatchedDeployable, 'container' | 'selector'>, state: ServiceState, pods: Pod[]): boolean {
+  const current = targetsOf(service, pods.filter((pod) => matchesSelector(pod.metadata.labels ?? {}, service.selector)))
+  state.known = current
+  if (!state.syncedInstances || state.pendingRebuild) return false
+  if (![...current.instances].some((instance) => !state.syncedInstances!.has(instance))) return false
+  state.pendingRebuild = 'a container restarted and lost the files synced earlier'
+  return true
+}
+
+/**
  * Syncs into every running container of the service; returns "N files" (or undefined when aborted).
- * The containers synced into last time are synced into at once, while the pods are listed again
- * beside it (one kubectl call's time instead of two in a row); the listing then confirms them, or
- * shows a pod or container that is new and lacks the earlier synced files (a rebuild), or one that
- * went away (synced again into the ones listed).
+ * The containers are the ones listed last (the log follower lists the pods every few seconds anyway),
+ * so a sync is one `kubectl exec`; only when that fails (a pod gone) are the pods listed again.
  */
 async function syncIntoService(service: WatchedDeployable, plan: Parameters<typeof syncIntoContainers>[4], state: ServiceState, options: Pick<WatchLoopOptions, 'kube' | 'signal'>): Promise<string | undefined> {
   const sync = (targets: SyncTarget[]) => syncIntoContainers(options.kube, service.namespace, service.context, targets, plan, {signal: options.signal, reloadSignal: service.reloadSignal})
-  const known = state.known
-  let current: Targets
-  if (known) {
-    const [listed, synced] = await Promise.allSettled([runningTargets(service, options.kube), sync(known.targets)])
-    if (listed.status === 'rejected') throw listed.reason
-    current = listed.value
-    checkInstances(current, state)
-    if (!sameSet(current.instances, known.instances)) await sync(current.targets)
-    else if (synced.status === 'rejected') throw synced.reason
-  } else {
-    current = await runningTargets(service, options.kube)
+  let current = state.known ?? (await runningTargets(service, options.kube))
+  checkInstances(current, state)
+  try {
+    await sync(current.targets)
+  } catch (error) {
+    if (options.signal.aborted) return undefined
+    const listed = await runningTargets(service, options.kube)
+    if (sameSet(listed.instances, current.instances)) throw error
+    current = listed
     checkInstances(current, state)
     await sync(current.targets)
   }

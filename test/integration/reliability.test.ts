@@ -196,6 +196,30 @@ describe.skipIf(!dockerReady)('faults while the app runs', () => {
     await answersAgain('docker restart')
   })
 
+  it('the kind node container is stopped: status and doctor say so, up starts it and the URL answers again', async () => {
+    // Through the fake toolchain's docker, as a user would type it: kind's name, this toolchain's node.
+    const stopped = await execa('docker', ['stop', 'devkube-control-plane'], {env: tools.env, reject: false})
+    expect(stopped.exitCode, stopped.stderr).toBe(0)
+    expect(stopped.stdout.trim()).toBe('devkube-control-plane')
+    const refused = await tools.exec('kubectl', ['--context', 'kind-devkube', 'get', 'pods', '-A'])
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/The connection to the server 127\.0\.0\.1:\d+ was refused/)
+    expect((await tools.exec('kind', ['get', 'clusters'])).stdout).toBe('devkube\n')
+    const stoppedSentence = 'The kind cluster "devkube" exists but its node container devkube-control-plane is not running (exited), so its API server does not answer.'
+    const status = await devkube(['status'], {cwd: dir, env: tools.env})
+    expect(status.code).toBe(1)
+    expect(status.stdout + status.stderr).toContain(stoppedSentence)
+    // A missing or stopped cluster is no failed requirement for doctor (up creates or starts it): a ✗ line, exit 0.
+    const doctor = await devkube(['doctor'], {cwd: dir, env: tools.env})
+    expect(doctor.stdout + doctor.stderr).toContain(stoppedSentence)
+
+    const result = await up('--detach', '--forward', String(port))
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout).toContain('started the stopped node of "devkube"')
+    expect((await tools.exec('kubectl', ['--context', 'kind-devkube', 'get', '--raw', '/readyz'])).stdout).toBe('ok')
+    await answersAgain('a stopped node started by up')
+  })
+
   it('the namespace is deleted behind devkube\'s back: the next up recreates everything', async () => {
     const deleted = await tools.exec('kubectl', ['--context', 'kind-devkube', 'delete', 'namespace', path.basename(dir)])
     expect(deleted.code, deleted.stderr).toBe(0)

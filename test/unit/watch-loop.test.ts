@@ -6,7 +6,9 @@ import {UserError} from '../../src/lib/errors.js'
 import {Kube} from '../../src/lib/kube.js'
 import {setRunner} from '../../src/lib/runner.js'
 import {syncRules, type SyncRules} from '../../src/lib/sync.js'
-import {handleChange, type WatchedDeployable} from '../../src/lib/watch-loop.js'
+import {handleChange, podsListed, watchLoop, type ServiceState, type WatchedDeployable} from '../../src/lib/watch-loop.js'
+import type {Pod} from '../../src/lib/kube.js'
+import {until} from '../support/wait.js'
 import {FakeRunner} from '../support/fake-runner.js'
 
 let dir: string
@@ -18,7 +20,7 @@ function podList() {
   return {
     items: [{
       apiVersion: 'v1', kind: 'Pod',
-      metadata: {name: 'web-abc'},
+      metadata: {name: 'web-abc', labels: {app: 'web'}},
       spec: {containers: [{name: 'web', image: 'devkube.local/web:1'}]},
       status: {phase: 'Running', containerStatuses: [{name: 'web', ready: true, restartCount: restarts, image: 'devkube.local/web:1', state: {running: {}}}]},
     }],
@@ -79,30 +81,32 @@ describe('handleChange', () => {
     expect((await handleChange(service(), sourceChange, state, {kube, signal, rebuild}))?.action).toBe('synced')
   })
 
-  it('rebuilds when a container restarted since the last sync (it lost the synced files)', async () => {
-    const state = {}
+  it('rebuilds when the pods listed after a sync show a restarted container (it lost the synced files), without waiting for a save', async () => {
+    const state: ServiceState = {}
     const rebuild = async () => 'to devkube.local/web:3'
     expect((await handleChange(service(), sourceChange, state, {kube, signal, rebuild}))?.action).toBe('synced')
+    // The log follower's next listing: same container, nothing to do.
+    expect(podsListed(service(), state, podList().items as never)).toBe(false)
     restarts = 1
-    const report = await handleChange(service(), sourceChange, state, {kube, signal, rebuild})
+    expect(podsListed(service(), state, podList().items as never)).toBe(true)
+    // The loop then handles a change without files for the service: a rebuild that says why.
+    const report = await handleChange(service(), {service: 'web', changed: [], deleted: []}, state, {kube, signal, rebuild})
     expect(report?.action).toBe('rebuilt')
-    expect(report?.line).toContain('a container restarted and lost the files synced earlier')
+    expect(report?.line).toContain('web: a container restarted → rebuilt (a container restarted and lost the files synced earlier)')
   })
 
-  it('syncs into the containers listed before at once, and again into the listed ones when those changed', async () => {
-    // Known from before: web-old, which a restart of the Deployment replaced by web-abc meanwhile.
+  it('syncs into the containers listed last with one exec, and lists the pods again only when that fails (a pod gone)', async () => {
+    // Known from the last listing: web-old, which a restart of the Deployment replaced by web-abc meanwhile.
     runner.on((argv) => (argv.includes('web-old') ? {exitCode: 1, stderr: 'Error from server (NotFound): pods "web-old" not found\n'} : undefined))
-    const state = {known: {targets: [{pod: 'web-old', container: 'web'}], instances: new Set(['web-old/0'])}}
+    const state: ServiceState = {known: {targets: [{pod: 'web-old', container: 'web'}], instances: new Set(['web-old/0'])}}
     const report = await handleChange(service(), sourceChange, state, {kube, signal, rebuild: async () => 'to x'})
     expect(report?.action).toBe('synced')
     expect(runner.callsOf('exec -i web-old')).toHaveLength(1)
     expect(runner.callsOf('exec -i web-abc -c web -- tar')).toHaveLength(1)
-    // Now known and confirmed: the next save goes straight into web-abc, and the listing only confirms it.
+    // Now known: the next save is one exec into web-abc, no listing.
     const before = runner.calls.length
     expect((await handleChange(service(), sourceChange, state, {kube, signal, rebuild: async () => 'to x'}))?.action).toBe('synced')
-    const calls = runner.calls.slice(before).map((call) => call.argv.join(' '))
-    expect(calls.filter((call) => call.includes('exec'))).toHaveLength(1)
-    expect(calls.filter((call) => call.includes('get pods'))).toHaveLength(1)
+    expect(runner.calls.slice(before).map((call) => call.argv.join(' '))).toEqual([expect.stringContaining('exec -i web-abc -c web -- tar')])
   })
 
   it('rebuilds once, with the hint, when the container cannot take the files', async () => {
@@ -113,3 +117,39 @@ describe('handleChange', () => {
     expect(report?.line).toContain('COPY --chown=10001:10001')
   })
 })
+
+describe('watchLoop', () => {
+  it('rebuilds a service whose container restarted after a sync as soon as a listing of the pods shows it, without a save', async () => {
+    const controller = new AbortController()
+    const lines: string[] = []
+    const rebuilds: string[] = []
+    let ready = false
+    let listed: ((pods: Pod[]) => void) | undefined
+    const loop = watchLoop({
+      services: [service()],
+      kube,
+      signal: controller.signal,
+      quietMs: 20,
+      log: (line) => lines.push(line),
+      pods: podList().items as never,
+      onPods: (listener) => (listed = listener),
+      onReady: () => (ready = true),
+      rebuild: async (name) => (rebuilds.push(name), 'to devkube.local/web:9'),
+    })
+    try {
+      await until(() => ready, 'the watcher')
+      writeFileSync(path.join(dir, 'app.py'), 'print(2)')
+      await until(() => lines.some((line) => line.includes('synced 1 file')), 'a sync')
+      // The sync went straight into the container listed before watching began: one exec, no listing.
+      expect(runner.callsOf('get pods')).toHaveLength(0)
+      restarts = 1
+      listed!(podList().items as never)
+      await until(() => rebuilds.length === 1, 'a rebuild')
+      await until(() => lines.some((line) => line.includes('web: a container restarted → rebuilt')), 'the rebuild line')
+    } finally {
+      controller.abort()
+      await loop
+    }
+  })
+})
+
