@@ -7,7 +7,7 @@
  * any file export writes.
  */
 import {spawnSync} from 'node:child_process'
-import {cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -265,5 +265,29 @@ describe('an export with --registry', () => {
     }
     expect(imagesOf(objectsOf(tool(helm, ['template', 'tasks', chart])))).toEqual(expected)
     expect(imagesOf(objectsOf(tool(kubectl, ['kustomize', path.join(overlays, 'overlays', 'dev')])))).toEqual(expected)
+  })
+})
+
+describe('an app of stock images only', () => {
+  it('exports a chart helm lint accepts and overlays kustomize renders, with nothing to build or push', async () => {
+    const project = path.join(root, 'stock')
+    mkdirSync(project, {recursive: true})
+    writeFileSync(path.join(project, 'devkube.yaml'), 'name: stock\nservices:\n  proxy: {image: "nginx:1.27", port: 80, dependsOn: [cache]}\n  cache: {backing: redis}\n')
+    const chart = path.join(root, 'stock-chart')
+    const overlays = path.join(root, 'stock-kustomize')
+    await runExport(project, {}, {helm: chart, kustomize: overlays, force: false})
+    expect(tool(helm, ['lint', chart, '--strict'])).toContain('0 chart(s) failed')
+    expect(readFileSync(path.join(chart, 'README.md'), 'utf8')).toContain('Every service runs a stock image, pulled as it is: `nginx:1.27`, `redis:7`.')
+    runReadmeSecretSteps(project, overlays)
+    const rendered = objectsOf(tool(kubectl, ['kustomize', path.join(overlays, 'overlays', 'dev')]))
+    expect(rendered.map((object) => `${object.kind}/${object.metadata.name.replace(/-env-[0-9a-z]{10}$/, '-env-<hash>')}`).sort()).toEqual([
+      'ConfigMap/proxy-env-<hash>',
+      'Deployment/proxy',
+      'Namespace/stock',
+      'Secret/cache-credentials',
+      'Service/cache',
+      'Service/proxy',
+      'StatefulSet/cache',
+    ])
   })
 })
