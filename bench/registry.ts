@@ -247,7 +247,9 @@ async function main(): Promise<void> {
   registry.port = await freePort()
   check(await exec(['docker', 'network', 'create', network]), 'docker network create')
   check(await exec(['docker', 'run', '-d', '--network', network, '-p', `127.0.0.1:${registry.port}:5000`, '--name', registry.name, REGISTRY_IMAGE]), 'the registry container')
-  const seed = `127.0.0.1:${registry.port}/base/python:3.12`
+  // Under the name devkube pushes to (localhost:<port>): Docker mounts a blob it pushed to another repository of
+  // the same registry host instead of uploading it again, but only when the host name is the same.
+  const seed = `localhost:${registry.port}/base/python:3.12`
   check(await exec(['docker', 'tag', BASE_IMAGE, seed]), 'docker tag')
   const seeded = check(await exec(['docker', 'push', seed], {timeoutMs: 900_000}), 'seeding the registry')
   console.log(`seeded the registry with ${BASE_IMAGE} in ${((seeded.endedAt - seeded.startedAt) / 1000).toFixed(1)} s (not measured)`)
@@ -292,7 +294,7 @@ try {
   process.exitCode = 1
 } finally {
   await exec(['docker', 'rm', '-f', registry.name])
-  const seedImages = (await exec(['docker', 'image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', `127.0.0.1:${registry.port}/base/python`])).stdout.split('\n').filter(Boolean)
+  const seedImages = (await exec(['docker', 'image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', `localhost:${registry.port}/base/python`])).stdout.split('\n').filter(Boolean)
   if (seedImages.length) await exec(['docker', 'rmi', ...seedImages])
   await exec(['docker', 'network', 'rm', network])
   fs.rmSync(benchRoot, {recursive: true, force: true})
