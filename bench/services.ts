@@ -51,6 +51,8 @@ class World {
   readonly stateDir: string
   readonly log: string
   readonly env: NodeJS.ProcessEnv
+  /** The image repositories its `up` builds into, removed at clean-up. */
+  repositories: string[] = []
 
   constructor(readonly name: string) {
     this.root = path.join(benchRoot, name)
@@ -110,8 +112,6 @@ class World {
     if (fs.existsSync(this.log)) fs.copyFileSync(this.log, path.join(resultsDir, 'logs', 'services', `${this.name}.tsv`))
     fs.rmSync(this.root, {recursive: true, force: true})
   }
-
-  repositories: string[] = []
 }
 
 interface Template {

@@ -105,7 +105,7 @@ interface OwnedObject extends KubeObject {
 }
 
 /**
- * The pods of the Deployment's newest ReplicaSet (highest revision), or none while the Deployment
+ * The pods of the Deployment's newest ReplicaSet (highest revision) that are not Terminating, or none while the Deployment
  * controller has not yet seen the latest change (its observedGeneration lags the generation): then
  * the newest ReplicaSet is still the previous version's.
  */
@@ -122,6 +122,8 @@ export function newestReplicaSetPods(deployment: Deployment, replicaSets: KubeOb
   const hash = newest.metadata.labels?.[TEMPLATE_HASH_LABEL]
   const uid = newest.metadata.uid
   return pods.filter((pod) => {
+    // A Terminating pod is no replica of it any more (a rollback to this ReplicaSet may find its old pods still going).
+    if (pod.metadata.deletionTimestamp) return false
     const references = (pod as OwnedObject).metadata.ownerReferences
     if (uid && references?.length) return references.some((reference) => reference.uid === uid)
     return hash !== undefined && pod.metadata.labels?.[TEMPLATE_HASH_LABEL] === hash

@@ -63,6 +63,9 @@ function killedForLiveness(pod: Pod, container: string, events: PodEvent[] = [])
 
 /** What a pod's state means in plain words, or undefined when the pod looks healthy or is starting. */
 export function diagnosePod(pod: Pod, context: DiagnosisContext = {}): Diagnosis | undefined {
+  // A pod being deleted (replaced by a rollout, scaled down) is on its way out, not failing: during its grace
+  // period it may stop answering its probes or be killed, which says nothing about what runs now.
+  if (pod.metadata.deletionTimestamp) return undefined
   const podName = pod.metadata.name
   const scheduled = pod.status.conditions?.find((condition) => condition.type === 'PodScheduled')
   if (pod.status.phase === 'Pending' && scheduled?.status === 'False') {

@@ -653,6 +653,7 @@ function imageNote(source: ExportSource, registry?: string): string {
     return registry ? `- ${service.name}: \`docker tag ${from} ${registryRepository(registry, service.image.repository)}:${service.image.tag}\` then \`docker push\` it` : `- ${service.name}: \`${from}\``
   })
   const pulled = defaults.services.filter((service) => service.source !== 'build').map((service) => `\`${imageReference(service.image)}\``)
+  if (built.length === 0) return `Every service runs a stock image, pulled as it is: ${pulled.join(', ')}.`
   return [
     registry
       ? `The built services' images go to ${registry.replace(/\/+$/, '')}, under the tags \`devkube up\` builds (a hash of each service's source): push them there before installing.`

@@ -128,6 +128,11 @@ export class ForwardSupervisor {
   private silentProbes = 0
   private hungReason?: string
   private selector?: string
+  /** The Service's entry for remotePort: a pod is forwarded on its targetPort, which may differ or be a name. */
+  private servicePort?: ServicePort
+  private serviceRead = false
+  /** The port in each chosen pod that the Service sends remotePort to. */
+  private readonly podPorts = new Map<string, number>()
   private attempt = 0
   private readonly ready: Promise<void>
   private resolveReady!: () => void
@@ -228,7 +233,9 @@ export class ForwardSupervisor {
   private start(pod: string | undefined): Upstream {
     let settle!: (ready: boolean) => void
     const upstream = {pod, alive: true, stderr: [] as string[], attempt: ++this.attempt, ready: new Promise<boolean>((resolve) => (settle = resolve))} as Upstream
-    upstream.child = this.kube.startKubectl(['port-forward', pod ? `pod/${pod}` : `service/${this.target.service}`, `:${this.target.remotePort}`], {
+    // A Service is forwarded on its own port; a pod on the port behind it (`pod/X :80` would miss a targetPort 8080).
+    const remote = (pod && this.podPorts.get(pod)) ?? this.target.remotePort
+    upstream.child = this.kube.startKubectl(['port-forward', pod ? `pod/${pod}` : `service/${this.target.service}`, `:${remote}`], {
       namespace: this.target.namespace,
       onLine: (line, stream) => {
         if (stream === 'stderr') upstream.stderr.push(line)
@@ -311,14 +318,23 @@ export class ForwardSupervisor {
    */
   private async readyPod(limitMs = READY_POLL_LIMIT_MS): Promise<string | undefined> {
     const deadline = Date.now() + limitMs
-    this.selector ??= this.target.selector ?? (await this.serviceSelector())
+    // The Service is read once: its selector (unless the caller knows it) and its port's targetPort.
+    if (!this.serviceRead) {
+      this.serviceRead = true
+      const fromService = await this.serviceSelector()
+      this.selector ??= this.target.selector ?? fromService
+    }
     if (!this.selector) return undefined
     while (!this.stopped) {
       const pods = await this.kube.list<Pod>('pods', this.target.namespace, this.selector, true).catch(() => [])
       const ready = pods
         .filter((pod) => !pod.metadata.deletionTimestamp && pod.status.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True'))
         .sort((a, b) => Date.parse(String(b.metadata.creationTimestamp ?? 0)) - Date.parse(String(a.metadata.creationTimestamp ?? 0)))
-      if (ready.length > 0) return ready[0].metadata.name
+      if (ready.length > 0) {
+        const port = this.servicePort && podPort(ready[0], this.servicePort)
+        if (port !== undefined) this.podPorts.set(ready[0].metadata.name, port)
+        return ready[0].metadata.name
+      }
       if (Date.now() + READY_POLL_MS > deadline) break
       await sleep(READY_POLL_MS)
     }
@@ -326,7 +342,8 @@ export class ForwardSupervisor {
   }
 
   private async serviceSelector(): Promise<string | undefined> {
-    const service = await this.kube.getJson<{spec?: {selector?: Record<string, string>}}>(['service', this.target.service], this.target.namespace, true).catch(() => undefined)
+    const service = await this.kube.getJson<{spec?: {selector?: Record<string, string>; ports?: ServicePort[]}}>(['service', this.target.service], this.target.namespace, true).catch(() => undefined)
+    this.servicePort = service?.spec?.ports?.find((entry) => entry.port === this.target.remotePort)
     const selector = service?.spec?.selector
     return selector ? Object.entries(selector).map(([key, value]) => `${key}=${value}`).join(',') : undefined
   }
@@ -443,6 +460,18 @@ function connectThrough(port: number, timeoutMs: number): Promise<void> {
     socket.on('close', done)
     socket.on('error', done)
   })
+}
+
+interface ServicePort {
+  port: number
+  targetPort?: number | string
+}
+
+/** The pod's port behind a Service port: targetPort by number, or by the name of a container port (default: the port itself). */
+function podPort(pod: Pod, servicePort: ServicePort): number | undefined {
+  const target = servicePort.targetPort ?? servicePort.port
+  if (typeof target === 'number' || /^\d+$/.test(target)) return Number(target)
+  return pod.spec.containers.flatMap((container) => container.ports ?? []).find((port) => port.name === target)?.containerPort
 }
 
 function sleep(ms: number): Promise<void> {

@@ -212,6 +212,15 @@ export class LogFollower {
     }
     this.waitingNoticeShown = false
     for (const pod of pods) {
+      // A Terminating pod (replaced by a rollout, deleted) is never attached to: its lines are the old
+      // version's. One already followed is said to be going, and its stream runs to its last line.
+      if (pod.metadata.deletionTimestamp) {
+        const known = this.seenPods.get(pod.metadata.name)
+        if (!known) continue
+        if (!known.metadata.deletionTimestamp) this.output.notice(chalk.dim(`── ${shortPodName(pod)} is terminating`))
+        this.seenPods.set(pod.metadata.name, pod)
+        continue
+      }
       const isNew = !this.seenPods.has(pod.metadata.name)
       this.seenPods.set(pod.metadata.name, pod)
       if (isNew && !initial) this.output.notice(chalk.dim(`── following ${shortPodName(pod)} (new pod)`))

@@ -625,6 +625,44 @@ spec:
     expect(YAML.parse(result.stdout).metadata).toEqual({name: 'c', namespace: 'zz'})
   })
 
+  it('a replaced or deleted pod stays Terminating for its grace period, and no controller counts it', async () => {
+    const tns = 'term'
+    // 200 s is 10 s at this speed; the test image's Node (PID 1) ignores SIGTERM, as many apps do.
+    const deployment = (image: string) =>
+      manifests({namespace: tns, image}).replace('    spec:\n      containers:', '    spec:\n      terminationGracePeriodSeconds: 200\n      containers:')
+    expect((await kubectl(['apply', '-f', '-'], deployment(imageV1))).code).toBe(0)
+    expect((await kubectl(['rollout', 'status', 'deployment/hello', '-n', tns, '--timeout=40s'])).code).toBe(0)
+    const [old] = await tools.pods(cluster, tns)
+    expect((await kubectl(['apply', '-f', '-'], deployment(imageV2))).code).toBe(0)
+    // The rollout completes without waiting for the old pod to be gone.
+    expect((await kubectl(['rollout', 'status', 'deployment/hello', '-n', tns, '--timeout=40s'])).code).toBe(0)
+    const table = (await kubectl(['get', 'pods', '-n', tns])).stdout
+    expect(table).toMatch(new RegExp(`^${old.metadata.name} +1/1 +Terminating +0 +`, 'm'))
+    const live = JSON.parse((await kubectl(['get', 'pod', old.metadata.name, '-n', tns, '-o', 'json'])).stdout)
+    expect(live.metadata.deletionGracePeriodSeconds).toBe(200)
+    expect(Date.parse(live.metadata.deletionTimestamp)).toBeGreaterThan(Date.now() + 150_000)
+    expect(live.status.containerStatuses[0].state.running).toBeDefined()
+    const deploymentStatus = JSON.parse((await kubectl(['get', 'deployment', 'hello', '-n', tns, '-o', 'json'])).stdout).status
+    expect(deploymentStatus).toMatchObject({replicas: 1, updatedReplicas: 1, availableReplicas: 1})
+    const events = (await kubectl(['get', 'events', '-n', tns, '-o', 'json'])).stdout
+    expect(events).toContain(`Stopping container hello`)
+
+    // kubectl delete pod waits for the grace period by default; --wait=false returns at once.
+    const current = (await tools.pods(cluster, tns)).find((pod) => !pod.metadata.deletionTimestamp)!
+    expect(await kubectl(['delete', 'pod', current.metadata.name, '-n', tns, '--wait=false'])).toEqual({code: 0, stdout: `pod "${current.metadata.name}" deleted\n`, stderr: ''})
+    // The ReplicaSet replaces it at once: a Terminating pod is not a replica.
+    await eventually('a replacement pod', async () => {
+      const pods = await tools.pods(cluster, tns)
+      return pods.length === 3 && pods.filter((pod) => !pod.metadata.deletionTimestamp).length === 1
+    })
+    // Once the grace period is over the kubelet kills what still runs and the pod object goes.
+    await eventually('the old pods gone', async () => (await tools.pods(cluster, tns)).length === 1, 40_000)
+    const ids = await tools.containerIds()
+    for (const pod of [old, current]) for (const {id} of Object.values(pod.containers)) expect(ids).not.toContain(id)
+    expect(await kubectl(['delete', 'pod', 'x', '-n', tns, '--grace-period=0'])).toMatchObject({code: 1, stderr: 'error: --grace-period=0 must have --force specified\n'})
+    expect((await kubectl(['delete', 'namespace', tns])).code).toBe(0)
+  })
+
   it('deleting the namespace removes its objects and containers', async () => {
     const before = await tools.containerIds()
     expect(before.length).toBeGreaterThan(0)
@@ -774,7 +812,8 @@ spec:
 
   it('deleting the set keeps the claims; deleting a claim (or the namespace) deletes its volume', async () => {
     expect(await kubectl(['delete', 'statefulset', 'kv', '-n', ns])).toEqual({code: 0, stdout: 'statefulset.apps "kv" deleted\n', stderr: ''})
-    expect(await tools.pods(cluster, ns)).toEqual([])
+    // Its pods go as any deleted pod does: Terminating for their grace period, then gone.
+    await eventually('the set\'s pods gone', async () => ((await tools.pods(cluster, ns)).length === 0 ? true : undefined), 40_000)
     expect(await volumes()).toHaveLength(2)
     expect(await kubectl(['delete', 'pvc', 'data-kv-1', '-n', ns])).toEqual({code: 0, stdout: 'persistentvolumeclaim "data-kv-1" deleted\n', stderr: ''})
     expect(await volumes()).toHaveLength(1)

@@ -111,11 +111,14 @@ ${db ? `    image: ${db}\n` : ''}`,
     expect(run2.status.phase).toBe('Succeeded')
   })
 
-  it('down removes the job and keeps the named volume, saying so', async () => {
+  it('down removes the job and keeps the named volume, saying so; down --volumes deletes it', async () => {
     const down = await run('down')
     expect(down.code, down.error).toBe(0)
     expect(down.stdout).toMatch(/Kept the data of .*persistentvolumeclaim\/shared/)
     expect((await kubectl('get', 'job', 'migrate')).code).not.toBe(0)
     expect((await kubectl('get', 'pvc', 'shared')).code).toBe(0)
+    const volumes = await run('down', '--volumes')
+    expect(volumes.code, volumes.error).toBe(0)
+    expect((await kubectl('get', 'pvc', 'shared')).code).not.toBe(0)
   })
 })

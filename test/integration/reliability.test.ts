@@ -84,7 +84,7 @@ describe('bad input: one sentence, non-zero exit, no stack trace, nothing of the
     {name: 'port 0', config: 'port: 0\n', expected: '`port` must be a whole number from 1 to 65535, but it is 0'},
     {name: 'port 70000', config: 'port: 70000\n', expected: '`port` must be a whole number from 1 to 65535, but it is 70000'},
     {name: 'replicas -1', config: 'replicas: -1\n', expected: '`replicas` must be a whole number from 0 to 1000, but it is -1'},
-    {name: 'forward port 0 as a flag', args: ['--forward', '0'], expected: /Expected an integer greater than or equal to 1/},
+    {name: 'forward port 0 as a flag', args: ['--forward', '0'], expected: '--forward 0 is not a port: it takes PORT or SERVICE=PORT, with PORT from 1 to 65535.'},
     {name: 'missing Dockerfile named by the config', config: 'build: {dockerfile: docker/Dockerfile.prod}\n', expected: /The Dockerfile .*docker\/Dockerfile\.prod named by `build.dockerfile` does not exist/},
     {name: 'build context outside the project', config: 'build: {context: ..}\n', expected: /The build context .* is outside the project folder/},
     {name: 'unreadable devkube.yaml', files: {'devkube.yaml/placeholder': ''}, expected: /Cannot read .*devkube\.yaml: EISDIR/},
@@ -194,6 +194,30 @@ describe.skipIf(!dockerReady)('faults while the app runs', () => {
     await expect.poll(runningContainer, {timeout: 30_000}).toBeTruthy()
     await execa('docker', ['restart', '-t', '0', (await runningContainer())!])
     await answersAgain('docker restart')
+  })
+
+  it('the kind node container is stopped: status and doctor say so, up starts it and the URL answers again', async () => {
+    // Through the fake toolchain's docker, as a user would type it: kind's name, this toolchain's node.
+    const stopped = await execa('docker', ['stop', 'devkube-control-plane'], {env: tools.env, reject: false})
+    expect(stopped.exitCode, stopped.stderr).toBe(0)
+    expect(stopped.stdout.trim()).toBe('devkube-control-plane')
+    const refused = await tools.exec('kubectl', ['--context', 'kind-devkube', 'get', 'pods', '-A'])
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/The connection to the server 127\.0\.0\.1:\d+ was refused/)
+    expect((await tools.exec('kind', ['get', 'clusters'])).stdout).toBe('devkube\n')
+    const stoppedSentence = 'The kind cluster "devkube" exists but its node container devkube-control-plane is not running (exited), so its API server does not answer.'
+    const status = await devkube(['status'], {cwd: dir, env: tools.env})
+    expect(status.code).toBe(1)
+    expect(status.stdout + status.stderr).toContain(stoppedSentence)
+    // A missing or stopped cluster is no failed requirement for doctor (up creates or starts it): a ✗ line, exit 0.
+    const doctor = await devkube(['doctor'], {cwd: dir, env: tools.env})
+    expect(doctor.stdout + doctor.stderr).toContain(stoppedSentence)
+
+    const result = await up('--detach', '--forward', String(port))
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout).toContain('started the stopped node of "devkube"')
+    expect((await tools.exec('kubectl', ['--context', 'kind-devkube', 'get', '--raw', '/readyz'])).stdout).toBe('ok')
+    await answersAgain('a stopped node started by up')
   })
 
   it('the namespace is deleted behind devkube\'s back: the next up recreates everything', async () => {

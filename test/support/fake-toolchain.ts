@@ -41,7 +41,7 @@ export interface ExecResult {
 export interface FakePod {
   apiVersion: string
   kind: 'Pod'
-  metadata: {name: string; namespace: string; labels?: Record<string, string>; uid: string; creationTimestamp: string}
+  metadata: {name: string; namespace: string; labels?: Record<string, string>; uid: string; creationTimestamp: string; deletionTimestamp?: string; deletionGracePeriodSeconds?: number}
   spec: {containers: Array<{name: string; image: string; [key: string]: unknown}>; [key: string]: unknown}
   status: {
     phase: string
@@ -88,7 +88,7 @@ export interface FakeToolchain {
   killPodContainer(cluster: string, namespace: string, podName?: string, container?: string): Promise<string>
   /** Every kind/kubectl invocation so far (e.g. count `kind load` / `kubectl apply` calls, sum the tools' time). */
   calls(): FakeCall[]
-  /** Ids of every container this toolchain started. */
+  /** Ids of every pod container this toolchain started (not the clusters' node containers). */
   containerIds(): Promise<string[]>
   /** Removes every container and file this toolchain made. */
   cleanup(): Promise<void>
@@ -167,10 +167,11 @@ export async function createFakeToolchain(options: FakeToolchainOptions = {}): P
     return runtime.id
   }
 
-  const containerIds: FakeToolchain['containerIds'] = async () => {
-    const result = await exec('docker', ['ps', '-aq', '--filter', `label=${label}`])
+  const labelledContainers = async (...filters: string[]) => {
+    const result = await exec('docker', ['ps', '-aq', '--filter', `label=${label}`, ...filters.flatMap((filter) => ['--filter', filter])])
     return result.stdout.split('\n').filter(Boolean)
   }
+  const containerIds: FakeToolchain['containerIds'] = () => labelledContainers('label=devkube.fake.pod')
 
   const calls: FakeToolchain['calls'] = () => {
     const file = path.join(stateDir, 'calls.jsonl')
@@ -183,7 +184,7 @@ export async function createFakeToolchain(options: FakeToolchainOptions = {}): P
   }
 
   const cleanup: FakeToolchain['cleanup'] = async () => {
-    const ids = await containerIds()
+    const ids = await labelledContainers()
     if (ids.length) await exec('docker', ['rm', '-f', ...ids])
     // The Docker volumes behind PersistentVolumeClaims carry the same label.
     const volumes = (await exec('docker', ['volume', 'ls', '-q', '--filter', `label=${label}`])).stdout.split('\n').filter(Boolean)

@@ -11,6 +11,7 @@ import path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 import {parse} from 'yaml'
 import {renderPipeline, writePipeline} from '../../src/lib/ci.js'
+import {initFromCompose} from '../../src/lib/compose-init.js'
 import {isUserError} from '../../src/lib/errors.js'
 import {resolveProject} from '../../src/lib/project.js'
 import type {StatusReport} from '../../src/lib/status.js'
@@ -75,6 +76,19 @@ describe('devkube ci --github', () => {
     const installCommand = 'cd ../.. && npm ci && npm run build && npm link'
     const generated = parse(renderPipeline(configOf(path.join(REPO, 'examples/hello-python')), {provider: 'github', installCommand})) as typeof workflow
     expect(job.steps).toEqual(generated.jobs.devkube.steps)
+  })
+
+  it('runs, for an app with services, in the e2e workflow on examples/flask-postgres as compose import writes it', () => {
+    const e2e = parse(readFileSync(path.join(REPO, '.github/workflows/e2e.yml'), 'utf8')) as {jobs: Record<string, {defaults?: {run?: {'working-directory'?: string}}; steps: GithubStep[]}>}
+    const job = e2e.jobs['pipeline-services']
+    expect(job.defaults?.run?.['working-directory']).toBe('examples/flask-postgres')
+    const dir = path.join(mkdtempSync(path.join(root, 'p-')), 'flask-postgres')
+    cpSync(path.join(REPO, 'examples/flask-postgres'), dir, {recursive: true})
+    initFromCompose(dir)
+    const installCommand = 'cd ../.. && npm ci && npm run build && npm link'
+    const generated = (parse(renderPipeline(configOf(dir), {provider: 'github', installCommand})) as typeof workflow).jobs.devkube.steps
+    const install = generated.findIndex((step) => step.name === 'Install devkube')
+    expect(job.steps).toEqual([...generated.slice(0, install + 1), {name: 'Import the compose file', run: 'devkube init --yes'}, ...generated.slice(install + 1)])
   })
 })
 

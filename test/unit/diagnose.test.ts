@@ -117,6 +117,14 @@ describe('newestReplicaSetPods: what was just deployed', () => {
     expect(newestReplicaSetPods(observed(3, 2), [replicaSet('old', 1), replicaSet('new', 2)], [oldPod, newPod])).toEqual([])
   })
 
+  it('leaves out Terminating pods: a rollback to a ReplicaSet may find its last pods still going, killed at the end of their grace period', () => {
+    const going = pod({name: 'hello-old-2', hash: 'old', ready: false, state: {terminated: {reason: 'Error', exitCode: 137}}})
+    going.metadata.deletionTimestamp = new Date().toISOString()
+    const pods = newestReplicaSetPods(observed(3, 3), [replicaSet('old', 3), replicaSet('new', 2)], [going, oldPod])
+    expect(pods.map((entry) => entry.metadata.name)).toEqual(['hello-old-1'])
+    expect(diagnosePod(going)).toBeUndefined()
+  })
+
   it('ignores ReplicaSets another Deployment owns', () => {
     expect(newestReplicaSetPods(observed(1, 1), [replicaSet('new', 9, 'other')], [newPod])).toEqual([])
   })

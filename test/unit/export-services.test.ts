@@ -7,7 +7,7 @@
  * any file export writes.
  */
 import {spawnSync} from 'node:child_process'
-import {cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -243,5 +243,51 @@ describe('an export folder inside a build context', () => {
     writeFileSync(path.join(project, '.dockerignore'), '.env\n*.secrets.env\nchart/\n')
     const second = await runExport(project, {}, {helm: path.join(project, 'chart'), force: true})
     expect(second.notes).toEqual([])
+  })
+})
+
+describe('an export with --registry', () => {
+  it('moves the built services\' images there (same tags) in the chart and the overlays, and leaves stock and backing images as they are', async () => {
+    const project = path.join(root, 'registry')
+    cpSync(path.join(REPO, 'test/fixtures/export-services'), project, {recursive: true})
+    const chart = path.join(root, 'registry-chart')
+    const overlays = path.join(root, 'registry-kustomize')
+    await runExport(project, {}, {helm: chart, kustomize: overlays, registry: 'registry.example.com/team/', force: false})
+    runReadmeSecretSteps(project, overlays)
+    const imagesOf = (objects: KubeObject[]) => Object.fromEntries(objects.filter((object: any) => object.spec?.template).map((object: any) => [object.metadata.name, object.spec.template.spec.containers[0].image]))
+    const tag = (await serviceImageTag(resolveProject(project, {}, {requireApp: true}).config, resolveProject(project, {}, {requireApp: true}).services[0])).split(':')[1]
+    const expected = {
+      web: `registry.example.com/team/tasks-web:${tag}`,
+      worker: `registry.example.com/team/tasks-worker:${tag}`,
+      migrate: `registry.example.com/team/tasks-migrate:${tag}`,
+      db: 'postgres:16',
+      cache: 'redis:7',
+    }
+    expect(imagesOf(objectsOf(tool(helm, ['template', 'tasks', chart])))).toEqual(expected)
+    expect(imagesOf(objectsOf(tool(kubectl, ['kustomize', path.join(overlays, 'overlays', 'dev')])))).toEqual(expected)
+  })
+})
+
+describe('an app of stock images only', () => {
+  it('exports a chart helm lint accepts and overlays kustomize renders, with nothing to build or push', async () => {
+    const project = path.join(root, 'stock')
+    mkdirSync(project, {recursive: true})
+    writeFileSync(path.join(project, 'devkube.yaml'), 'name: stock\nservices:\n  proxy: {image: "nginx:1.27", port: 80, dependsOn: [cache]}\n  cache: {backing: redis}\n')
+    const chart = path.join(root, 'stock-chart')
+    const overlays = path.join(root, 'stock-kustomize')
+    await runExport(project, {}, {helm: chart, kustomize: overlays, force: false})
+    expect(tool(helm, ['lint', chart, '--strict'])).toContain('0 chart(s) failed')
+    expect(readFileSync(path.join(chart, 'README.md'), 'utf8')).toContain('Every service runs a stock image, pulled as it is: `nginx:1.27`, `redis:7`.')
+    runReadmeSecretSteps(project, overlays)
+    const rendered = objectsOf(tool(kubectl, ['kustomize', path.join(overlays, 'overlays', 'dev')]))
+    expect(rendered.map((object) => `${object.kind}/${object.metadata.name.replace(/-env-[0-9a-z]{10}$/, '-env-<hash>')}`).sort()).toEqual([
+      'ConfigMap/proxy-env-<hash>',
+      'Deployment/proxy',
+      'Namespace/stock',
+      'Secret/cache-credentials',
+      'Service/cache',
+      'Service/proxy',
+      'StatefulSet/cache',
+    ])
   })
 })

@@ -68,6 +68,15 @@ describe('ForwardSupervisor', () => {
     expect(events).toEqual([{type: 'ready', attempt: 1}])
   })
 
+  it("forwards a pod on the port the Service sends to (its targetPort, by number or by name), not the Service's port", async () => {
+    const named = {...readyPod('hello-1'), spec: {containers: [{name: 'hello', ports: [{name: 'http', containerPort: 5000}]}]}}
+    pods = [named]
+    runner.when('kubectl --context kind-devkube --namespace hello get service hello', {stdout: JSON.stringify({spec: {selector: {app: 'hello'}, ports: [{port: 8080, targetPort: 'http'}]}})})
+    runner.whenStarted('kubectl', forwarding)
+    await start().waitUntilReady()
+    expect(portForwards()[0].argv.slice(-2)).toEqual(['pod/hello-1', ':5000'])
+  })
+
   it('lets kubectl pick one of the Service\'s pods when none is ready yet', async () => {
     pods = []
     runner.whenStarted('kubectl', forwarding)

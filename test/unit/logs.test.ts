@@ -169,6 +169,41 @@ describe('devkube logs', () => {
     expect(notices).toEqual(['── aaaa-xxxxx is gone', '── following bbbb-yyyyy (new pod)', '── bbbb-yyyyy: container hello restarted'])
   })
 
+  it('never attaches to a Terminating pod; one it follows is said to be going and runs to its last line', async () => {
+    const terminating = (entry: Pod): Pod => ({...entry, metadata: {...entry.metadata, deletionTimestamp: new Date(Date.now() + 30_000).toISOString()}})
+    const old = pod({name: 'hello-aaaa1111-xxxxx', hash: 'aaaa1111', uid: 'u1'})
+    const current = pod({name: 'hello-bbbb2222-yyyyy', hash: 'bbbb2222', uid: 'u2'})
+    world.objects.push(old)
+    const runner = streamingWorld(world)
+    restore = setRunner(runner)
+    const follower = new LogFollower(new Kube('devkube'), config, 'app.kubernetes.io/name=hello', {...base, follow: true}, output, 10)
+    const running = follower.run([old])
+    await until(() => runner.streams.length === 1, 'the first stream')
+
+    // A redeploy on a real cluster: the old pod stays, Terminating and still running, for its grace period.
+    world.objects = world.objects.filter((entry) => entry !== old).concat(terminating(old), current)
+    await until(() => runner.streams.length === 2, 'the stream of the new pod')
+    await until(() => notices.includes('── aaaa-xxxxx is terminating'), 'the terminating notice')
+    runner.streams[0].emit('shutting down')
+    expect(runner.streams[0].stopped).toBe(false)
+    world.objects = world.objects.filter((entry) => entry.metadata.name !== old.metadata.name)
+    runner.streams[0].finish(0)
+    await until(() => notices.includes('── aaaa-xxxxx is gone'), 'the gone notice')
+    await follower.stop()
+    await running
+    expect(lines).toEqual(['aaaa-xxxxx | shutting down'])
+    expect(notices).toEqual(['── aaaa-xxxxx is terminating', '── following bbbb-yyyyy (new pod)', '── aaaa-xxxxx is gone'])
+
+    // Started while a pod is still Terminating: only the current pod is followed.
+    const late = new LogFollower(new Kube('devkube'), config, 'app.kubernetes.io/name=hello', {...base, follow: true}, output, 10)
+    world.objects.push(terminating(old))
+    const lateRun = late.run([terminating(old), current])
+    await until(() => late.following.length === 1, 'the late follower\'s stream')
+    expect(late.following).toEqual(['hello-bbbb2222-yyyyy'])
+    await late.stop()
+    await lateRun
+  })
+
   it('retries a stream that failed before the container was ready, and waits for pods when all are gone', async () => {
     const only = pod({name: 'hello-aaaa1111-xxxxx', hash: 'aaaa1111'})
     world.objects.push(only)

@@ -48,6 +48,23 @@ describe('devkube status', () => {
     expect(text).toContain('✓ hello is running and healthy.')
   })
 
+  it('shows a pod replaced by a rollout as Terminating, neither counted nor reported as failing', async () => {
+    // The old pod's app stopped listening on SIGTERM and drains: its readiness probe fails during the grace period.
+    const old = pod({name: 'hello-5c6d7e8f9-aaaaa', hash: '5c6d7e8f9', ready: false, ageSeconds: 600})
+    old.metadata.deletionTimestamp = new Date(Date.now() + 25_000).toISOString()
+    world.objects = [namespaceObject('hello'), deployment(), replicaSet('5c6d7e8f9', 1), replicaSet('7d9f8b6c4', 2), old, pod({name: 'hello-7d9f8b6c4-x2k4z', hash: '7d9f8b6c4', ageSeconds: 5})]
+    const report = await collectStatus(config, new Kube(config.cluster))
+    expect(report.problems).toEqual([])
+    expect(report.healthy).toBe(true)
+    expect(report.pods).toMatchObject([
+      {name: 'hello-5c6d7e8f9-aaaaa', status: 'Terminating', problem: undefined},
+      {name: 'hello-7d9f8b6c4-x2k4z', status: 'Running', ready: '1/1'},
+    ])
+    const text = renderStatus(report).join('\n')
+    expect(text).not.toContain('never became ready')
+    expect(text).toContain('✓ hello is running and healthy.')
+  })
+
   it('says in plain words why a crash-looping app is not healthy', async () => {
     world.objects = [
       namespaceObject('hello'),

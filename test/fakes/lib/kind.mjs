@@ -7,6 +7,8 @@ import {addKindCluster, kindKubeconfigYaml, removeKindCluster} from './kubeconfi
 import {listClusterNames, lock, readCluster, removeCluster, unlock, withCluster, writeCluster} from './store.mjs'
 import {
   docker,
+  dockerContainerState,
+  nodeContainerName,
   yaml,
   ExitError,
   formatGoDuration,
@@ -196,6 +198,7 @@ async function createCluster(args) {
       if (total) await sleep(total / steps.length)
       if (index === 1) {
         // From here on the node container exists: an interrupted create leaves a listed, broken cluster.
+        state.nodeContainer = await startNodeContainer(name, image)
         state.nodesCreated = true
         writeCluster(state)
       }
@@ -234,6 +237,47 @@ async function createCluster(args) {
     unlock(name)
   }
   return 0
+}
+
+const NODE_CONTAINER_IMAGE = 'devkube-fake/kind-node:sleep'
+
+/**
+ * The node as a real (tiny) container, so `docker stop <cluster>-control-plane` stops the cluster: the fake kubectl
+ * answers only while it runs. Docker names are global, so it is named per state folder; the docker shim
+ * (bin/docker) shows it to devkube as kind's `<cluster>-control-plane` with kind's labels.
+ */
+async function startNodeContainer(name, image) {
+  await ensureNodeContainerImage()
+  const nodeName = `${name}-control-plane`
+  const container = nodeContainerName(nodeName)
+  const labels = [stateLabel(), `devkube.fake.cluster=${name}`, `io.x-k8s.kind.cluster=${name}`, 'io.x-k8s.kind.role=control-plane', `devkube.fake.kind-name=${nodeName}`, `devkube.fake.kind-image=${image}`]
+  // --init: `sleep` as PID 1 would ignore docker stop's SIGTERM for 10 s. kind's own restart policy.
+  const result = await docker(['run', '-d', '--init', '--restart=on-failure:1', '--name', container, ...labels.flatMap((label) => ['--label', label]), NODE_CONTAINER_IMAGE])
+  if (result.code !== 0) throw commandError('failed to create cluster: ', ['docker', 'run', '--name', nodeName, image], result)
+  return container
+}
+
+/** An image of nothing but `sleep` (and the libraries it links), imported offline from this machine. */
+async function ensureNodeContainerImage() {
+  if ((await docker(['image', 'inspect', '-f', '{{.Id}}', NODE_CONTAINER_IMAGE])).code === 0) return
+  const {execFileSync} = await import('node:child_process')
+  const sleepBinary = fs.realpathSync('/bin/sleep')
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'devkube-fake-node-'))
+  try {
+    const copy = (source, target) => {
+      fs.mkdirSync(path.join(root, path.dirname(target)), {recursive: true})
+      fs.copyFileSync(fs.realpathSync(source), path.join(root, target))
+    }
+    copy(sleepBinary, '/bin/sleep')
+    for (const match of execFileSync('ldd', [sleepBinary], {encoding: 'utf8'}).matchAll(/(\/\S+\.so[.\d]*)/g)) copy(match[1], match[1])
+    const tar = `${root}.tar`
+    execFileSync('tar', ['-C', root, '-cf', tar, '.'])
+    const imported = await docker(['import', '-c', 'CMD ["/bin/sleep", "infinity"]', '-c', 'LABEL devkube.fake=kind-node', tar, NODE_CONTAINER_IMAGE])
+    fs.rmSync(tar, {force: true})
+    if (imported.code !== 0) throw new ExitError(1, `ERROR: failed to create cluster: fake node image: ${imported.stderr}`)
+  } finally {
+    fs.rmSync(root, {recursive: true, force: true})
+  }
 }
 
 async function deleteCluster(args) {
@@ -296,6 +340,11 @@ async function getKubeconfig(args) {
   await dockerCheck(listArgv(name), 'failed to list nodes: ')
   const state = readCluster(name)
   if (!state) throw err(`could not locate any control plane nodes for cluster named '${name}'. Use the --name option to select a different cluster`)
+  // kind reads admin.conf from the node (docker exec): a stopped node has none to give.
+  if (state.nodeContainer && (await dockerContainerState(state.nodeContainer)) === 'stopped') {
+    const command = `docker exec --privileged ${name}-control-plane cat /etc/kubernetes/admin.conf`
+    throw new ExitError(1, `ERROR: failed to get cluster internal kubeconfig: failed to read kubeconfig from node: command "${command}" failed with error: exit status 1\n\nCommand Output: Error response from daemon: container ${state.nodeContainer} is not running\n`)
+  }
   process.stdout.write(kindKubeconfigYaml(name, state.port))
   return 0
 }

@@ -26,13 +26,14 @@ import {
   kubeJson,
   parseGoDuration,
   dockerPing,
+  dockerContainerState,
   readStdin,
   simulateLatency,
   sleep,
   sortKeys,
   unsupported,
 } from './util.mjs'
-import {K8S_VERSION, deletePods, getObject, initPod, key, listObjects, nodeObject, putObject, reconcile, replicaSetsOf, revisionOf} from './world.mjs'
+import {K8S_VERSION, deletePods, getObject, isTerminating, terminatePods, initPod, key, listObjects, nodeObject, putObject, reconcile, replicaSetsOf, revisionOf} from './world.mjs'
 import {portForward} from './portforward.mjs'
 import {forbiddenStatefulSetUpdate} from './statefulsets.mjs'
 import {immutableJobUpdate} from './jobs.mjs'
@@ -169,18 +170,24 @@ function connect(flags, {refusal = 0} = {}) {
     return state && !state.creating && String(state.port) === match[1]
   })
   if (!clusterName) throw refused(server, refusal)
-  return {clusterName, namespace: flags.namespace ?? context.namespace ?? 'default', contextName, server, refusal}
+  return {clusterName, namespace: flags.namespace ?? context.namespace ?? 'default', contextName, server, refusal, nodeContainer: readCluster(clusterName)?.nodeContainer}
 }
 
-/** A kind cluster's API server runs in Docker: with the daemon down, nothing answers on its port. */
+/** A kind cluster's API server runs in its node container: with it stopped, or the Docker daemon down, nothing answers on its port. */
+async function apiServerUp(conn) {
+  return conn.nodeContainer ? (await dockerContainerState(conn.nodeContainer)) === 'running' : dockerPing()
+}
+
 async function connectLive(flags, options) {
   const conn = connect(flags, options)
-  if (!(await dockerPing())) throw refused(conn.server, conn.refusal)
+  if (!(await apiServerUp(conn))) throw refused(conn.server, conn.refusal)
   return conn
 }
 
 /** Runs fn under the cluster lock after one reconcile pass. */
 async function inCluster(conn, fn) {
+  // Polling loops (port-forward, rollout status) lose the API server when the node is stopped meanwhile.
+  if (conn.nodeContainer && !(await apiServerUp(conn))) throw refused(conn.server, conn.refusal)
   return withCluster(conn.clusterName, async (state) => {
     if (!state) throw refused(conn.server, conn.refusal)
     try {
@@ -220,6 +227,8 @@ function table(rows, {minWidth = 6, padding = 3} = {}) {
 }
 
 function podStatusText(pod) {
+  // kubectl's printer: a pod being deleted is Terminating whatever its containers say.
+  if (isTerminating(pod)) return 'Terminating'
   const statuses = pod.status?.containerStatuses ?? []
   for (const s of statuses) if (s.state.waiting?.reason && s.state.waiting.reason !== 'ContainerCreating') return s.state.waiting.reason
   for (const s of statuses) if (s.state.terminated) return s.state.terminated.reason
@@ -1041,6 +1050,10 @@ async function del(conn, {args, flags}, stdinText) {
   }
   await simulateLatency('kubectl-delete')
   let found = 0
+  // --grace-period (default: the pod's own; --now is 1; --force --grace-period=0 skips it), as kubectl sends it.
+  const gracePeriod = flags.now === true || flags.now === 'true' ? 1 : flags['grace-period'] !== undefined && Number(flags['grace-period']) >= 0 ? Number(flags['grace-period']) : undefined
+  if (gracePeriod === 0 && !(flags.force === true || flags.force === 'true')) fail('error: --grace-period=0 must have --force specified\n')
+  const terminating = []
   await inCluster(conn, async (state) => {
     const selector = flags.selector ? parseSelector(flags.selector) : () => true
     const fieldSelector = parseFieldSelector(flags['field-selector'])
@@ -1067,8 +1080,10 @@ async function del(conn, {args, flags}, stdinText) {
         }
         found++
         if (kind === 'Namespace') namespaceDeletes.push(obj.metadata.name)
-        if (kind === 'Pod') await deletePods(state, [obj])
-        else delete state.objects[key(kind, TYPES[kind].namespaced ? obj.metadata.namespace : '', obj.metadata.name)]
+        if (kind === 'Pod') {
+          await terminatePods(state, [obj], gracePeriod)
+          if (getObject(state, 'Pod', obj.metadata.namespace, obj.metadata.name)) terminating.push(obj)
+        } else delete state.objects[key(kind, TYPES[kind].namespaced ? obj.metadata.namespace : '', obj.metadata.name)]
         results.push(`${quotedRef(kind, obj.metadata.name)} deleted`)
       }
     }
@@ -1078,9 +1093,21 @@ async function del(conn, {args, flags}, stdinText) {
   })
   await simulateLatency(results.some((r) => r.startsWith('namespace')) ? 'nsdelete' : 'none')
   if (results.length) process.stdout.write(results.join('\n') + '\n')
+  // --wait (default true): kubectl returns once the objects are gone, i.e. after a pod's grace period.
+  if (terminating.length && flags.wait !== false && flags.wait !== 'false') await waitUntilGone(conn, terminating, flags.timeout)
   if (!found && !errors.length && targets.every((t) => t.name === undefined)) process.stdout.write('No resources found\n')
   if (errors.length) fail(errors.join('\n') + '\n')
   return 0
+}
+
+async function waitUntilGone(conn, pods, timeout) {
+  const deadline = timeout && timeout !== '0s' ? Date.now() + parseGoDuration(timeout) : Infinity
+  for (;;) {
+    const left = await inCluster(conn, (state) => pods.filter((pod) => getObject(state, 'Pod', pod.metadata.namespace, pod.metadata.name)?.metadata.uid === pod.metadata.uid))
+    if (!left.length) return
+    if (Date.now() >= deadline) fail(`error: timed out waiting for the condition on pods/${left[0].metadata.name}\n`)
+    await sleep(250)
+  }
 }
 
 async function create(conn, {args}) {

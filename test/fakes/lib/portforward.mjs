@@ -214,7 +214,8 @@ export async function portForward(conn, {args, flags}, {inCluster}) {
       })
       upstream.on('error', () => {
         socket.destroy()
-        if (!connected) lost(refusedLine())
+        // Refused outright, or reset by Docker's proxy before a byte came (it may reset instead of hanging up).
+        if (!connected || (!received && !clientClosed)) lost(refusedLine())
       })
       upstream.on('close', () => socket.end())
       socket.on('close', () => upstream.destroy())

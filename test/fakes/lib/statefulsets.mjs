@@ -90,7 +90,8 @@ function createPod(state, sts, ordinal, revision) {
   return pod
 }
 
-const healthy = (pod) => pod.status?.phase === 'Running' && isPodReady(pod)
+// A Terminating pod is not healthy: OrderedReady waits until it is gone (its successor has the same name).
+const healthy = (pod) => !pod.metadata.deletionTimestamp && pod.status?.phase === 'Running' && isPodReady(pod)
 
 /**
  * One pass of the statefulset controller with podManagementPolicy OrderedReady: create the first missing pod

@@ -272,3 +272,36 @@ export async function dockerPing(timeoutMs = 3000) {
     socket.on('end', () => done(/^HTTP\/1\.[01] 200/.test(answer)))
   })
 }
+
+/**
+ * Whether a container runs, asked from the Docker API in-process (no docker CLI per kubectl call):
+ * 'running', 'stopped', 'missing', or 'down' when the daemon does not answer.
+ */
+export async function dockerContainerState(name, timeoutMs = 3000) {
+  const endpoint = dockerEndpoint()
+  if (!endpoint) return 'running'
+  const net = await import('node:net')
+  return new Promise((resolve) => {
+    const socket = endpoint.socketPath ? net.connect(endpoint.socketPath) : net.connect(endpoint.port, endpoint.host)
+    let answer = ''
+    const done = (value) => {
+      socket.destroy()
+      resolve(value)
+    }
+    const judge = () => {
+      if (/^HTTP\/1\.[01] 404/.test(answer)) return done('missing')
+      if (!/^HTTP\/1\.[01] 200/.test(answer)) return done('down')
+      done(/"Running":\s*true/.test(answer) ? 'running' : 'stopped')
+    }
+    socket.setTimeout(timeoutMs, () => done('down'))
+    socket.on('connect', () => socket.write(`GET /containers/${encodeURIComponent(name)}/json HTTP/1.0\r\nHost: docker\r\n\r\n`))
+    socket.on('data', (chunk) => (answer += chunk))
+    socket.on('error', () => done('down'))
+    socket.on('end', judge)
+  })
+}
+
+/** The Docker name of a fake kind node: kind's name made unique per state folder (the docker shim shows kind's). */
+export function nodeContainerName(nodeName) {
+  return `${nodeName}-${stateLabel().split('=')[1].slice(0, 8)}`
+}

@@ -200,8 +200,14 @@ export function nodeObject(state) {
 
 // ---------- deployments and replica sets ----------
 
-const podsOf = (state, rs) =>
+/** A pod being deleted: it keeps running (and may stay Ready) until its containers are gone, but no controller counts it. */
+export const isTerminating = (pod) => Boolean(pod.metadata.deletionTimestamp)
+
+const allPodsOf = (state, rs) =>
   Object.values(state.objects).filter((o) => o.kind === 'Pod' && o.metadata.ownerReferences?.[0]?.uid === rs.metadata.uid)
+
+/** The ReplicaSet's active pods (controller.FilterActivePods): Terminating ones are not replicas any more. */
+const podsOf = (state, rs) => allPodsOf(state, rs).filter((pod) => !isTerminating(pod))
 
 export const replicaSetsOf = (state, dep) =>
   Object.values(state.objects).filter((o) => o.kind === 'ReplicaSet' && o.metadata.ownerReferences?.[0]?.uid === dep.metadata.uid)
@@ -274,7 +280,8 @@ function rolloutDeployment(state, dep) {
   if (dep.spec.paused) return {newRS, old}
   if (dep.spec.strategy?.type === 'Recreate') {
     for (const rs of old) rs.spec.replicas = 0
-    if (old.every((rs) => pods(rs).length === 0)) newRS.spec.replicas = replicas
+    // Recreate waits until the old pods are really gone, Terminating ones included (oldPodsRunning).
+    if (old.every((rs) => allPodsOf(state, rs).length === 0)) newRS.spec.replicas = replicas
   } else {
     let surge = resolveIntOrPercent(dep.spec.strategy?.rollingUpdate?.maxSurge ?? '25%', replicas, true)
     let unavailable = resolveIntOrPercent(dep.spec.strategy?.rollingUpdate?.maxUnavailable ?? '25%', replicas, false)
@@ -806,7 +813,12 @@ async function syncPods(state) {
   const starts = []
   const probes = []
   const removals = []
+  const finished = []
   for (const pod of pods) {
+    if (isTerminating(pod)) {
+      if (await syncTerminatingPod(pod, inspected, now)) finished.push(pod)
+      continue
+    }
     // Volume binding comes first: a pod whose claims cannot be bound is never placed on the node.
     const unschedulable = (pod.fake.scheduled ? undefined : await bindClaims(state, pod)) ?? schedule(state, pod)
     pod.fake.unschedulable = unschedulable
@@ -926,6 +938,7 @@ async function syncPods(state) {
   }
   await Promise.all(starts)
   if (removals.length) await docker(['rm', '-f', ...removals])
+  if (finished.length) await deletePods(state, finished)
   // What the runtime says about the containers just started (a process that died at once is not "running").
   const fresh = pods.flatMap((p) => Object.values(p.fake.containers).filter((rt) => rt.fresh))
   if (fresh.length) {
@@ -971,7 +984,8 @@ async function syncPods(state) {
           }),
         )
       }
-      if (due(container.livenessProbe, 'liveness')) {
+      // The kubelet stops liveness probes of a pod being deleted; readiness probes go on (an endpoint's `serving`).
+      if (!isTerminating(pod) && due(container.livenessProbe, 'liveness')) {
         probes.push(
           runProbe(container.livenessProbe, container, rt, pod.fake.podIP).then(async (result) => {
             rt.probe.livenessAt = Date.now()
@@ -994,7 +1008,62 @@ async function syncPods(state) {
     }
   }
   await Promise.all(probes)
-  for (const pod of pods) pod.status = podStatus(state, pod)
+  for (const pod of pods) if (!finished.includes(pod)) pod.status = podStatus(state, pod)
+}
+
+/**
+ * The kubelet's side of a graceful deletion: containers that exited stay exited (no restart), one still running
+ * when the grace period is over gets SIGKILL. True once no container runs: the pod object can go.
+ */
+async function syncTerminatingPod(pod, inspected, now) {
+  let running = 0
+  for (const rt of Object.values(pod.fake.containers)) {
+    if (!rt.id) continue
+    const info = inspected.get(rt.id) ?? [...inspected.entries()].find(([id]) => id.startsWith(rt.id))?.[1]
+    if (info && (info.status === 'running' || info.status === 'paused' || info.status === 'restarting')) {
+      if (now < pod.fake.killAt) {
+        running++
+        continue
+      }
+      await docker(['kill', rt.id])
+    }
+    rt.stopped = {containerID: `containerd://${rt.id}`, exitCode: info && info.status !== 'running' ? info.exitCode : 137, reason: info?.status === 'running' || !info || info.exitCode !== 0 ? 'Error' : 'Completed', startedAt: iso(rt.startedAt ?? now), finishedAt: iso(now)}
+    rt.exitedId = rt.id
+    rt.id = undefined
+    rt.ready = false
+  }
+  return running === 0
+}
+
+/**
+ * Graceful deletion (what `kubectl delete pod`, a rollout's scale-down and the garbage collector do): the pod gets
+ * deletionTimestamp (now + its grace period) and deletionGracePeriodSeconds, its containers SIGTERM; it stays
+ * listed, STATUS Terminating, until they have exited or the grace period (terminationGracePeriodSeconds, default
+ * 30, scaled) is over and the kubelet kills them. A pod with no running container goes at once.
+ */
+export async function terminatePods(state, pods, gracePeriodSeconds) {
+  const now = Date.now()
+  const signals = []
+  const gone = []
+  for (const pod of pods) {
+    if (isTerminating(pod)) continue
+    const grace = gracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30
+    const running = Object.entries(pod.fake?.containers ?? {}).filter(([, rt]) => rt.id)
+    if (grace === 0 || !running.length) {
+      gone.push(pod)
+      continue
+    }
+    pod.metadata.deletionTimestamp = iso(now + grace * 1000)
+    pod.metadata.deletionGracePeriodSeconds = grace
+    pod.fake.killAt = now + scaledMs(grace)
+    for (const [name, rt] of running) {
+      addEvent(state, pod, 'Normal', 'Killing', `Stopping container ${name}`)
+      rt.killAt = undefined
+      signals.push(docker(['kill', '--signal', 'SIGTERM', rt.id]))
+    }
+  }
+  await Promise.all(signals)
+  if (gone.length) await deletePods(state, gone)
 }
 
 /** The pod's status as the kubelet reports it. */
@@ -1031,6 +1100,9 @@ export function podStatus(state, pod) {
     } else if (rt.id && rt.startedAt) {
       status.containerID = `containerd://${rt.id}`
       status.state = {running: {startedAt: iso(rt.startedAt)}}
+    } else if (rt.stopped) {
+      status.containerID = rt.stopped.containerID
+      status.state = {terminated: rt.stopped}
     } else {
       status.state = {waiting: rt.waiting ?? {reason: 'ContainerCreating'}}
     }
@@ -1075,6 +1147,7 @@ export async function deletePods(state, pods) {
   for (const pod of pods) {
     for (const rt of Object.values(pod.fake?.containers ?? {})) {
       if (rt.id) ids.push(rt.id)
+      if (rt.exitedId) ids.push(rt.exitedId)
       if (rt.previousId) ids.push(rt.previousId)
     }
     deleteObjectKey(state, key('Pod', pod.metadata.namespace, pod.metadata.name))
@@ -1096,7 +1169,7 @@ export async function reconcile(state, {kubelet = true} = {}) {
     const owner = o.metadata.ownerReferences?.[0]
     return o.kind === 'Pod' && owner && TYPES[owner.kind] && state.objects[key(owner.kind, o.metadata.namespace, owner.name)]?.metadata.uid !== owner.uid
   })
-  if (orphans.length) await deletePods(state, orphans)
+  if (orphans.length) await terminatePods(state, orphans)
 
   if (kubelet) await syncPods(state)
   const deployments = Object.values(state.objects).filter((o) => o.kind === 'Deployment')
@@ -1107,9 +1180,11 @@ export async function reconcile(state, {kubelet = true} = {}) {
   for (const rs of Object.values(state.objects).filter((o) => o.kind === 'ReplicaSet')) victims.push(...syncReplicaSet(state, rs, created))
   const statefulSets = Object.values(state.objects).filter((o) => o.kind === 'StatefulSet')
   for (const sts of statefulSets) victims.push(...syncStatefulSet(state, sts, created))
+  if (victims.length) await terminatePods(state, victims)
   const jobs = Object.values(state.objects).filter((o) => o.kind === 'Job')
-  for (const job of jobs) victims.push(...syncJob(state, job, created))
-  if (victims.length) await deletePods(state, victims)
+  // The Job controller's pods go at once here (jobs.mjs counts what is left, not what is terminating).
+  const jobVictims = jobs.flatMap((job) => syncJob(state, job, created))
+  if (jobVictims.length) await deletePods(state, jobVictims)
   if (created.length && kubelet) {
     // Start the new pods' containers right away (the kubelet would), so a fresh rollout makes progress.
     await syncPods(state)
@@ -1123,5 +1198,5 @@ export async function reconcile(state, {kubelet = true} = {}) {
 export function containersOfCluster(state) {
   return Object.values(state.objects)
     .filter((o) => o.kind === 'Pod')
-    .flatMap((p) => Object.values(p.fake.containers).flatMap((c) => [c.id, c.previousId].filter(Boolean)))
+    .flatMap((p) => Object.values(p.fake.containers).flatMap((c) => [c.id, c.exitedId, c.previousId].filter(Boolean)))
 }
