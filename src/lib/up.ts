@@ -722,7 +722,7 @@ async function watchForFatalPods(project: Project, service: RenderedService, pro
     // The signal ends a read in flight once the rollout is over: the rollout step does not wait for it.
     const pods = await currentPods(project, service, signal).catch(() => [])
     // Liveness kills are only in the kubelet's events (the exit code cannot tell them): read them while a pod is not ready.
-    const events = pods.some((pod) => pod.status.containerStatuses?.some((status) => !status.ready)) ? await podEvents(project.kube, project.config.namespace) : []
+    const events = pods.some((pod) => pod.status.containerStatuses?.some((status) => !status.ready)) ? await podEvents(project.kube, project.config.namespace, signal) : []
     for (const pod of pods) {
       const diagnosis = diagnosePod(pod, {...probe, events})
       const restarts = Math.max(0, ...(pod.status.containerStatuses ?? []).map((status) => status.restartCount))
