@@ -3,7 +3,7 @@
  * faithful modes: Docker's containerd image store (kind's own load fails, and never sees an image as present),
  * manifests holding a kind with an irregular plural, and a kubectl port-forward that hangs instead of exiting.
  */
-import {appendFileSync, existsSync, writeFileSync} from 'node:fs'
+import {appendFileSync, existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {randomUUID} from 'node:crypto'
 import path from 'node:path'
 import {execa} from 'execa'
@@ -80,5 +80,29 @@ describe.skipIf(!dockerReady)('real-tool behaviour the fake reproduces', () => {
     await expect.poll(() => existsSync(trigger), {timeout: 30_000, interval: 200}).toBe(false)
     // Only a new kubectl, started by the supervisor, can answer now.
     expect((await httpBody(`http://localhost:${port}/`, 60_000)).trim()).toBe('Hello World')
+  })
+
+  it('a redeploy leaves the old pod Terminating for its grace period: status shows it and stays healthy, the URL serves the new code', async () => {
+    // `python app.py` as PID 1 ignores SIGTERM, as many apps do: a replaced pod lives out its grace period (30 s, 15 s here).
+    const dockerfile = path.join(dir, 'Dockerfile')
+    writeFileSync(dockerfile, readFileSync(dockerfile, 'utf8').replace(/^CMD .*$/m, 'CMD ["python", "app.py"]'))
+    expect((await run('up', '--detach', '--forward', String(port))).code).toBe(0)
+    const app = path.join(dir, 'app.py')
+    writeFileSync(app, readFileSync(app, 'utf8').replace('return "Hello World"', 'return "Hello again"'))
+    const result = await run('up', '--detach', '--forward', String(port))
+    expect(result.code, result.stderr).toBe(0)
+
+    const status = await run('status', '--json')
+    const report = JSON.parse(status.stdout) as {healthy: boolean; problems: string[]; pods: Array<{name: string; status: string; problem?: unknown}>}
+    const terminating = report.pods.filter((pod) => pod.status === 'Terminating')
+    expect(terminating).toHaveLength(1)
+    expect(terminating[0].problem).toBeUndefined()
+    expect(report.problems).toEqual([])
+    expect(report.healthy).toBe(true)
+    // The forwarder moves to the new pod (while the old one still runs and is Ready) and the new code answers,
+    // before the old pod is gone: kubectl given the Service would have stayed with the old pod until it died.
+    await expect.poll(async () => (await httpBody(`http://localhost:${port}/`)).trim(), {timeout: 10_000}).toBe('Hello again')
+    const pods = await tools.pods('devkube', 'hello-python')
+    expect(pods.find((pod) => pod.metadata.name === terminating[0].name)?.metadata.deletionTimestamp).toBeDefined()
   })
 })

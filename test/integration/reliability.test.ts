@@ -84,7 +84,7 @@ describe('bad input: one sentence, non-zero exit, no stack trace, nothing of the
     {name: 'port 0', config: 'port: 0\n', expected: '`port` must be a whole number from 1 to 65535, but it is 0'},
     {name: 'port 70000', config: 'port: 70000\n', expected: '`port` must be a whole number from 1 to 65535, but it is 70000'},
     {name: 'replicas -1', config: 'replicas: -1\n', expected: '`replicas` must be a whole number from 0 to 1000, but it is -1'},
-    {name: 'forward port 0 as a flag', args: ['--forward', '0'], expected: /Expected an integer greater than or equal to 1/},
+    {name: 'forward port 0 as a flag', args: ['--forward', '0'], expected: '--forward 0 is not a port: it takes PORT or SERVICE=PORT, with PORT from 1 to 65535.'},
     {name: 'missing Dockerfile named by the config', config: 'build: {dockerfile: docker/Dockerfile.prod}\n', expected: /The Dockerfile .*docker\/Dockerfile\.prod named by `build.dockerfile` does not exist/},
     {name: 'build context outside the project', config: 'build: {context: ..}\n', expected: /The build context .* is outside the project folder/},
     {name: 'unreadable devkube.yaml', files: {'devkube.yaml/placeholder': ''}, expected: /Cannot read .*devkube\.yaml: EISDIR/},

@@ -87,6 +87,49 @@ describe('runPlan output modes', () => {
     expect(lines.at(-1)).toMatch(/^✗ Step a \(interrupted\)/)
   })
 
+  it('a lane runs its steps one after the other while the other lane of its item runs; a failure in it stops the plan', async () => {
+    const order: string[] = []
+    let release = () => {}
+    const blocked = new Promise<void>((resolve) => (release = resolve))
+    const lanePlan: PlanItem<Trace>[] = [
+      {
+        id: 'prepare',
+        title: 'Prepare',
+        concurrent: [
+          {id: 'lane', title: 'Lane', steps: [{...step('first'), async run(trace: Trace) {
+            // A step that takes a moment: the next step of its lane still waits for it.
+            await new Promise((resolve) => setTimeout(resolve, 30))
+            trace.ran.push('first')
+            order.push('first')
+          }}, {...step('second'), async run(trace: Trace) {
+            trace.ran.push('second')
+            order.push('second')
+            release()
+          }}]},
+          {...step('beside'), async run(trace: Trace) {
+            // Runs alongside the lane: it finishes only after the lane's second step started.
+            await blocked
+            trace.ran.push('beside')
+            order.push('beside')
+          }},
+        ],
+      },
+      step('after', () => order.push('after')),
+    ]
+    const {results, lines} = await runWith('plain', lanePlan)
+    expect(order).toEqual(['first', 'second', 'beside', 'after'])
+    expect(results?.map((result) => [result.id, result.status])).toEqual([['first', 'done'], ['second', 'done'], ['beside', 'done'], ['after', 'done']])
+    expect(lines).toHaveLength(4)
+
+    const failing: PlanItem<Trace>[] = [{id: 'prepare', title: 'Prepare', concurrent: [{id: 'lane', title: 'Lane', steps: [step('x', () => {
+      throw new Error('no cluster')
+    }), step('y')]}, step('z')]}, step('after')]
+    const failed = await runWith('plain', failing)
+    expect((failed.error as Error).message).toBe('no cluster')
+    expect(failed.trace.ran).not.toContain('y')
+    expect(failed.trace.ran).not.toContain('after')
+  })
+
   it('plainLine formats a result as the plain renderer does', () => {
     expect(plainLine({id: 'x', title: 'Load image', status: 'done', skipped: false, ms: 1234, detail: 'loaded'})).toBe('✓ Load image: loaded [1.2s]')
     expect(plainLine({id: 'x', title: 'Load image', status: 'skipped', skipped: true, ms: 50}, 'every node has it')).toBe('- Load image: every node has it (skipped) [0.1s]')
