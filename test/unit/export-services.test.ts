@@ -291,3 +291,17 @@ describe('an app of stock images only', () => {
     ])
   })
 })
+
+describe('an export over an earlier one', () => {
+  it('names the files of a service that is gone, and deletes nothing', async () => {
+    const project = path.join(root, 'renamed')
+    cpSync(path.join(REPO, 'test/fixtures/export-services'), project, {recursive: true})
+    const chart = path.join(root, 'renamed-chart')
+    expect((await runExport(project, {}, {helm: chart, force: false})).notes).toEqual([])
+    writeFileSync(path.join(project, 'devkube.yaml'), readFileSync(path.join(project, 'devkube.yaml'), 'utf8').replace('  cache:\n    image: redis:7\n    ports: [6379]\n', '').replace('dependsOn: [migrate, db, cache]', 'dependsOn: [migrate, db]'))
+    const again = await runExport(project, {}, {helm: chart, force: true})
+    const gone = ['configmap-cache-env.yaml', 'deployment-cache.yaml', 'service-cache.yaml'].map((file) => path.join(chart, 'templates', file))
+    expect(again.notes).toEqual([`${gone.join(', ')} are not part of this export (a service removed or renamed since an earlier one?): delete them if devkube wrote them, or they are still installed with the rest.`])
+    for (const file of gone) expect(existsSync(file)).toBe(true)
+  })
+})
