@@ -225,8 +225,8 @@ export async function explainRolloutFailure(kube: Kube, namespace: string, pods:
 }
 
 /** The namespace's pod events (none when they cannot be read: the diagnosis then goes by states alone). */
-export async function podEvents(kube: Kube, namespace: string): Promise<PodEvent[]> {
-  return kube.list<PodEvent & KubeObject>('events', namespace, undefined, true).catch(() => [])
+export async function podEvents(kube: Kube, namespace: string, signal?: AbortSignal): Promise<PodEvent[]> {
+  return kube.list<PodEvent & KubeObject>('events', namespace, undefined, true, signal).catch(() => [])
 }
 
 const RANKED_REASONS = ['OOMKilled', 'RunContainerError', 'CreateContainerError', 'CreateContainerConfigError', 'InvalidImageName', 'LivenessProbeFailing', 'ExitedInsteadOfServing', 'CrashLoopBackOff', 'ErrImageNeverPull', 'ImagePullBackOff', 'ErrImagePull', 'Unschedulable', 'ReadinessProbeFailing']

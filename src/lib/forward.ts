@@ -117,6 +117,10 @@ export class ForwardSupervisor {
   private waiters: Array<() => void> = []
   private stopped = false
   private movingTo?: Promise<void>
+  /** The kubectl the loop is starting (after the serving one exited), until it forwards or fails. */
+  private starting?: Upstream
+  /** The kubectl a move to a new pod is starting, until it forwards or fails. */
+  private moving?: Upstream
   private probeTimer?: NodeJS.Timeout
   private probing = false
   /** Set once the app has answered through the forward: only then does silence mean a hung kubectl, not an app that speaks first never. */
@@ -163,7 +167,7 @@ export class ForwardSupervisor {
     this.wakeWaiters()
     for (const socket of this.sockets) socket.destroy()
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
-    await this.upstream?.child.stop()
+    await Promise.all([this.upstream, this.starting, this.moving].map((upstream) => upstream?.child.stop()))
     await this.movingTo
     await this.finished.catch(() => {})
   }
@@ -272,7 +276,9 @@ export class ForwardSupervisor {
       let current = this.serving()
       if (!current) {
         const started = this.start(pod)
+        this.starting = started
         const forwarding = await started.ready
+        this.starting = undefined
         if (this.stopped) return void (await started.child.stop())
         // A move to a new pod (reconnect) may have won meanwhile: then that one serves.
         if (forwarding && this.serving()) void started.child.stop()
@@ -354,9 +360,13 @@ export class ForwardSupervisor {
 
   private async moveToNewestPod(): Promise<void> {
     const pod = await this.readyPod()
-    if (this.stopped || (pod !== undefined && pod === this.serving()?.pod)) return
+    // Already there, or on the way: the loop restarting after the old pod went away picked it too.
+    if (this.stopped || (pod !== undefined && (pod === this.serving()?.pod || pod === this.starting?.pod))) return
     const next = this.start(pod)
-    if ((await next.ready) && !this.stopped && next.alive) this.use(next)
+    this.moving = next
+    const forwarding = await next.ready
+    this.moving = undefined
+    if (forwarding && !this.stopped && next.alive) this.use(next)
     else await next.child.stop()
   }
 

@@ -140,6 +140,24 @@ describe('ForwardSupervisor', () => {
     }
   })
 
+  it('starts no second kubectl when told to reconnect while it is already starting one for the new pod', async () => {
+    runner.whenStarted('kubectl', (child) => {
+      if (child.argv.includes('pod/hello-1')) forwarding(child)
+    })
+    await start().waitUntilReady()
+    // The redeploy took the old pod away before devkube asked to move: the loop is starting kubectl for hello-2.
+    pods = [readyPod('hello-2', '2026-01-01T00:05:00Z')]
+    portForwards()[0].exit(1, {stderr: 'error: lost connection to pod'})
+    await until(() => portForwards().length === 2, 'the restart for hello-2')
+    supervisor!.reconnect()
+    // The move looks at the pods, finds the loop on its way to hello-2, and leaves it there.
+    await until(() => runner.callsOf('get pods').length >= 3, 'the move\'s look at the pods')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    forwarding(portForwards()[1])
+    await until(() => events.filter((event) => event.type === 'ready').length === 2, 'forwarding to hello-2')
+    expect(portForwards()).toHaveLength(2)
+  })
+
   it('says the local port is taken, once, and starts no kubectl', async () => {
     const blocker = net.createServer()
     await new Promise<void>((resolve) => blocker.listen(target.localPort, '127.0.0.1', resolve))
