@@ -35,7 +35,7 @@ suite=bookworm
 # /etc/services and /etc/protocols, which the official images have and Python's socket helpers read.
 packages=ca-certificates,libstdc++6,netbase,python3,python3-pip,python3-flask,gunicorn,python-is-python3,nginx-light,golang-go,python3-django,python3-fastapi,python3-uvicorn,python3-starlette,python3-psycopg2,python3-redis,python3-pymysql,postgresql,redis-server,mariadb-server,docker-registry
 
-tags=(devkube-standin/node:22 devkube-standin/python:3.12 devkube-standin/golang:1.19 devkube-standin/runtime:latest devkube-standin/nginx:latest devkube-standin/postgres:16 devkube-standin/redis:7 devkube-standin/mariadb:11)
+tags=(devkube-standin/node:22 devkube-standin/python:3.12 devkube-standin/golang:1.19 devkube-standin/runtime:latest devkube-standin/nginx:latest devkube-standin/postgres:16 devkube-standin/redis:7 devkube-standin/mariadb:11 devkube-standin/registry:2)
 recipe_label=devkube.standin.recipe
 
 started_at=$(date +%s)
@@ -484,6 +484,39 @@ EOF
   build_tag devkube-standin/mariadb:11 "$ctx"
 }
 
+# registry:2 (what kind's "Local Registry" guide runs): Debian's docker-registry is the same distribution/distribution
+# server. As the official image: config at /etc/docker/registry/config.yml, storage in the /var/lib/registry volume,
+# plain HTTP on :5000, `registry serve` as the entrypoint.
+make_registry() {
+  local ctx="$work_dir/registry"
+  mkdir -p "$ctx"
+  cat >"$ctx/config.yml" <<'EOF'
+version: 0.1
+log:
+  fields:
+    service: registry
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: /var/lib/registry
+http:
+  addr: :5000
+  headers:
+    X-Content-Type-Options: [nosniff]
+EOF
+  cat >"$ctx/Dockerfile" <<EOF
+FROM $base_tag
+COPY config.yml /etc/docker/registry/config.yml
+RUN mkdir -p /var/lib/registry
+VOLUME /var/lib/registry
+EXPOSE 5000
+ENTRYPOINT ["docker-registry", "serve"]
+CMD ["/etc/docker/registry/config.yml"]
+EOF
+  build_tag devkube-standin/registry:2 "$ctx"
+}
+
 # Quick proof that each stand-in runs its tool (and, for Python, that an offline pip install of the example's
 # requirements succeeds).
 check_tag() {
@@ -505,6 +538,8 @@ check_tag() {
       docker run --rm --entrypoint sh "$1" -c 'redis-server --version && redis-cli --version' ;;
     devkube-standin/mariadb:*)
       docker run --rm --entrypoint sh "$1" -c 'mariadbd --version && mariadb-admin --version' ;;
+    devkube-standin/registry:*)
+      docker run --rm --entrypoint sh "$1" -c 'docker-registry --version' ;;
   esac
 }
 
@@ -520,6 +555,7 @@ for tag in "${to_build[@]}"; do
     devkube-standin/postgres:*) make_postgres ;;
     devkube-standin/redis:*) make_redis ;;
     devkube-standin/mariadb:*) make_mariadb ;;
+    devkube-standin/registry:*) make_registry ;;
   esac
   if ! check_output="$(check_tag "$tag" 2>&1)"; then
     printf '%s\n' "$check_output" >&2

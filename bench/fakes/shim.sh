@@ -6,7 +6,7 @@
 # (nested = 1 when another tool made the call, e.g. the fake kind running docker). A long-running call
 # (`kubectl port-forward`, `logs -f`) is exec'd and logged with end and exit code "-".
 # `docker build` first sleeps DEVKUBE_BENCH_BUILD_LATENCY seconds scaled by DEVKUBE_FAKE_SPEED: the fakes
-# simulate kind's and kubectl's latencies, this adds the image build's.
+# simulate kind's and kubectl's latencies, this adds the image build's (and `docker push` DEVKUBE_BENCH_PUSH_LATENCY's).
 tool="${0##*/}"
 self_dir="$(cd "${0%/*}" && pwd -P)"
 
@@ -49,6 +49,11 @@ fi
 case "$tool ${1:-} ${2:-}" in
   "docker build "* | "docker image build" | "docker buildx build")
     delay="$(awk -v s="${DEVKUBE_BENCH_BUILD_LATENCY:-0}" -v f="${DEVKUBE_FAKE_SPEED:-1}" 'BEGIN { d = s * f; if (d > 0) printf "%.3f", d }')"
+    [[ -n "$delay" ]] && sleep "$delay"
+    ;;
+  "docker push "*)
+    # The registry benchmark: a push's transfer time (DEVKUBE_BENCH_PUSH_LATENCY × speed) on top of the real push.
+    delay="$(awk -v s="${DEVKUBE_BENCH_PUSH_LATENCY:-0}" -v f="${DEVKUBE_FAKE_SPEED:-1}" 'BEGIN { d = s * f; if (d > 0) printf "%.3f", d }')"
     [[ -n "$delay" ]] && sleep "$delay"
     ;;
 esac

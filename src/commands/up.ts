@@ -22,6 +22,7 @@ By default devkube stays in the foreground forwarding the port; Ctrl-C stops for
     {description: 'An app with `services:`: choose the local ports of two of them', command: '<%= config.bin %> up --forward web=8080 --forward api=8081'},
     {description: 'In CI: deploy, print a JSON result, no port forward', command: '<%= config.bin %> up --no-forward --json'},
     {description: 'Deploy, then sync every save into the running pods until Ctrl-C', command: '<%= config.bin %> up --watch'},
+    {description: 'Push the image to a local registry wired into the kind cluster instead of `kind load`', command: '<%= config.bin %> up --registry'},
     {description: 'Deploy to the cluster devkube.yaml `targets:` names "staging" (push, apply, wait; no forward)', command: '<%= config.bin %> up --target staging'},
   ]
 
@@ -39,6 +40,7 @@ By default devkube stays in the foreground forwarding the port; Ctrl-C stops for
     watch: Flags.boolean({char: 'w', description: 'After the deploy, watch the source: sync changed files into the pods (Node, Python) or rebuild, until Ctrl-C.'}),
     'build-arg': Flags.string({description: 'Docker build argument, e.g. NODE_IMAGE=mirror.local/node:22-slim (repeatable).', multiple: true, helpValue: 'KEY=VALUE'}),
     target: Flags.string({description: 'Deploy to this cluster of devkube.yaml `targets:` (its context and registry) instead of kind; forwards only with --forward.', helpValue: 'NAME'}),
+    registry: Flags.boolean({description: 'Push images to a local registry (created, or reused from ctlptl/kind\'s script) instead of `kind load` (as `registry: true` in devkube.yaml).'}),
     yes: Flags.boolean({char: 'y', description: 'With --target: confirm the first deploy to its context without asking (needed without a terminal).'}),
   }
 
@@ -50,6 +52,7 @@ By default devkube stays in the foreground forwarding the port; Ctrl-C stops for
         ...portOverrides(flags),
         replicas: flags.replicas,
         buildArgs: parseKeyValues(flags['build-arg'], '--build-arg'),
+        registry: flags.registry,
       },
       {
         target: flags.target,

@@ -20,6 +20,8 @@ export type FieldSpec =
   | {kind: 'bool'}
   | {kind: 'stringList'}
   | {kind: 'intList'; min: number; max: number}
+  /** `true`/`false`, or a map of these fields meaning "on, with these settings" (`registry:`). */
+  | {kind: 'boolOrObject'; fields: Record<string, FieldSpec>}
   /** A map of service names (DNS-1123) to settings with these fields. */
   | {kind: 'services'; fields: Record<string, FieldSpec>; overrides: boolean}
   /** A map of env var names to values: a scalar, or `{from: <backing service>, key: <VAR it provides>}`. */
@@ -96,6 +98,13 @@ export const TARGET_FIELDS: Record<string, FieldSpec> = {
   registry: {kind: 'string', check: registryName},
   namespace: {kind: 'string', check: dnsLabel},
   environment: {kind: 'string', check: (value) => (ENVIRONMENT_NAME.test(value) ? undefined : 'an environment name (lowercase letters, digits and "-")')},
+}
+
+/** `registry: {port, name, image}`: the local registry container devkube starts when it finds none. */
+export const REGISTRY_FIELDS: Record<string, FieldSpec> = {
+  port: {kind: 'int', min: 1, max: 65_535},
+  name: {kind: 'string', check: (value) => (/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(value) ? undefined : 'a docker container name (letters, digits, "_", "." and "-")')},
+  image: {kind: 'string'},
 }
 
 /** Backing services devkube runs from their official images as a StatefulSet with a volume. */
@@ -179,6 +188,8 @@ export const CONFIG_FIELDS: Record<string, FieldSpec> = {
   services: {kind: 'services', fields: SERVICE_FIELDS, overrides: false},
   environments: {kind: 'environments'},
   targets: {kind: 'namedObjects', fields: TARGET_FIELDS, required: ['context', 'registry']},
+  // A local registry for kind (issue 12): images are pushed to it instead of `kind load`ed.
+  registry: {kind: 'boolOrObject', fields: REGISTRY_FIELDS},
 }
 
 export const ENVIRONMENT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
@@ -212,6 +223,9 @@ export function describeSpec(spec: FieldSpec): string {
     }
     case 'bool': {
       return 'true or false'
+    }
+    case 'boolOrObject': {
+      return `true, false, or a map with the keys ${Object.keys(spec.fields).join(', ')}`
     }
     case 'stringList': {
       return 'a list of strings'

@@ -15,6 +15,7 @@ const CONNECTION_REF_FIELDS: Record<string, FieldSpec> = {from: {kind: 'string'}
 const relativePathProblem = (value: string) => value.trim() === ''
 import {UserError} from './errors.js'
 import {isDns1123Label, toDns1123Label} from './names.js'
+import {DEFAULT_REGISTRY, type RegistrySettings} from './registry.js'
 
 export const CONFIG_FILE = 'devkube.yaml'
 export const DEFAULT_ENVIRONMENT = 'dev'
@@ -50,6 +51,7 @@ export interface ConfigFile {
   services?: Record<string, ServiceFile>
   environments?: Record<string, Omit<ConfigFile, 'name' | 'lang' | 'framework' | 'package' | 'environments' | 'services' | 'targets'> & {services?: Record<string, ServiceOverrides>}>
   targets?: Record<string, {context: string; registry: string; namespace?: string; environment?: string}>
+  registry?: boolean | {port?: number; name?: string; image?: string}
 }
 
 /** An env value taken from a backing service: `{from: db, key: DATABASE_URL}` (a secretKeyRef, never the value). */
@@ -135,6 +137,8 @@ export interface AppConfig {
   devCommand?: string[]
   /** The app's services, in devkube.yaml order; one named `name` for a single-app file. */
   services: ServiceConfig[]
+  /** The local registry images go through instead of `kind load` (`registry:`, `--registry`); undefined: off. */
+  registry?: RegistrySettings
 }
 
 /** Where a service's image comes from. */
@@ -197,11 +201,19 @@ export interface ConfigOverrides {
   replicas?: number
   environment?: string
   buildArgs?: Record<string, string>
+  /** `up --registry`: use the local registry even when devkube.yaml does not turn it on. */
+  registry?: boolean
 }
 
 export const DEFAULT_RESOURCES: Resources = {
   requests: {cpu: '50m', memory: '64Mi'},
   limits: {cpu: '500m', memory: '256Mi'},
+}
+
+/** `registry:` (true, or settings) and `--registry` into the registry to use, or undefined when off. */
+export function resolveRegistry(setting: ConfigFile['registry'], flag?: boolean): RegistrySettings | undefined {
+  if (!setting && !flag) return undefined
+  return {...DEFAULT_REGISTRY, ...(typeof setting === 'object' ? setting : {})}
 }
 
 /** Reads and validates devkube.yaml; returns {} when the project has none (the file is optional). */
@@ -317,6 +329,11 @@ class Validator {
         return
       }
       case 'bool': {
+        if (!isScalar(node) || typeof node.value !== 'boolean') throw this.fail(node, key, describeSpec(spec), shown)
+        return
+      }
+      case 'boolOrObject': {
+        if (isMap(node)) return this.object(node, spec.fields, `${key}.`)
         if (!isScalar(node) || typeof node.value !== 'boolean') throw this.fail(node, key, describeSpec(spec), shown)
         return
       }
@@ -638,6 +655,7 @@ export function resolveConfig(
     sync: pick('sync'),
     devCommand: pick('dev')?.command,
     services: [],
+    registry: resolveRegistry(file.registry, overrides.registry),
   }
   resolved.services = file.services ? resolveServices(resolved, file, overrides, detectService) : [singleService(resolved)]
   checkServicePortFlags(resolved, overrides, Boolean(file.services))

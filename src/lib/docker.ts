@@ -8,6 +8,7 @@ import {readBuildFailure, stripAnsi} from './build-output.js'
 import {scriptFailure} from './dockerfile-node.js'
 import {UserError} from './errors.js'
 import {readDockerfile} from './detect-dockerfile.js'
+import {isLoopbackRegistry, registryDigest} from './registry-api.js'
 import {CommandError, run} from './runner.js'
 
 export const DOCKER_NOT_RUNNING = /Cannot connect to the Docker daemon|Is the docker daemon running|error during connect|connect: no such file or directory|docker\.sock: connect/i
@@ -149,31 +150,53 @@ export async function saveImage(tag: string, tarPath: string, options: {platform
   await run([tool, 'save', '-o', tarPath, tag], {signal: options.signal})
 }
 
+/** What a push did: the reference to deploy (`repository:tag@sha256:…`) and whether anything was sent. */
+export interface PushResult {
+  reference: string
+  /** False when the registry already had exactly this image under the tag: nothing was sent. */
+  pushed: boolean
+}
+
 /**
  * Pushes a local image to a registry under `repository:tag` and returns `repository:tag@sha256:…`:
  * the digest pins exactly what was pushed however the tag moves later, the tag says which source
- * it was built from.
+ * it was built from. The one push of devkube: deploy targets' registries and the local registry.
+ * For a registry on this machine (plain HTTP, no login) its API is asked first: when it already
+ * holds the digest this image was last pushed as, nothing is pushed (a no-change `up` sends nothing).
  */
-export async function pushImage(localTag: string, repository: string, tag: string, signal?: AbortSignal): Promise<string> {
+export async function pushImage(localTag: string, repository: string, tag: string, signal?: AbortSignal): Promise<PushResult> {
   const remote = `${repository}:${tag}`
   await run(['docker', 'tag', localTag, remote], {signal})
+  const host = repository.split('/')[0]
+  if (isLoopbackRegistry(host)) {
+    const [known, inRegistry] = await Promise.all([repoDigest(remote, repository), registryDigest(host, repository.slice(host.length + 1), tag)])
+    if (known && inRegistry && known === inRegistry) return {reference: `${remote}@${known}`, pushed: false}
+  }
   const result = await run(['docker', 'push', remote], {allowFailure: true, signal})
   if (result.exitCode !== 0 && !signal?.aborted) {
     const text = `${result.stderr}\n${result.stdout}`
     if (DOCKER_NOT_RUNNING.test(text)) throw dockerNotRunningError()
-    const host = repository.split('/')[0]
     const reason = text.trim().split('\n').filter(Boolean).at(-1) ?? 'docker push failed'
     throw new UserError(`Pushing ${remote} failed: ${reason}`, {
       hint: /denied|unauthorized|authentication required/i.test(text)
         ? `Log in to the registry first: \`docker login ${host}\`.`
-        : `Check that the registry ${host} is reachable from this machine (and that \`registry:\` in devkube.yaml names it), then run the command again.`,
+        : isLoopbackRegistry(host)
+          ? `Check that the local registry answers (\`curl http://${host}/v2/\`; \`devkube doctor\` shows its container), then run the command again.`
+          : `Check that the registry ${host} is reachable from this machine (and that \`registry:\` in devkube.yaml names it), then run the command again.`,
     })
   }
-  const inspected = await run(['docker', 'image', 'inspect', '--format', '{{json .RepoDigests}}', remote], {quiet: true})
-  const digests = JSON.parse(inspected.stdout.trim() || '[]') as string[]
-  const digest = digests.find((entry) => entry.startsWith(`${repository}@`))
+  const digest = await repoDigest(remote, repository)
   if (!digest) throw new UserError(`The registry did not report a digest for ${remote}.`, {hint: 'Run the command again; if it persists, check the registry with `docker push` by hand.'})
-  return `${remote}@${digest.slice(digest.indexOf('@') + 1)}`
+  return {reference: `${remote}@${digest}`, pushed: true}
+}
+
+/** The digest Docker recorded when it last pushed (or pulled) the image to `repository`. */
+async function repoDigest(reference: string, repository: string): Promise<string | undefined> {
+  const inspected = await run(['docker', 'image', 'inspect', '--format', '{{json .RepoDigests}}', reference], {quiet: true, allowFailure: true})
+  if (inspected.exitCode !== 0) return undefined
+  const digests = JSON.parse(inspected.stdout.trim() || '[]') as string[]
+  const entry = digests.find((candidate) => candidate.startsWith(`${repository}@`))
+  return entry?.slice(entry.indexOf('@') + 1)
 }
 
 /** The user an image runs as: its `USER` as written, and the numeric uid when it can be known (undefined: a name not in its /etc/passwd). */

@@ -13,6 +13,8 @@ import {ensurePortFree} from './forward.js'
 import {ProjectState} from './project-state.js'
 import {clusterExists, kindVersion, MIN_KIND_VERSION, nodeContainers, stoppedClusterProblem, stoppedNodes} from './kind.js'
 import {Kube, kubectlClientVersion} from './kube.js'
+import {clusterRegistry, DEFAULT_REGISTRY, inspectContainers, kindNetwork, KNOWN_REGISTRY_CONTAINERS} from './registry.js'
+import {waitForRegistry} from './registry-api.js'
 import {chalk} from './output.js'
 import {installHint, run, ToolNotFoundError} from './runner.js'
 import {versionAtLeast} from './versions.js'
@@ -205,6 +207,8 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
     add('skew', 'kubectl version skew', false, skipped(why))
   }
 
+  add('registry', 'Local registry', false, daemonUp ? await guard(checkRegistry(input, clusterThere), 'registry check') : skipped('needs Docker'))
+
   add('port', `Forward port ${input.forwardPort}`, true, await port)
   add('disk', 'Free disk', !clusterThere, await disk)
   if (clusterThere) {
@@ -214,6 +218,28 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
   }
 
   return {ok: checks.every((check) => !check.required || check.status !== 'fail'), cluster: input.cluster, forwardPort: input.forwardPort, checks}
+}
+
+/**
+ * The local registry (`registry:`): the one the cluster's KEP-1755 ConfigMap names, else a registry
+ * container devkube would reuse. Reported also when devkube.yaml does not turn it on, since `down`
+ * leaves it running and it holds port and disk.
+ */
+async function checkRegistry(input: DoctorInput, clusterThere: boolean): Promise<Outcome> {
+  const settings = input.config?.registry
+  const named = clusterThere ? await clusterRegistry(new Kube(input.cluster)).catch(() => undefined) : undefined
+  if (named) {
+    const answers = await waitForRegistry(named.host, undefined, 2000).then(() => true, () => false)
+    return answers
+      ? ok(`${named.host}, named by the cluster's local-registry-hosting ConfigMap${settings ? '' : ' (unused: `registry:` is off, images are loaded with kind load)'}`)
+      : fail(`${named.host}, named by the cluster's local-registry-hosting ConfigMap, does not answer`, `Start its container (\`docker ps -a\` shows it; \`docker start ${named.hostFromContainerRuntime?.replace(/:\d+$/, '') ?? '<name>'}\`).`)
+  }
+  const candidates = [settings?.name ?? DEFAULT_REGISTRY.name, ...KNOWN_REGISTRY_CONTAINERS]
+  const found = (await inspectContainers([...new Set(candidates)])).find(Boolean)
+  if (!found) return settings ? ok(`none yet (\`devkube up\` starts ${settings.name} on localhost:${settings.port})`) : skipped('off (`registry: true` in devkube.yaml, or `up --registry`, pushes instead of kind load)')
+  if (!found.running) return {status: 'warn', detail: `the container ${found.name} exists but is stopped`, fix: `\`docker start ${found.name}\` (\`devkube up\` starts devkube's own).`}
+  const network = kindNetwork()
+  return ok(`${found.name} on localhost:${found.port}${found.networks.includes(network) ? `, on the "${network}" network` : ''}${settings ? '' : ' (unused: `registry:` is off)'}`)
 }
 
 async function checkPort(input: DoctorInput): Promise<Outcome> {

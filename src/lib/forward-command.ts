@@ -44,7 +44,7 @@ export async function findDeployed(project: Project): Promise<Deployed> {
     namespace: config.namespace,
     environment: config.environment,
     services,
-    actions: {scaffolded: [], clusterCreated: false, imageBuilt: false, imageLoaded: false, applied: [], rolledOut: false, builtServices: [], rolledOutServices: []},
+    actions: {scaffolded: [], clusterCreated: false, imageBuilt: false, imageLoaded: false, imagePushed: false, applied: [], rolledOut: false, builtServices: [], rolledOutServices: []},
     versions: {},
   }
 }

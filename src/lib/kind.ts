@@ -47,8 +47,14 @@ export async function clusterExists(cluster: string): Promise<boolean> {
   return (await listClusters()).includes(cluster)
 }
 
-export function renderClusterConfig(cluster: string): string {
-  return renderTemplate('kind/cluster.yaml', {clusterName: cluster})
+/**
+ * The cluster's kind config; with a local registry, containerd's certs.d is enabled and is devkube's
+ * folder of host entries for the cluster (`certsDir`, see registry.ts).
+ */
+export function renderClusterConfig(cluster: string, registry?: {certsDir: string}): string {
+  if (!registry) return renderTemplate('kind/cluster.yaml', {clusterName: cluster})
+  // A JSON string is a YAML double-quoted scalar: any path reads back as written.
+  return renderTemplate('kind/cluster-registry.yaml', {clusterName: cluster, certsDir: JSON.stringify(registry.certsDir)})
 }
 
 /** The kubeconfig's current-context as kubectl resolves it (KUBECONFIG included), read only to put it back. */
@@ -67,7 +73,14 @@ async function restoreCurrentContext(previous: string | undefined): Promise<void
  * kind makes the new cluster the kubeconfig's current context. devkube never changes which cluster
  * the user's own kubectl talks to, so the previous current-context (or its absence) is put back.
  */
-export async function createCluster(cluster: string, options: {signal?: AbortSignal; onLine?: (line: string) => void} = {}): Promise<void> {
+export interface CreateClusterOptions {
+  signal?: AbortSignal
+  onLine?: (line: string) => void
+  /** Create it wired to the local registry whose host entries are in this folder. */
+  registry?: {certsDir: string}
+}
+
+export async function createCluster(cluster: string, options: CreateClusterOptions = {}): Promise<void> {
   const previousContext = await currentContext()
   try {
     await createClusterAsKindDoes(cluster, options)
@@ -76,9 +89,9 @@ export async function createCluster(cluster: string, options: {signal?: AbortSig
   }
 }
 
-async function createClusterAsKindDoes(cluster: string, options: {signal?: AbortSignal; onLine?: (line: string) => void}): Promise<void> {
+async function createClusterAsKindDoes(cluster: string, options: CreateClusterOptions): Promise<void> {
   const result = await run(['kind', 'create', 'cluster', '--name', cluster, '--config', '-', '--wait', '60s'], {
-    input: renderClusterConfig(cluster),
+    input: renderClusterConfig(cluster, options.registry),
     allowFailure: true,
     signal: options.signal,
     onLine: options.onLine,

@@ -114,7 +114,7 @@ export async function runWatchMode(input: WatchModeInput): Promise<void> {
         // Another `devkube up` in this project may be running: the lock keeps the two apart.
         const lock = acquireLock(project.dir, 'up')
         try {
-          const {deployed: redeployed} = await deploy(project, {...input.deployOptions, rebuild: false}, {mode: 'silent', signal}, redeployPlan())
+          const {deployed: redeployed} = await deploy(project, {...input.deployOptions, rebuild: false}, {mode: 'silent', signal}, redeployPlan(project))
           if (redeployed.actions.rolledOut) input.reconnectForward?.()
           const image = redeployed.services.find((service) => service.name === name)?.image
           return redeployed.actions.builtServices.includes(name) ? `to ${image}` : `(${image} was built before)`

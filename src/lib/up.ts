@@ -13,6 +13,8 @@ import {checkBuildPaths, type AppConfig, type ServiceConfig} from './config.js'
 import {explainRolloutFailure, diagnosePod, diagnosisError, podEvents, type DiagnosisContext} from './diagnose.js'
 import {GENERATED_MARKER} from './detect.js'
 import {buildImage, dockerVersion, imageId, imageUser, pushImage, type ImageUser} from './docker.js'
+import {HOSTS_MOUNTED_LABEL, resolveLocalRegistry, wireRegistry, type LocalRegistry} from './registry.js'
+import {waitForRegistry} from './registry-api.js'
 import {readEnvFiles} from './dotenv.js'
 import {UserError} from './errors.js'
 import {forwardProbePath} from './forward.js'
@@ -52,6 +54,8 @@ export interface UpActions {
   clusterCreated: boolean
   imageBuilt: boolean
   imageLoaded: boolean
+  /** Whether an image was pushed to a registry (a target's, or the local one). */
+  imagePushed: boolean
   applied: string[]
   rolledOut: boolean
   /** The services whose image was built, and those rolled out, by name. */
@@ -153,7 +157,7 @@ const scaffold: Step<UpInput, string[]> = {
 const cluster: Step<UpInput, {created: boolean}> = {
   id: 'cluster',
   title: 'Ensure kind cluster',
-  async run({project}, handle) {
+  async run({project}, handle, outputs) {
     const name = project.config.cluster
     if (await clusterExists(name)) {
       // Listed is not running: a stopped node container (docker stop, a reboot) answers nothing until started.
@@ -168,7 +172,8 @@ const cluster: Step<UpInput, {created: boolean}> = {
       return {created: false}
     }
     try {
-      await createCluster(name, {signal: handle.signal, onLine: (line) => handle.progress(line.trim())})
+      const certsDir = outputs.has(registry) ? outputs.of(registry).certsDir : undefined
+      await createCluster(name, {signal: handle.signal, onLine: (line) => handle.progress(line.trim()), registry: certsDir ? {certsDir} : undefined})
     } finally {
       // A create cut short leaves a half-made cluster that a later `up` would wrongly reuse.
       if (handle.signal.aborted) await deleteCluster(name).catch(() => {})
@@ -176,6 +181,31 @@ const cluster: Step<UpInput, {created: boolean}> = {
     if (handle.signal.aborted) return {created: false}
     handle.detail(`created "${name}"`)
     return {created: true}
+  },
+}
+
+/**
+ * The local registry (`registry:` on kind), found or started before the cluster so that the
+ * cluster's create and the image's build and push can run at once. An existing cluster is asked
+ * first (its KEP-1755 ConfigMap); a stopped one is started here, since its API is needed to ask.
+ */
+const registry: Step<UpInput, LocalRegistry> = {
+  id: 'registry',
+  title: 'Ensure local registry',
+  async run({project}, handle) {
+    const name = project.config.cluster
+    const exists = await clusterExists(name)
+    let hostsMounted = false
+    if (exists) {
+      const stopped = stoppedNodes(await nodeContainers(name))
+      if (stopped.length > 0) await startNodes(name, stopped, handle.signal)
+      const nodes = await project.kube.getJson<{items: KubeObject[]}>(['nodes'], undefined, true)
+      hostsMounted = (nodes?.items ?? []).some((node) => node.metadata.labels?.[HOSTS_MOUNTED_LABEL] === 'mounted')
+    }
+    const found = await resolveLocalRegistry(project.kube, project.config.registry!, {exists, hostsMounted}, handle.signal)
+    const how = {cluster: `the cluster's registry`, running: `reusing ${found.container}`, created: `started ${found.container}`}[found.origin]
+    handle.detail(`${found.host} (${how})`)
+    return found
   },
 }
 
@@ -253,21 +283,42 @@ const contextGuard: Step<UpInput, void> = {
   },
 }
 
-/** A target's images: pushed to its registry under their content tag, referred to by digest. */
-const push: Step<UpInput, {images: Array<{service: string; reference: string}>}> = {
+/**
+ * The built images pushed to the registry the cluster pulls from: a target's registry, or the local
+ * registry on kind. Under their content tag, referred to by digest; an image the registry already
+ * holds is not pushed again.
+ */
+const push: Step<UpInput, {images: Array<{service: string; reference: string}>; pushed: string[]}> = {
   id: 'push',
   title: 'Push image to the registry',
   async run({project}, handle, outputs) {
-    const target = project.target!
-    const pushed: Array<{service: string; reference: string}> = []
-    for (const image of outputs.of(images)) {
-      // devkube.local/<name>:<content hash> → <registry>/<name>:<content hash>, never :latest.
-      const [repository, tag] = [image.tag.slice(0, image.tag.lastIndexOf(':')), image.tag.slice(image.tag.lastIndexOf(':') + 1)]
-      const reference = await pushImage(image.tag, targetRepository(target, repository.split('/').at(-1)!), tag, handle.signal)
-      pushed.push({service: image.service, reference})
-    }
-    handle.detail(pushed.map((entry) => entry.reference).join(', '))
-    return {images: pushed}
+    const local = outputs.has(registry) ? outputs.of(registry) : undefined
+    // A registry container started by this run may still be starting (its start overlaps the build).
+    if (local) await waitForRegistry(local.host, handle.signal)
+    const repositoryFor = (name: string) => (local ? `${local.host}/${name}` : targetRepository(project.target!, name))
+    const results = await Promise.all(
+      outputs.of(images).map(async (image) => {
+        // devkube.local/<name>:<content hash> → <registry>/<name>:<content hash>, never :latest.
+        const [repository, tag] = [image.tag.slice(0, image.tag.lastIndexOf(':')), image.tag.slice(image.tag.lastIndexOf(':') + 1)]
+        const {reference, pushed} = await pushImage(image.tag, repositoryFor(repository.split('/').at(-1)!), tag, handle.signal)
+        return {service: image.service, reference, pushed}
+      }),
+    )
+    const sent = results.filter((result) => result.pushed)
+    if (sent.length === 0) handle.skip(`the registry has ${results.length === 1 ? 'it' : 'every image'}`)
+    else handle.detail(sent.map((entry) => entry.reference).join(', '))
+    return {images: results.map(({service, reference}) => ({service, reference})), pushed: sent.map((entry) => entry.service)}
+  },
+}
+
+/** After the cluster is up: the local registry joined to the kind network and named in the ConfigMap. */
+const wire: Step<UpInput, void> = {
+  id: 'wire',
+  title: 'Wire the registry into the cluster',
+  async run({project}, handle, outputs) {
+    const done = await wireRegistry(project.kube, outputs.of(registry))
+    if (done.length === 0) handle.skip('already wired')
+    else handle.detail(done.join(', '))
   },
 }
 
@@ -301,7 +352,8 @@ const load: Step<UpInput, {loaded: string[]}> = {
   id: 'load',
   title: 'Load image into kind',
   async run({project}, handle, outputs) {
-    const serviceImages = outputs.of(images)
+    // With a registry the built images were pushed: only stock images are loaded here.
+    const serviceImages = outputs.has(push) ? [] : outputs.of(images)
     // Stock and backing images went in early when the plan has the backing lane (backingLoad).
     const stock = outputs.has(backingLoad) ? [] : await localStockImages(project)
     return loadMissing(project, serviceImages.filter((image) => image.built).map((image) => image.tag), [...serviceImages.filter((image) => !image.built).map((image) => image.tag), ...stock], handle)
@@ -377,9 +429,10 @@ export interface RenderedService {
 }
 
 /**
- * What the apply step did: kubectl's lines, and the workloads it held back because they depend (directly or through
- * others) on a Job that has not completed yet. The rollout applies those once the Job has (compose's
- * `service_completed_successfully`): a web server never starts against a database its migration has not run on.
+ * What the apply step did: kubectl's lines, and the workloads it held back (deferredWorkloads): Jobs that wait for
+ * their dependencies, and what depends on a Job that has not completed yet. The rollout applies each in its wave
+ * (compose's `service_healthy` and `service_completed_successfully`): a web server never starts against a database
+ * its migration has not run on, and the migration never runs against a database that is not up.
  */
 interface Applied {
   services: RenderedService[]
@@ -466,7 +519,7 @@ async function applyWhenChanged(kube: Kube, namespace: string, namespaceExists: 
   }
   const held = new Set([...deferred.values()].flat())
   const lines = await kube.apply(held.size === 0 ? desired.yaml : objectsYaml(desired.objects.filter((object) => !held.has(object))))
-  handle.detail(summarizeApply(lines) + (held.size > 0 ? `; ${[...deferred.keys()].join(', ')} after ${held.size === 1 ? 'the job it waits for' : 'the jobs they wait for'}` : ''))
+  handle.detail(summarizeApply(lines) + (held.size > 0 ? `; ${[...deferred.keys()].join(', ')} once what ${held.size === 1 ? 'it waits for is' : 'they wait for are'} ready` : ''))
   return {services, applied: lines.filter((line) => !line.endsWith(' unchanged')), deferred}
 }
 
@@ -478,8 +531,10 @@ function objectsYaml(objects: KubeObject[]): string {
 }
 
 /**
- * The workloads of services that depend, directly or through others, on a Job that has yet to complete (new,
- * changed, failed, or still running): by service, the objects the rollout applies once that Job has completed.
+ * What the rollout applies in its wave instead of the apply step, by service: a Job yet to run (new, changed, failed)
+ * that depends on other services, which starts only once they are ready (a migration has a retry or two, not the
+ * minute a database may take to initialise); and the workloads of services that depend, directly or through
+ * others, on a Job yet to complete. A no-change `up` (every Job completed and unchanged) holds nothing back.
  */
 function deferredWorkloads(services: RenderedService[], objects: KubeObject[], replaced: string[], live: KubeObject[]): Map<string, KubeObject[]> {
   const done = new Set(live.filter((object) => object.kind === 'Job' && jobState(object as Job) === 'Complete' && !replaced.includes(object.metadata.name)).map((object) => object.metadata.name))
@@ -492,7 +547,8 @@ function deferredWorkloads(services: RenderedService[], objects: KubeObject[], r
   }
   const deferred = new Map<string, KubeObject[]>()
   for (const service of services) {
-    if (!waits(service.config.name)) continue
+    const jobWithDependencies = pendingJobs.has(service.config.name) && service.config.dependsOn.length > 0
+    if (!jobWithDependencies && !waits(service.config.name)) continue
     deferred.set(service.config.name, objects.filter((object) => object.kind === service.workload.kind && object.metadata.name === service.workload.name))
   }
   return deferred
@@ -557,19 +613,22 @@ export function rolloutWaves<T extends {config: {name: string; dependsOn: string
   return waves
 }
 
-const rollout: Step<UpInput, {rolledOut: string[]}> = {
+/** `applied`: kubectl's lines for the workloads the apply step held back and the rollout applied in their wave. */
+const rollout: Step<UpInput, {rolledOut: string[]; applied: string[]}> = {
   id: 'rollout',
   title: 'Wait for rollout',
   async run(input, handle, outputs) {
     const {services, deferred} = outputs.of(apply)
     const applied = [...outputs.of(apply).applied]
+    const appliedHere: string[] = []
     const rolledOut: string[] = []
     for (const wave of rolloutWaves(services)) {
       // What waited for a Job goes in now: every service of the waves before this one is ready (each Job completed).
       const held = wave.flatMap((service) => deferred.get(service.config.name) ?? [])
       if (held.length > 0) {
-        const lines = await input.project.kube.apply(objectsYaml(held))
-        applied.push(...lines.filter((line) => !line.endsWith(' unchanged')))
+        const lines = (await input.project.kube.apply(objectsYaml(held))).filter((line) => !line.endsWith(' unchanged'))
+        applied.push(...lines)
+        appliedHere.push(...lines)
       }
       // One failing service stops the others of its wave at once: its diagnosis is what the user needs.
       const controller = new AbortController()
@@ -588,11 +647,11 @@ const rollout: Step<UpInput, {rolledOut: string[]}> = {
       } finally {
         handle.signal.removeEventListener('abort', abort)
       }
-      if (handle.signal.aborted) return {rolledOut}
+      if (handle.signal.aborted) return {rolledOut, applied: appliedHere}
     }
     if (rolledOut.length === 0) handle.skip('already rolled out')
     else handle.detail(`${rolledOut.length === 1 ? services.find((service) => service.config.name === rolledOut[0])!.workload.name : rolledOut.join(', ')} ready`)
-    return {rolledOut}
+    return {rolledOut, applied: appliedHere}
   },
 }
 
@@ -734,15 +793,20 @@ export function upPlan(project?: Project): PlanItem<UpInput>[] {
   // A target: no kind cluster to create and no load; the images go through its registry instead.
   if (project?.target) return [preflight, scaffold, images, contextGuard, push, apply, rollout]
   // Backing services start in a lane beside the builds, as soon as the cluster is there.
-  if (project && !isSingleApp(project) && earlyBacking(project).length > 0) {
-    const lane = {id: 'backing', title: 'Cluster and backing services', steps: [cluster, contextGuard, backingLoad, backingApply]}
-    return [preflight, scaffold, {id: 'prepare', title: 'Cluster, backing services and images', concurrent: [lane, images]}, load, apply, rollout]
+  const backingLane = project && !isSingleApp(project) && earlyBacking(project).length > 0 ? {id: 'backing', title: 'Cluster and backing services', steps: [cluster, contextGuard, backingLoad, backingApply]} : undefined
+  if (project?.config.registry) {
+    // The registry first (seconds at most), then the cluster's create beside the build and push:
+    // rollout waits on both, and no image copy sits after the create (issue 12).
+    const buildPush = {id: 'build-push', title: 'Build and push images', steps: [images, push]}
+    return [preflight, scaffold, registry, {id: 'prepare', title: 'Cluster and images', concurrent: [backingLane ?? cluster, buildPush]}, ...(backingLane ? [] : [contextGuard]), wire, load, apply, rollout]
   }
+  if (backingLane) return [preflight, scaffold, {id: 'prepare', title: 'Cluster, backing services and images', concurrent: [backingLane, images]}, load, apply, rollout]
   return [preflight, scaffold, {id: 'prepare', title: 'Cluster and image', concurrent: [cluster, images]}, contextGuard, load, apply, rollout]
 }
 
 /** `up --watch` after a change that needs a new image: the same idempotent steps, minus the set-up. */
-export function redeployPlan(): PlanItem<UpInput>[] {
+export function redeployPlan(project?: Project): PlanItem<UpInput>[] {
+  if (project?.config.registry) return [registry, images, push, load, apply, rollout]
   return [images, load, apply, rollout]
 }
 
@@ -752,7 +816,7 @@ export async function deploy(project: Project, options: DeployOptions, run: {mod
   const steps = await runPlan(plan ?? upPlan(project), {project, options}, {...run, outputs})
   const serviceImages = outputs.of(images)
   const {services, applied} = outputs.of(apply)
-  const {rolledOut} = outputs.of(rollout)
+  const {rolledOut, applied: appliedInWaves} = outputs.of(rollout)
   const loaded = [load, backingLoad].flatMap((step) => (outputs.has(step) ? outputs.of(step).loaded : []))
   const tags = new Map(serviceImages.map((image) => [image.service, image.tag]))
   if (outputs.has(push)) for (const entry of outputs.of(push).images) tags.set(entry.service, entry.reference)
@@ -780,7 +844,8 @@ export async function deploy(project: Project, options: DeployOptions, run: {mod
       clusterCreated: outputs.has(cluster) && outputs.of(cluster).created,
       imageBuilt: serviceImages.some((image) => image.built),
       imageLoaded: loaded.length > 0,
-      applied,
+      imagePushed: outputs.has(push) && outputs.of(push).pushed.length > 0,
+      applied: [...applied, ...appliedInWaves],
       rolledOut: rolledOut.length > 0,
       builtServices: serviceImages.filter((image) => image.built).map((image) => image.service),
       rolledOutServices: rolledOut,

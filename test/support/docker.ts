@@ -48,6 +48,9 @@ export const STANDIN_BACKING_IMAGES = {
   mariadb: 'devkube-standin/mariadb:11',
 } as const satisfies Partial<Record<BackingEngine, string>>
 
+/** The stand-in of `registry:2` (Debian's docker-registry), for `registry: {image: ...}` in devkube.yaml. */
+export const STANDIN_REGISTRY_IMAGE = 'devkube-standin/registry:2'
+
 export function backingImageForTests(engine: keyof typeof STANDIN_BACKING_IMAGES): string | undefined {
   return process.env.DEVKUBE_TEST_BASE_IMAGES === 'official' ? undefined : STANDIN_BACKING_IMAGES[engine]
 }

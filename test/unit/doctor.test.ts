@@ -22,6 +22,8 @@ function healthyRunner(options: {clusters?: string[]; serverVersion?: string} = 
     .when('kubectl config view', {stdout: JSON.stringify({contexts: [{name: 'kind-devkube', context: {cluster: 'kind-devkube'}}], clusters: [{name: 'kind-devkube', cluster: {server: SERVER}}]})})
     .when('kubectl --context kind-devkube version', {stdout: JSON.stringify({clientVersion: {gitVersion: 'v1.32.4'}, serverVersion: {gitVersion: options.serverVersion ?? 'v1.32.2'}})})
     .when('ss', {stdout: ''})
+    .when('docker inspect', {exitCode: 1, stderr: 'Error: No such container: devkube-registry'})
+    .when('kubectl --context kind-devkube --namespace kube-public get configmap', {exitCode: 1, stderr: 'Error from server (NotFound): configmaps "local-registry-hosting" not found'})
 }
 
 function check(report: DoctorReport, id: string) {
@@ -49,6 +51,12 @@ describe('devkube doctor', () => {
     chalk.level = previousLevel
   })
 
+  it('reports the local registry devkube would reuse, though `down` left it running and registry: is off', async () => {
+    restore = setRunner(healthyRunner().when('docker inspect', {exitCode: 1, stdout: '/kind-registry|true|{"5000/tcp":[{"HostIp":"127.0.0.1","HostPort":"5001"}]}|{"bridge":{},"kind":{}}\n'}))
+    const report = await runDoctor(input)
+    expect(check(report, 'registry')).toMatchObject({status: 'ok', detail: 'kind-registry on localhost:5001, on the "kind" network (unused: `registry:` is off)'})
+  })
+
   it('passes on a machine with everything in place, and checks the existing cluster too', async () => {
     restore = setRunner(healthyRunner())
     const report = await runDoctor(input)
@@ -63,6 +71,7 @@ describe('devkube doctor', () => {
       ['cluster', 'ok'],
       ['context', 'ok'],
       ['skew', 'ok'],
+      ['registry', 'skip'],
       ['port', 'ok'],
       ['disk', 'ok'],
     ])

@@ -129,8 +129,37 @@ function validateConfig(config, name) {
     }
   }
   if (!nodes.some((n) => (n.role ?? 'control-plane') === 'control-plane')) errors.push('must have at least one control-plane node')
+  for (const node of nodes) {
+    for (const mount of node.extraMounts ?? []) {
+      // kind validates only the port mappings; a bad mount is Docker's refusal of the node's `docker run` (below).
+      if (!mount.containerPath) errors.push('invalid extraMount: containerPath is required')
+    }
+  }
   if (errors.length === 1) throw err(`failed to create cluster: ${errors[0]}`)
   if (errors.length > 1) throw err(`failed to create cluster: [${errors.join(', ')}]`)
+}
+
+/**
+ * kind puts its nodes on the docker network `kind` (KIND_EXPERIMENTAL_DOCKER_NETWORK names another), made by
+ * the first create and never removed by delete: a registry container joins it to be reached by name.
+ */
+async function ensureKindNetwork() {
+  const network = process.env.KIND_EXPERIMENTAL_DOCKER_NETWORK || 'kind'
+  if ((await docker(['network', 'inspect', network])).code === 0) return
+  const created = await docker(['network', 'create', '-d=bridge', '-o', 'com.docker.network.bridge.enable_ip_masquerade=true', network])
+  if (created.code !== 0 && !/already exists/.test(created.stderr)) throw commandError('failed to create cluster: failed to ensure docker network: ', ['docker', 'network', 'create', network], created)
+}
+
+/** The node's `docker run` refuses a bind mount whose host path does not exist, as Docker does. */
+function checkMounts(config, name, image) {
+  for (const node of config.nodes ?? []) {
+    for (const mount of node.extraMounts ?? []) {
+      const hostPath = path.resolve(mount.hostPath ?? '')
+      if (fs.existsSync(hostPath)) continue
+      const argv = ['docker', 'run', '--name', `${name}-control-plane`, '--volume', `${hostPath}:${mount.containerPath}${mount.readOnly ? ':ro' : ''}`, image]
+      throw commandError('failed to create cluster: ', argv, {code: 125, stdout: '', stderr: `docker: Error response from daemon: invalid mount config for type "bind": bind source path does not exist: ${hostPath}.\nSee 'docker run --help'.`})
+    }
+  }
 }
 
 function freePort() {
@@ -175,6 +204,8 @@ async function createCluster(args) {
   try {
     if (readCluster(name)) throw err(`failed to create cluster: node(s) already exist for a cluster with the name "${name}"`)
     const port = config.networking?.apiServerPort && config.networking.apiServerPort > 0 ? config.networking.apiServerPort : await freePort()
+    await ensureKindNetwork()
+    checkMounts(config, name, image)
     const state = newClusterState(name, port)
     state.nodeImage = image
     state.config = config
@@ -378,6 +409,21 @@ function clusterNodesOrFail(name, nodesFlag) {
   return node
 }
 
+/**
+ * DEVKUBE_FAKE_LOAD_COPY=1 (the benchmarks): the bytes move as kind moves them, the whole image streamed out
+ * of Docker by `docker save` and written to disk once (kind then also imports and unpacks it in the node, so
+ * this is a lower bound of a real load's cost). Without it a load costs only the simulated latency.
+ */
+async function copyImagesOut(images) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-kind-load-'))
+  try {
+    const saved = await docker(['save', '-o', path.join(dir, 'images.tar'), ...images], {timeoutMs: 600_000})
+    if (saved.code !== 0) throw commandError('failed to load image: ', ['docker', 'save', ...images], saved)
+  } finally {
+    fs.rmSync(dir, {recursive: true, force: true})
+  }
+}
+
 async function loadDockerImage(args) {
   const {flags, positional} = parseFlags(args, {name: 'string', n: 'string', nodes: 'string'})
   if (!positional.length) throw err('requires at least 1 arg(s), only received 0')
@@ -406,6 +452,7 @@ async function loadDockerImage(args) {
   })
   if (!toLoad.length) return 0
   await simulateLatency('load')
+  if (process.env.DEVKUBE_FAKE_LOAD_COPY === '1') await copyImagesOut(toLoad.map((i) => images[i]))
   if (containerdStore) {
     // kind's `docker save` writes the whole index; `ctr images import --all-platforms` misses the other
     // platforms' blobs (kind #3795). Only `docker save --platform` + `kind load image-archive` works.

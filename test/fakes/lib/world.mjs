@@ -512,7 +512,7 @@ function imageProblem(state, container) {
   const repoPath = ref.slice(host.length + 1).split(/[:@]/)[0]
   const tag = ref.includes('@') ? ref.split('@')[1] : ref.slice(ref.lastIndexOf(':') + 1)
   if (/^(localhost|127\.0\.0\.1)(:\d+)?$/.test(host)) {
-    const pulled = pullFromLocalRegistry(state, image, ref)
+    const pulled = pullThroughHostsToml(state, image, ref, host, repoPath, tag) ?? pullFromLocalRegistry(state, image, ref)
     if (pulled.ok) return undefined
     return {pull: true, message: `failed to pull and unpack image "${ref}": failed to resolve reference "${ref}": ${pulled.reason}`}
   }
@@ -523,7 +523,57 @@ function imageProblem(state, container) {
   return {pull: true, message: `failed to pull and unpack image "${ref}": ${cause}`}
 }
 
-/** `docker pull` from a registry on this machine; the pulled image becomes the node's, by its ID. */
+/**
+ * containerd's registry host config (certs.d/<host>/hosts.toml, https://github.com/containerd/containerd/blob/main/docs/hosts.md)
+ * for a cluster whose node has a certs.d folder mounted: CRI reads it when `config_path` is set (the
+ * containerdConfigPatches of kind's Local Registry guide; kind v0.27 node images set it themselves), at every pull.
+ * Inside the node `localhost` is the node: a localhost:<port> image is reachable only through a `[host."http://NAME:PORT"]`
+ * entry whose NAME is a running container on the kind network. The fake pulls through that container's published
+ * port, as the node would through its name. Undefined: the cluster has no certs.d mount (the older shortcut applies).
+ */
+function pullThroughHostsToml(state, image, ref, host, repoPath, tag) {
+  const config = state.config ?? {}
+  const patched = (config.containerdConfigPatches ?? []).some((patch) => /config_path\s*=\s*"\/etc\/containerd\/certs\.d"/.test(patch))
+  const configPath = patched || (state.nodeImage ?? NODE_IMAGE) === NODE_IMAGE
+  const mounts = (config.nodes ?? []).flatMap((node) => node.extraMounts ?? []).filter((mount) => mount.containerPath?.replace(/\/+$/, '') === '/etc/containerd/certs.d')
+  if (mounts.length === 0) return undefined
+  const refused = `failed to do request: Head "https://${host}/v2/${repoPath}/manifests/${tag}": dial tcp 127.0.0.1:${host.split(':')[1] ?? 443}: connect: connection refused`
+  if (!configPath) return {ok: false, reason: refused}
+  let toml
+  try {
+    toml = fs.readFileSync(path.join(mounts[0].hostPath, host, 'hosts.toml'), 'utf8')
+  } catch {
+    return {ok: false, reason: refused}
+  }
+  const endpoints = [...toml.matchAll(/^\s*\[host\."(https?):\/\/([^":\/]+):?(\d+)?[^"]*"\]/gm)].map(([, scheme, name, port]) => ({scheme, name, port: Number(port ?? (scheme === 'http' ? 80 : 443))}))
+  if (endpoints.length === 0) return {ok: false, reason: refused}
+  const network = process.env.KIND_EXPERIMENTAL_DOCKER_NETWORK || 'kind'
+  let reason = refused
+  for (const endpoint of endpoints) {
+    const request = `Head "${endpoint.scheme}://${endpoint.name}:${endpoint.port}/v2/${repoPath}/manifests/${tag}"`
+    const inspect = spawnSync('docker', ['inspect', '--type', 'container', '--format', '{{.State.Running}}|{{json .NetworkSettings.Networks}}|{{json .NetworkSettings.Ports}}', endpoint.name], {encoding: 'utf8'})
+    const [running, networks, ports] = inspect.status === 0 ? inspect.stdout.trim().split('|') : []
+    if (inspect.status !== 0 || running !== 'true' || !(network in (JSON.parse(networks) ?? {}))) {
+      reason = `failed to do request: ${request}: dial tcp: lookup ${endpoint.name} on 127.0.0.11:53: no such host`
+      continue
+    }
+    const published = (JSON.parse(ports) ?? {})[`${endpoint.port}/tcp`]?.find((binding) => binding.HostIp === '127.0.0.1' || binding.HostIp === '0.0.0.0')
+    if (!published) unsupportedPull(`a registry container (${endpoint.name}) that does not publish :${endpoint.port} on 127.0.0.1`)
+    if (endpoint.scheme === 'https') unsupportedPull(`an https registry host entry (${endpoint.name})`)
+    const viaHost = `127.0.0.1:${published.HostPort}/${ref.slice(host.length + 1)}`
+    const pulled = pullFromLocalRegistry(state, viaHost, ref)
+    if (pulled.ok) return pulled
+    reason = pulled.reason
+  }
+  return {ok: false, reason}
+}
+
+function unsupportedPull(what) {
+  process.stderr.write(`fake kubectl: unsupported: pulling through ${what}\n`)
+  process.exit(2)
+}
+
+/** `docker pull` from a registry on this machine; the pulled image becomes the node's (under `ref`), by its ID. */
 function pullFromLocalRegistry(state, image, ref) {
   const pull = spawnSync('docker', ['pull', '--quiet', image], {encoding: 'utf8', timeout: 120_000})
   if (pull.status !== 0) return {ok: false, reason: (pull.stderr || pull.stdout || 'pull failed').trim().split('\n').at(-1).replace(/^Error response from daemon: /, '')}
