@@ -429,9 +429,10 @@ export interface RenderedService {
 }
 
 /**
- * What the apply step did: kubectl's lines, and the workloads it held back because they depend (directly or through
- * others) on a Job that has not completed yet. The rollout applies those once the Job has (compose's
- * `service_completed_successfully`): a web server never starts against a database its migration has not run on.
+ * What the apply step did: kubectl's lines, and the workloads it held back (deferredWorkloads): Jobs that wait for
+ * their dependencies, and what depends on a Job that has not completed yet. The rollout applies each in its wave
+ * (compose's `service_healthy` and `service_completed_successfully`): a web server never starts against a database
+ * its migration has not run on, and the migration never runs against a database that is not up.
  */
 interface Applied {
   services: RenderedService[]
@@ -518,7 +519,7 @@ async function applyWhenChanged(kube: Kube, namespace: string, namespaceExists: 
   }
   const held = new Set([...deferred.values()].flat())
   const lines = await kube.apply(held.size === 0 ? desired.yaml : objectsYaml(desired.objects.filter((object) => !held.has(object))))
-  handle.detail(summarizeApply(lines) + (held.size > 0 ? `; ${[...deferred.keys()].join(', ')} after ${held.size === 1 ? 'the job it waits for' : 'the jobs they wait for'}` : ''))
+  handle.detail(summarizeApply(lines) + (held.size > 0 ? `; ${[...deferred.keys()].join(', ')} once what ${held.size === 1 ? 'it waits for is' : 'they wait for are'} ready` : ''))
   return {services, applied: lines.filter((line) => !line.endsWith(' unchanged')), deferred}
 }
 
@@ -530,8 +531,10 @@ function objectsYaml(objects: KubeObject[]): string {
 }
 
 /**
- * The workloads of services that depend, directly or through others, on a Job that has yet to complete (new,
- * changed, failed, or still running): by service, the objects the rollout applies once that Job has completed.
+ * What the rollout applies in its wave instead of the apply step, by service: a Job yet to run (new, changed, failed)
+ * that depends on other services, which starts only once they are ready (a migration has a retry or two, not the
+ * minute a database may take to initialise); and the workloads of services that depend, directly or through
+ * others, on a Job yet to complete. A no-change `up` (every Job completed and unchanged) holds nothing back.
  */
 function deferredWorkloads(services: RenderedService[], objects: KubeObject[], replaced: string[], live: KubeObject[]): Map<string, KubeObject[]> {
   const done = new Set(live.filter((object) => object.kind === 'Job' && jobState(object as Job) === 'Complete' && !replaced.includes(object.metadata.name)).map((object) => object.metadata.name))
@@ -544,7 +547,8 @@ function deferredWorkloads(services: RenderedService[], objects: KubeObject[], r
   }
   const deferred = new Map<string, KubeObject[]>()
   for (const service of services) {
-    if (!waits(service.config.name)) continue
+    const jobWithDependencies = pendingJobs.has(service.config.name) && service.config.dependsOn.length > 0
+    if (!jobWithDependencies && !waits(service.config.name)) continue
     deferred.set(service.config.name, objects.filter((object) => object.kind === service.workload.kind && object.metadata.name === service.workload.name))
   }
   return deferred
@@ -609,19 +613,22 @@ export function rolloutWaves<T extends {config: {name: string; dependsOn: string
   return waves
 }
 
-const rollout: Step<UpInput, {rolledOut: string[]}> = {
+/** `applied`: kubectl's lines for the workloads the apply step held back and the rollout applied in their wave. */
+const rollout: Step<UpInput, {rolledOut: string[]; applied: string[]}> = {
   id: 'rollout',
   title: 'Wait for rollout',
   async run(input, handle, outputs) {
     const {services, deferred} = outputs.of(apply)
     const applied = [...outputs.of(apply).applied]
+    const appliedHere: string[] = []
     const rolledOut: string[] = []
     for (const wave of rolloutWaves(services)) {
       // What waited for a Job goes in now: every service of the waves before this one is ready (each Job completed).
       const held = wave.flatMap((service) => deferred.get(service.config.name) ?? [])
       if (held.length > 0) {
-        const lines = await input.project.kube.apply(objectsYaml(held))
-        applied.push(...lines.filter((line) => !line.endsWith(' unchanged')))
+        const lines = (await input.project.kube.apply(objectsYaml(held))).filter((line) => !line.endsWith(' unchanged'))
+        applied.push(...lines)
+        appliedHere.push(...lines)
       }
       // One failing service stops the others of its wave at once: its diagnosis is what the user needs.
       const controller = new AbortController()
@@ -640,11 +647,11 @@ const rollout: Step<UpInput, {rolledOut: string[]}> = {
       } finally {
         handle.signal.removeEventListener('abort', abort)
       }
-      if (handle.signal.aborted) return {rolledOut}
+      if (handle.signal.aborted) return {rolledOut, applied: appliedHere}
     }
     if (rolledOut.length === 0) handle.skip('already rolled out')
     else handle.detail(`${rolledOut.length === 1 ? services.find((service) => service.config.name === rolledOut[0])!.workload.name : rolledOut.join(', ')} ready`)
-    return {rolledOut}
+    return {rolledOut, applied: appliedHere}
   },
 }
 
@@ -809,7 +816,7 @@ export async function deploy(project: Project, options: DeployOptions, run: {mod
   const steps = await runPlan(plan ?? upPlan(project), {project, options}, {...run, outputs})
   const serviceImages = outputs.of(images)
   const {services, applied} = outputs.of(apply)
-  const {rolledOut} = outputs.of(rollout)
+  const {rolledOut, applied: appliedInWaves} = outputs.of(rollout)
   const loaded = [load, backingLoad].flatMap((step) => (outputs.has(step) ? outputs.of(step).loaded : []))
   const tags = new Map(serviceImages.map((image) => [image.service, image.tag]))
   if (outputs.has(push)) for (const entry of outputs.of(push).images) tags.set(entry.service, entry.reference)
@@ -838,7 +845,7 @@ export async function deploy(project: Project, options: DeployOptions, run: {mod
       imageBuilt: serviceImages.some((image) => image.built),
       imageLoaded: loaded.length > 0,
       imagePushed: outputs.has(push) && outputs.of(push).pushed.length > 0,
-      applied,
+      applied: [...applied, ...appliedInWaves],
       rolledOut: rolledOut.length > 0,
       builtServices: serviceImages.filter((image) => image.built).map((image) => image.service),
       rolledOutServices: rolledOut,

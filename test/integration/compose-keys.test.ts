@@ -73,6 +73,11 @@ ${db ? `    image: ${db}\n` : ''}`,
     expect(up.code, `${up.stdout}\n${up.error}`).toBe(0)
     const job = JSON.parse((await kubectl('get', 'job', 'migrate', '-o', 'json')).stdout) as {status: {succeeded?: number; conditions?: Array<{type: string; status: string}>}}
     expect(job.status.conditions?.find((condition) => condition.type === 'Complete')?.status).toBe('True')
+    // The job ran only once db was ready (a migration must not meet a database still initialising).
+    const [db] = await pods('app.kubernetes.io/name=db')
+    const [migrate] = await pods('app.kubernetes.io/name=migrate')
+    const dbReady = (db as unknown as {status: {conditions: Array<{type: string; lastTransitionTime: string}>}}).status.conditions.find((condition) => condition.type === 'Ready')!.lastTransitionTime
+    expect(Date.parse(migrate.metadata.creationTimestamp)).toBeGreaterThanOrEqual(Date.parse(dbReady))
     // Web's command exits 7 when the job's file is missing: no restart means it started after the job finished.
     const [web] = await pods('app.kubernetes.io/name=web')
     expect(web.status.containerStatuses?.[0].restartCount).toBe(0)
