@@ -260,11 +260,16 @@ export async function buildTestHttpImage(tag: string, options: TestHttpImageOpti
         "const http = require('http')",
         `const port = Number(process.env.PORT || ${options.port ?? 8080})`,
         "console.log('listening on ' + port)",
-        "console.error('stderr says hi')",
-        'http.createServer((req, res) => {',
-        "  if (req.url === '/crash') { res.end('bye'); process.exit(3) }",
-        `  res.end((process.env.GREETING || ${body}) + '\\n')`,
-        '}).listen(port)',
+        // Docker copies a container's stdout and stderr in two goroutines, so lines written to both at the same
+        // moment reach the log in either order (as with the kubelet's CRI log). The gap keeps the order the tests
+        // read stable on a loaded machine, and the server listens only after both lines are out.
+        'setTimeout(() => {',
+        "  console.error('stderr says hi')",
+        '  http.createServer((req, res) => {',
+        "    if (req.url === '/crash') { res.end('bye'); process.exit(3) }",
+        `    res.end((process.env.GREETING || ${body}) + '\\n')`,
+        '  }).listen(port)',
+        '}, 300)',
         '',
       ].join('\n'),
     )
