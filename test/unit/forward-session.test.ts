@@ -14,11 +14,16 @@ import type {Deployed, DeployedService} from '../../src/lib/up.js'
 import {FakeRunner} from '../support/fake-runner.js'
 
 async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const {port} = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
+  return (await freePorts(1))[0]
+}
+
+/** Distinct free ports: all are held open until each is known, so two calls cannot hand out the same port. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({length: count}, () => net.createServer())
+  await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))))
+  const ports = servers.map((server) => (server.address() as net.AddressInfo).port)
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))))
+  return ports
 }
 
 function service(name: string, port: number | undefined, extra: Partial<DeployedService> = {}): DeployedService {
@@ -69,7 +74,7 @@ describe('forward sessions', () => {
   })
 
   it('runs one port-forward per service in this process, records itself for a re-run, and a stop removes both', async () => {
-    const [webPort, dbPort] = [await freePort(), await freePort()]
+    const [webPort, dbPort] = await freePorts(2)
     const plan = forwardPlanOf(deployed(dir, [service('web', 8080, {localPort: webPort}), service('db', 5432, {localPort: dbPort})]))
     const state = stateOf({projectDir: dir, environment: 'dev'})
     const session = await startForegroundForward(state, plan)
