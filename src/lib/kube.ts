@@ -117,7 +117,11 @@ export function kubectlError(result: RunResult, cluster: string, targetContext?:
       hint: `Check that Docker is running and the cluster's node container is up (\`docker ps --filter label=io.x-k8s.kind.cluster=${cluster}\`); \`devkube down --cluster\` then \`devkube up\` recreates it.`,
     })
   }
-  const message = (/^(Error from server.*|error: .*)$/m.exec(output)?.[1] ?? output.split('\n').at(-1) ?? 'kubectl failed').trim()
+  // kubectl says why on stderr; stdout holds what went well before it (`apply`: "secret/x unchanged"), so a
+  // reason without kubectl's usual prefix (`The Job "migrate" is invalid: …`) is stderr's first line that is not
+  // a warning, not output's last.
+  const reason = /^(Error from server.*|error: .*)$/m.exec(output)?.[1] ?? result.stderr.split('\n').find((line) => line.trim() !== '' && !line.startsWith('Warning:')) ?? result.stdout.trim().split('\n').at(-1)
+  const message = (reason || 'kubectl failed').trim()
   return new UserError(`kubectl failed: ${message}`, {hint: `The command was: ${result.argv.join(' ')}`})
 }
 
