@@ -9,6 +9,7 @@ import {UserError} from './errors.js'
 import type {Kube, KubeObject, Pod} from './kube.js'
 import {APPLIED_HASH_ANNOTATION} from './manifests.js'
 import {redact} from './secrets.js'
+import {abortableSleep} from './sleep.js'
 
 export type JobState = 'Complete' | 'Failed' | 'Running'
 
@@ -88,7 +89,7 @@ export async function waitForJob(kube: Kube, namespace: string, name: string, op
         hint: `\`devkube logs ${name}\` shows what it is doing; raise --timeout if it is just slow.`,
       })
     }
-    await sleep(JOB_CHECK_INTERVAL_MS, options.signal)
+    await abortableSleep(JOB_CHECK_INTERVAL_MS, options.signal)
   }
 }
 
@@ -109,17 +110,5 @@ export async function jobFailure(kube: Kube, namespace: string, job: Job, pods: 
   const lastLine = logs.split('\n').filter((line) => line.trim()).at(-1)
   return new UserError(`The job ${name} failed: ${how}${attempts > 1 ? ` on each of ${attempts} attempts` : ''}${lastLine ? `; its last line: ${lastLine.trim()}` : ''}.`, {
     hint: [`Fix it and run \`devkube up\` again: devkube runs a failed job afresh (\`devkube logs ${name}\` shows its output).`, logs ? `Last ${JOB_LOG_LINES} log lines of ${last!.metadata.name}:\n${logs}` : ''].filter(Boolean).join('\n'),
-  })
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, {once: true})
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
   })
 }

@@ -28,6 +28,7 @@ import {deleteJobs, jobsToReplace, jobState, waitForJob, type Job} from './jobs.
 import {runPlan, StepOutputs, type PlanItem, type ProgressMode, type Step, type StepHandle, type StepResult} from './pipeline.js'
 import type {Project} from './project.js'
 import type {RunResult} from './runner.js'
+import {abortableSleep} from './sleep.js'
 import {checkContextExists, targetRepository} from './targets.js'
 import {versionAtLeast} from './versions.js'
 
@@ -775,18 +776,6 @@ function diagnosisContext(service: RenderedService): DiagnosisContext {
     imageUser: service.imageUser?.user,
     writableDirs: config.source.kind === 'build' ? writableDirs(config.source.dockerfile) : undefined,
   }
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, {once: true})
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-  })
 }
 
 export function upPlan(project?: Project): PlanItem<UpInput>[] {
