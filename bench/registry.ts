@@ -12,8 +12,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {parseArgs} from 'node:util'
-import {check, exec, freePort, killGroup, median, readToolLog, running, stopProcess, waitForBody, type ToolCall} from './support.js'
+import {check, exec, freePort, killGroup, median, readToolLog, running, runsAndSpeed, snapshotDevkube, stopProcess, waitForBody, type ToolCall} from './support.js'
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const example = path.join(repoRoot, 'examples', 'hello-python')
@@ -26,13 +25,7 @@ const buildArgs = ['--build-arg', `PYTHON_IMAGE=${BASE_IMAGE}`]
 const LATENCY = {create: 25, build: 8, load: 4, push: 4, rollout: 5, apply: 0.3}
 const TARGET_RATIO = 0.75
 
-const {values: cli} = parseArgs({options: {runs: {type: 'string', default: '3'}, speed: {type: 'string', default: '1'}}})
-const runs = Number(cli.runs)
-const speed = Number(cli.speed)
-if (!Number.isInteger(runs) || runs < 1 || !(speed > 0)) {
-  console.error('--runs takes a whole number ≥ 1 and --speed a number > 0.')
-  process.exit(2)
-}
+const {runs, speed} = runsAndSpeed('1')
 
 const runId = randomBytes(3).toString('hex')
 const benchRoot = fs.mkdtempSync(path.join(os.tmpdir(), `devkube-bench-registry-${runId}-`))
@@ -40,15 +33,6 @@ const devkubeRoot = path.join(benchRoot, 'devkube')
 const devkubeBin = path.join(devkubeRoot, 'bin', 'run.js')
 const network = `devkube-bench-kind-${runId}`
 const registry = {name: `devkube-bench-registry-${runId}`, port: 0}
-
-function snapshotDevkube(): void {
-  if (!fs.existsSync(path.join(repoRoot, 'dist', 'commands', 'up.js'))) throw new Error('dist/ is missing: run `npm run build` first.')
-  fs.mkdirSync(devkubeRoot)
-  for (const entry of ['bin', 'dist', 'templates', 'package.json', 'oclif.manifest.json']) {
-    if (fs.existsSync(path.join(repoRoot, entry))) fs.cpSync(path.join(repoRoot, entry), path.join(devkubeRoot, entry), {recursive: true})
-  }
-  fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(devkubeRoot, 'node_modules'))
-}
 
 interface Template {
   dockerfile: string
@@ -235,7 +219,7 @@ async function bigImageRedeploy(template: Template): Promise<RedeploySample> {
 }
 
 async function main(): Promise<void> {
-  snapshotDevkube()
+  snapshotDevkube(repoRoot, devkubeRoot)
   for (const image of [BASE_IMAGE, REGISTRY_IMAGE]) check(await exec(['docker', 'image', 'inspect', image]), `the stand-in image ${image} (run \`bash scripts/standin-images.sh\`)`)
   const templateDir = path.join(benchRoot, 'template')
   fs.cpSync(example, templateDir, {recursive: true})

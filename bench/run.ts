@@ -9,11 +9,11 @@
 import {spawn, type ChildProcess} from 'node:child_process'
 import {createHash, randomBytes} from 'node:crypto'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
+import {check, freePort, readToolLog, sleep, snapshotDevkube as copyDevkube, stopProcess, waitForBody, type ToolCall} from './support.js'
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const shimDir = path.join(repoRoot, 'bench', 'fakes')
@@ -141,78 +141,6 @@ function peakRssOf(pid: number): number {
   }
 }
 
-function check(result: Exec, what: string): Exec {
-  if (result.code !== 0) {
-    const tail = `${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-25).join('\n')
-    throw new Error(`${what} failed (exit ${result.code ?? result.signal}):\n${tail}`)
-  }
-  return result
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const {port} = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** GETs http://127.0.0.1:port/ until the body contains `expected`; resolves with when it did (performance.now()). */
-async function waitForBody(port: number, expected: string, timeoutMs = 60_000): Promise<number> {
-  const deadline = performance.now() + timeoutMs
-  let last = ''
-  while (performance.now() < deadline) {
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/`, {signal: AbortSignal.timeout(2000)})
-      last = await response.text()
-      if (response.ok && last.includes(expected)) return performance.now()
-    } catch (error) {
-      last = String((error as Error).cause ?? error)
-    }
-    await sleep(25)
-  }
-  throw new Error(`http://127.0.0.1:${port}/ did not answer "${expected}" within ${timeoutMs / 1000} s (last: ${last.slice(0, 200)})`)
-}
-
-// ---------- tool-call logs (written by bench/fakes/shim.sh) ----------
-
-interface ToolCall {
-  tool: string
-  /** ms on the performance.now() clock of this process */
-  start: number
-  end?: number
-  code?: number
-  nested: boolean
-  args: string
-}
-
-/** performance.now() and the shims' $EPOCHREALTIME on one clock. */
-const epochOffsetMs = Date.now() - performance.now()
-
-function readToolLog(file: string): ToolCall[] {
-  if (!fs.existsSync(file)) return []
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      const [tool, start, end, code, nested, ...args] = line.split('\t')
-      return {
-        tool,
-        start: Number(start) * 1000 - epochOffsetMs,
-        end: end === '-' ? undefined : Number(end) * 1000 - epochOffsetMs,
-        code: code === '-' ? undefined : Number(code),
-        nested: nested === '1',
-        args: args.join('\t'),
-      }
-    })
-}
-
 /** Wall time (ms) within [from, to] during which at least one finished tool call was running. */
 function toolTimeMs(calls: ToolCall[], from: number, to: number): number {
   const spans = calls
@@ -265,13 +193,9 @@ const devkubeBin = path.join(devkubeRoot, 'bin', 'run.js')
  * a rebuild of the checkout during the run (`npm run build` empties dist/ first) cannot break or change it.
  */
 async function snapshotDevkube(): Promise<void> {
+  // scripts/bench.sh may still be building dist/ when this starts.
   for (let i = 0; i < 60 && !fs.existsSync(path.join(repoRoot, 'dist', 'commands', 'up.js')); i++) await sleep(1000)
-  if (!fs.existsSync(path.join(repoRoot, 'dist', 'commands', 'up.js'))) throw new Error('dist/ is missing: run `npm run build` first.')
-  fs.mkdirSync(devkubeRoot)
-  for (const entry of ['bin', 'dist', 'templates', 'package.json', 'oclif.manifest.json']) {
-    if (fs.existsSync(path.join(repoRoot, entry))) fs.cpSync(path.join(repoRoot, entry), path.join(devkubeRoot, entry), {recursive: true})
-  }
-  fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(devkubeRoot, 'node_modules'))
+  copyDevkube(repoRoot, devkubeRoot)
 }
 const worlds = new Set<World>()
 
@@ -363,21 +287,6 @@ class World {
     fs.cpSync(this.logDir, path.join(resultsDir, 'logs', this.name), {recursive: true})
     fs.rmSync(this.root, {recursive: true, force: true})
   }
-}
-
-async function stopProcess(pid: number): Promise<void> {
-  const alive = () => {
-    try {
-      process.kill(pid, 0)
-      return true
-    } catch {
-      return false
-    }
-  }
-  if (!alive()) return
-  process.kill(pid, 'SIGTERM')
-  for (let i = 0; i < 100 && alive(); i++) await sleep(50)
-  if (alive()) process.kill(pid, 'SIGKILL')
 }
 
 let cleaningUp = false

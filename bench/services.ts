@@ -8,8 +8,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {parseArgs} from 'node:util'
-import {check, exec, freePort, killGroup, median, readToolLog, running, stopProcess, waitForBody, type ToolCall} from './support.js'
+import {check, exec, freePort, killGroup, median, readToolLog, running, runsAndSpeed, snapshotDevkube, stopProcess, waitForBody, type ToolCall} from './support.js'
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const example = path.join(repoRoot, 'examples', 'hello-python')
@@ -21,28 +20,12 @@ const POSTGRES_IMAGE = 'devkube-standin/postgres:16'
 const LATENCY = {create: 25, build: 8, load: 4, rollout: 5, apply: 0.3}
 const TARGET_RATIO = 1.2
 
-const {values: cli} = parseArgs({options: {runs: {type: 'string', default: '3'}, speed: {type: 'string', default: '0.2'}}})
-const runs = Number(cli.runs)
-const speed = Number(cli.speed)
-if (!Number.isInteger(runs) || runs < 1 || !(speed > 0)) {
-  console.error('--runs takes a whole number ≥ 1 and --speed a number > 0.')
-  process.exit(2)
-}
+const {runs, speed} = runsAndSpeed('0.2')
 
 const runId = randomBytes(3).toString('hex')
 const benchRoot = fs.mkdtempSync(path.join(os.tmpdir(), `devkube-bench-services-${runId}-`))
 const devkubeRoot = path.join(benchRoot, 'devkube')
 const devkubeBin = path.join(devkubeRoot, 'bin', 'run.js')
-
-/** A copy of the built CLI, so that a rebuild of the checkout during the run cannot change what it measures. */
-function snapshotDevkube(): void {
-  if (!fs.existsSync(path.join(repoRoot, 'dist', 'commands', 'up.js'))) throw new Error('dist/ is missing: run `npm run build` first.')
-  fs.mkdirSync(devkubeRoot)
-  for (const entry of ['bin', 'dist', 'templates', 'package.json', 'oclif.manifest.json']) {
-    if (fs.existsSync(path.join(repoRoot, entry))) fs.cpSync(path.join(repoRoot, entry), path.join(devkubeRoot, entry), {recursive: true})
-  }
-  fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(devkubeRoot, 'node_modules'))
-}
 
 /** One app folder and its own fake cluster, kubeconfig and tool-call log; cleaned up afterwards. */
 class World {
@@ -207,7 +190,7 @@ async function iteration(index: number, template: Template): Promise<Sample> {
 }
 
 async function main(): Promise<void> {
-  snapshotDevkube()
+  snapshotDevkube(repoRoot, devkubeRoot)
   for (const image of ['devkube-standin/python:3.12', POSTGRES_IMAGE]) check(await exec(['docker', 'image', 'inspect', image]), `the stand-in image ${image} (run \`bash scripts/standin-images.sh\`)`)
   // The Dockerfile devkube writes for hello-python, in place on both sides: both measure the same builds.
   const templateDir = path.join(benchRoot, 'template')

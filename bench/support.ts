@@ -1,11 +1,13 @@
 /**
- * What bench/services.ts needs from a bench harness: processes in their own group (ended on Ctrl-C), free
- * ports, a wait for an HTTP answer, the shims' tool-call logs and the medians. (bench/run.ts keeps its own copies
- * of these for now; both read the same shim log format, bench/fakes/shim.sh.)
+ * What the benches share: processes in their own group (ended on Ctrl-C), free ports, a wait for an HTTP
+ * answer, the shims' tool-call logs (bench/fakes/shim.sh) and the medians. bench/run.ts starts its processes
+ * its own way (it samples their memory) and takes the rest from here.
  */
 import {spawn, type ChildProcess} from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
+import path from 'node:path'
+import {parseArgs} from 'node:util'
 
 export interface Exec {
   code: number | null
@@ -48,7 +50,7 @@ export function killGroup(child: ChildProcess): void {
   }
 }
 
-export function check(result: Exec, what: string): Exec {
+export function check<T extends Exec>(result: T, what: string): T {
   if (result.code !== 0) {
     const tail = `${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-25).join('\n')
     throw new Error(`${what} failed (exit ${result.code ?? result.signal}):\n${tail}`)
@@ -107,6 +109,7 @@ export interface ToolCall {
   /** ms on the performance.now() clock of this process */
   start: number
   end?: number
+  code?: number
   nested: boolean
   args: string
 }
@@ -121,8 +124,15 @@ export function readToolLog(file: string): ToolCall[] {
     .split('\n')
     .filter(Boolean)
     .map((line) => {
-      const [tool, start, end, , nested, ...args] = line.split('\t')
-      return {tool, start: Number(start) * 1000 - epochOffsetMs, end: end === '-' ? undefined : Number(end) * 1000 - epochOffsetMs, nested: nested === '1', args: args.join('\t')}
+      const [tool, start, end, code, nested, ...args] = line.split('\t')
+      return {
+        tool,
+        start: Number(start) * 1000 - epochOffsetMs,
+        end: end === '-' ? undefined : Number(end) * 1000 - epochOffsetMs,
+        code: code === '-' ? undefined : Number(code),
+        nested: nested === '1',
+        args: args.join('\t'),
+      }
     })
 }
 
@@ -130,4 +140,26 @@ export function median(values: number[]): {median: number; min: number; max: num
   const sorted = [...values].sort((a, b) => a - b)
   const mid = (sorted.length - 1) / 2
   return {median: (sorted[Math.floor(mid)] + sorted[Math.ceil(mid)]) / 2, min: sorted[0], max: sorted.at(-1)!}
+}
+
+/** `--runs N --speed F` of a bench, checked (exits 2 with a sentence on a bad value). */
+export function runsAndSpeed(defaultSpeed: string): {runs: number; speed: number} {
+  const {values: cli} = parseArgs({options: {runs: {type: 'string', default: '3'}, speed: {type: 'string', default: defaultSpeed}}})
+  const runs = Number(cli.runs)
+  const speed = Number(cli.speed)
+  if (!Number.isInteger(runs) || runs < 1 || !(speed > 0)) {
+    console.error('--runs takes a whole number ≥ 1 and --speed a number > 0.')
+    process.exit(2)
+  }
+  return {runs, speed}
+}
+
+/** A copy of the built CLI in devkubeRoot, so that a rebuild of the checkout during the run cannot change what it measures. */
+export function snapshotDevkube(repoRoot: string, devkubeRoot: string): void {
+  if (!fs.existsSync(path.join(repoRoot, 'dist', 'commands', 'up.js'))) throw new Error('dist/ is missing: run `npm run build` first.')
+  fs.mkdirSync(devkubeRoot)
+  for (const entry of ['bin', 'dist', 'templates', 'package.json', 'oclif.manifest.json']) {
+    if (fs.existsSync(path.join(repoRoot, entry))) fs.cpSync(path.join(repoRoot, entry), path.join(devkubeRoot, entry), {recursive: true})
+  }
+  fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(devkubeRoot, 'node_modules'))
 }
