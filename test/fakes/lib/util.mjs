@@ -250,10 +250,11 @@ export function dockerEndpoint() {
   return undefined
 }
 
-/** Is the Docker daemon up? (A raw /_ping: node:net is cheap to load, node:http is not.) */
-export async function dockerPing(timeoutMs = 3000) {
-  const endpoint = dockerEndpoint()
-  if (!endpoint) return true
+/**
+ * One GET to the Docker API over a raw socket (node:net is cheap to load, node:http is not): the whole
+ * answer (status line, headers, body), or undefined when the daemon does not answer within timeoutMs.
+ */
+async function dockerGet(endpoint, apiPath, timeoutMs) {
   const net = await import('node:net')
   return new Promise((resolve) => {
     const socket = endpoint.socketPath ? net.connect(endpoint.socketPath) : net.connect(endpoint.port, endpoint.host)
@@ -262,15 +263,19 @@ export async function dockerPing(timeoutMs = 3000) {
       socket.destroy()
       resolve(value)
     }
-    socket.setTimeout(timeoutMs, () => done(false))
-    socket.on('connect', () => socket.write('GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n'))
-    socket.on('data', (chunk) => {
-      answer += chunk
-      if (answer.includes('\r\n')) done(/^HTTP\/1\.[01] 200/.test(answer))
-    })
-    socket.on('error', () => done(false))
-    socket.on('end', () => done(/^HTTP\/1\.[01] 200/.test(answer)))
+    socket.setTimeout(timeoutMs, () => done(undefined))
+    socket.on('connect', () => socket.write(`GET ${apiPath} HTTP/1.0\r\nHost: docker\r\n\r\n`))
+    socket.on('data', (chunk) => (answer += chunk))
+    socket.on('error', () => done(undefined))
+    socket.on('end', () => done(answer))
   })
+}
+
+/** Is the Docker daemon up? (A raw /_ping.) */
+export async function dockerPing(timeoutMs = 3000) {
+  const endpoint = dockerEndpoint()
+  if (!endpoint) return true
+  return /^HTTP\/1\.[01] 200/.test((await dockerGet(endpoint, '/_ping', timeoutMs)) ?? '')
 }
 
 /**
@@ -280,25 +285,10 @@ export async function dockerPing(timeoutMs = 3000) {
 export async function dockerContainerState(name, timeoutMs = 3000) {
   const endpoint = dockerEndpoint()
   if (!endpoint) return 'running'
-  const net = await import('node:net')
-  return new Promise((resolve) => {
-    const socket = endpoint.socketPath ? net.connect(endpoint.socketPath) : net.connect(endpoint.port, endpoint.host)
-    let answer = ''
-    const done = (value) => {
-      socket.destroy()
-      resolve(value)
-    }
-    const judge = () => {
-      if (/^HTTP\/1\.[01] 404/.test(answer)) return done('missing')
-      if (!/^HTTP\/1\.[01] 200/.test(answer)) return done('down')
-      done(/"Running":\s*true/.test(answer) ? 'running' : 'stopped')
-    }
-    socket.setTimeout(timeoutMs, () => done('down'))
-    socket.on('connect', () => socket.write(`GET /containers/${encodeURIComponent(name)}/json HTTP/1.0\r\nHost: docker\r\n\r\n`))
-    socket.on('data', (chunk) => (answer += chunk))
-    socket.on('error', () => done('down'))
-    socket.on('end', judge)
-  })
+  const answer = (await dockerGet(endpoint, `/containers/${encodeURIComponent(name)}/json`, timeoutMs)) ?? ''
+  if (/^HTTP\/1\.[01] 404/.test(answer)) return 'missing'
+  if (!/^HTTP\/1\.[01] 200/.test(answer)) return 'down'
+  return /"Running":\s*true/.test(answer) ? 'running' : 'stopped'
 }
 
 /** The Docker name of a fake kind node: kind's name made unique per state folder (the docker shim shows kind's). */
